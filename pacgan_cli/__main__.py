@@ -1,0 +1,3 @@
+from pacgan_cli.cli.app import main
+
+main()

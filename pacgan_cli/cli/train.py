@@ -1,0 +1,67 @@
+"""`pacgan train`: progressive AC-WGAN-GP training, one stage per image size."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from pacgan_cli.cli.options import DeviceOption, ForceOption, QuietOption, SeedOption
+from pacgan_cli.core.config import STAGE_HANDOVERS, config_to_yaml, resolve_config
+from pacgan_cli.core.errors import ConfigError
+
+
+def train_command(
+    config: Path | None = typer.Option(
+        None, "--config", "-c", help="YAML config, or the published config.json as it is."
+    ),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Run folder for everything (default: the config's model/image directories)."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved configuration and exit."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an existing run after its last finished stage."),
+    start_size: int | None = typer.Option(
+        None, "--start-size", help="With --resume: restart at this image size, from the stage before it."
+    ),
+    epochs: int | None = typer.Option(None, "--epochs", help="Epochs for every stage (overrides the config)."),
+    stage_handover: str | None = typer.Option(
+        None, "--stage-handover", help="Weights each stage starts from: last (published behaviour) or best."
+    ),
+    ema: bool | None = typer.Option(None, "--ema/--no-ema", help="Keep an exponential moving average of G."),
+    seed: int | None = SeedOption,
+    device: str | None = typer.Option(None, "--device", help="auto, cpu or cuda (default: the config's)."),
+    force: bool = ForceOption,
+    quiet: bool = QuietOption,
+) -> None:
+    """Train the generator and discriminator progressively (4x4 up to the largest size)."""
+    if stage_handover is not None and stage_handover not in STAGE_HANDOVERS:
+        raise ConfigError(f"--stage-handover must be last or best; got {stage_handover!r}")
+    if start_size is not None and not resume:
+        raise ConfigError("--start-size restarts an existing run; add --resume")
+    overrides = {
+        "seed": seed,
+        "device": device,
+        "stage_handover": stage_handover,
+        "ema": ema,
+    }
+    if epochs is not None:
+        overrides["progressive_epochs"] = epochs
+    if start_size is not None:
+        overrides["load_model"] = True
+        overrides["start_train_at_img_size"] = start_size
+    resolved = resolve_config(config, overrides)
+    if dry_run:
+        typer.echo(config_to_yaml(resolved), nl=False)
+        return
+
+    from pacgan_cli.cli.progress import make_reporter
+    from pacgan_cli.core.training.loop import train
+
+    reporter = make_reporter(quiet)
+    try:
+        result = train(resolved, reporter, output=output, resume=resume, force=force)
+    finally:
+        reporter.close()
+    typer.echo(f"run folder: {result.run_directory}")
+    for line in result.summary_lines():
+        typer.echo(line)

@@ -1,0 +1,411 @@
+"""Training configuration: one frozen dataclass holding every published setting plus ours.
+
+Names are the published UPPER_CASE names in lower_snake_case (`BATCH_SIZES` -> `batch_sizes`). The
+published `config.json` is read as it is: its string values such as `"[1, 1, 1/2]"`, `"[100] * len(factors)"`
+or `"L_cls1/2"` are understood by a small expression reader that only knows numbers, lists, arithmetic,
+`len()`, True/False and the published device expression; nothing from a file is ever executed.
+Precedence: defaults < config file < explicit command-line options (`resolve_config`).
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import json
+import math
+import operator
+import os
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pacgan_cli.core.errors import ConfigError
+
+DEFAULT_FACTORS = (1.0, 1.0, 1 / 2, 1 / 4, 1 / 8, 1 / 16, 1 / 32)
+DEFAULT_BATCH_SIZES = (32, 32, 32, 16, 16, 16, 16)
+DEFAULT_CRITIC_ITERATIONS = (1, 1, 1, 1, 1, 2, 2)
+DEFAULT_EPOCHS = 100
+PER_STAGE_KEYS = ("batch_sizes", "critic_iterations", "progressive_epochs")
+STAGE_HANDOVERS = ("last", "best")
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Every training setting with its published default (ours are marked in the YAML template)."""
+
+    data_train_directory: str = "data/ADNI/ADNI_train"
+    label_train_directory: str = "data/ADNI/ADNI_train/labels.csv"
+    data_test_directory: str = "data/ADNI/ADNI_test"
+    label_test_directory: str = "data/ADNI/ADNI_test/labels.csv"
+    image_directory: str = "saved_images/PACGAN"
+    model_directory: str = "saved_models/PACGAN"
+    image_channels: int = 1
+    class_size: int = 2
+    device: str = "auto"
+    gpus_n: tuple[int, ...] = (0,)
+    in_channels: int = 512
+    factors: tuple[float, ...] = DEFAULT_FACTORS
+    learning_rate: float = 1e-3
+    batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES
+    embedding_dim: int = 3
+    z_dim: int = 512
+    critic_iterations: tuple[int, ...] = DEFAULT_CRITIC_ITERATIONS
+    lambda_gp: float = 10.0
+    lambda_cls_1: float = 4.0
+    lambda_cls_2: float = 2.0
+    progressive_epochs: tuple[int, ...] = (DEFAULT_EPOCHS,) * 7
+    disp_every_n_epochs: int = 50
+    validate: bool = True
+    start_check_at: float = 0.6
+    testing: bool = False
+    test_using_best_model: bool = True
+    generate: bool = True
+    n_images_generated: tuple[int, ...] = (200,)
+    load_model: bool = False
+    start_train_at_img_size: int = 4
+    seed: int = 8
+    stage_handover: str = "last"
+    adam_betas: tuple[float, ...] = (0.5, 0.999)
+    drift_weight: float = 0.001
+    validation_folds: int = 5
+    best_epochs_from: str | None = None
+    ema: bool = False
+    ema_decay: float = 0.999
+    samples_per_class: int = 8
+
+    @property
+    def num_stages(self) -> int:
+        return len(self.factors)
+
+    @property
+    def max_size(self) -> int:
+        return 4 * 2 ** (self.num_stages - 1)
+
+    @property
+    def start_stage(self) -> int:
+        return int(math.log2(self.start_train_at_img_size // 4)) if self.load_model else 0
+
+
+FIELD_TYPES = {f.name: f.type for f in fields(TrainingConfig)}
+KNOWN_KEYS = tuple(FIELD_TYPES)
+
+# The variable names the published main.py gives each setting, which config.json expressions may use.
+PUBLISHED_VARIABLES = {
+    "img_channels": "image_channels",
+    "class_size": "class_size",
+    "in_channels": "in_channels",
+    "factors": "factors",
+    "lr": "learning_rate",
+    "bs": "batch_sizes",
+    "embedding_dim": "embedding_dim",
+    "z_dim": "z_dim",
+    "critic_iterations": "critic_iterations",
+    "L_GP": "lambda_gp",
+    "L_cls1": "lambda_cls_1",
+    "prog_epochs": "progressive_epochs",
+    "gpus": "gpus_n",
+}
+
+
+def resolve_config(path: str | os.PathLike[str] | None, overrides: dict[str, Any] | None = None) -> TrainingConfig:
+    """Defaults < file (YAML, or the published config.json) < explicit overrides; validated."""
+    raw = read_config_file(path) if path is not None else {}
+    raw.update({key: value for key, value in (overrides or {}).items() if value is not None})
+    return build_config(raw, source=str(path) if path else "options")
+
+
+def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a YAML file or a published config.json into a dict of lower-case keys (values not yet checked)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: configuration file not found")
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as error:
+        raise ConfigError(f"{path}: cannot be parsed ({str(error).splitlines()[0]})") from error
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of setting names to values")
+    return {str(key).lower(): value for key, value in data.items() if not str(key).startswith("//")}
+
+
+def build_config(raw: dict[str, Any], source: str = "config") -> TrainingConfig:
+    """Turn raw values (numbers, lists, published expression strings) into a validated TrainingConfig."""
+    unknown = [key for key in raw if key not in FIELD_TYPES]
+    if unknown:
+        raise ConfigError("\n".join(_unknown_key_message(key, source) for key in unknown))
+    values: dict[str, Any] = {}
+    names: dict[str, Any] = {}
+    problems: list[str] = []
+    for key in KNOWN_KEYS:
+        if key not in raw:
+            continue
+        try:
+            values[key] = _coerce(key, raw[key], names)
+        except ConfigError as error:
+            problems.append(str(error))
+            continue
+        for variable, field_name in PUBLISHED_VARIABLES.items():
+            if field_name == key:
+                names[variable] = list(values[key]) if isinstance(values[key], tuple) else values[key]
+    if problems:
+        raise ConfigError("\n".join(problems))
+    factors = values.get("factors", DEFAULT_FACTORS)
+    for key in PER_STAGE_KEYS:
+        values.setdefault(key, _default_per_stage(key, len(factors)))
+    if "lambda_cls_1" in values and "lambda_cls_2" not in values:
+        values["lambda_cls_2"] = values["lambda_cls_1"] / 2
+    config = TrainingConfig(**values)
+    validate_config(config)
+    return config
+
+
+def validate_config(config: TrainingConfig) -> None:
+    """Raise one ConfigError listing every problem, one line each."""
+    problems: list[str] = []
+    stages = config.num_stages
+
+    def check(condition: bool, message: str) -> None:
+        if not condition:
+            problems.append(message)
+
+    check(stages >= 1, "`factors` needs at least one entry (one per stage)")
+    check(all(f > 0 for f in config.factors), "`factors` must all be positive")
+    check(
+        all(int(config.in_channels * f) >= 1 for f in config.factors),
+        "`in_channels` x each factor must give at least 1 channel",
+    )
+    for key in PER_STAGE_KEYS:
+        entries = getattr(config, key)
+        check(
+            len(entries) == stages,
+            f"`{key}` needs {stages} entries, one per stage (sizes 4..{config.max_size}); got {len(entries)}",
+        )
+    check(all(b >= 2 for b in config.batch_sizes), "`batch_sizes` must be at least 2 (minibatch stddev needs 2)")
+    check(all(c >= 1 for c in config.critic_iterations), "`critic_iterations` must be at least 1")
+    check(all(e >= 1 for e in config.progressive_epochs), "`progressive_epochs` must be at least 1")
+    check(config.class_size >= 2, f"`class_size` must be at least 2; got {config.class_size}")
+    check(config.image_channels in (1, 3), f"`image_channels` must be 1 (grey) or 3 (RGB); got {config.image_channels}")
+    for key in ("in_channels", "z_dim", "embedding_dim", "disp_every_n_epochs", "samples_per_class"):
+        check(getattr(config, key) >= 1, f"`{key}` must be at least 1; got {getattr(config, key)}")
+    check(config.validation_folds >= 2, f"`validation_folds` must be at least 2; got {config.validation_folds}")
+    check(config.learning_rate > 0, f"`learning_rate` must be positive; got {config.learning_rate}")
+    for key in ("lambda_gp", "lambda_cls_1", "lambda_cls_2", "drift_weight"):
+        check(getattr(config, key) >= 0, f"`{key}` must not be negative; got {getattr(config, key)}")
+    check(0 <= config.start_check_at <= 1, f"`start_check_at` is a fraction of the epochs (0..1); got {config.start_check_at}")
+    check(0 <= config.ema_decay < 1, f"`ema_decay` must be in [0, 1); got {config.ema_decay}")
+    check(len(config.adam_betas) == 2 and all(0 <= b < 1 for b in config.adam_betas), "`adam_betas` needs two values in [0, 1)")
+    size = config.start_train_at_img_size
+    check(
+        size >= 4 and size & (size - 1) == 0,
+        f"`start_train_at_img_size` must be a power of two (4, 8, 16, ...); got {size}",
+    )
+    check(
+        size <= config.max_size,
+        f"`start_train_at_img_size` {size} is beyond the largest size {config.max_size} that `factors` allows",
+    )
+    check(
+        config.device in ("auto", "cpu", "cuda") or config.device.startswith("cuda:"),
+        f"`device` must be auto, cpu or cuda; got {config.device!r}",
+    )
+    check(config.stage_handover in STAGE_HANDOVERS, f"`stage_handover` must be last or best; got {config.stage_handover!r}")
+    counts = config.n_images_generated
+    check(
+        len(counts) in (1, config.class_size) and all(c >= 0 for c in counts),
+        f"`n_images_generated` needs one total or {config.class_size} per-class counts, none negative; got {list(counts)}",
+    )
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+
+def config_to_data(config: TrainingConfig) -> dict[str, Any]:
+    """Plain data (lists, numbers, strings) for YAML, JSON and checkpoints."""
+    return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(config).items()}
+
+
+def config_to_yaml(config: TrainingConfig) -> str:
+    return yaml.safe_dump(config_to_data(config), sort_keys=False)
+
+
+def with_overrides(config: TrainingConfig, **changes: Any) -> TrainingConfig:
+    """A validated copy with some settings changed."""
+    changed = replace(config, **changes)
+    validate_config(changed)
+    return changed
+
+
+def evaluate_expression(text: str, names: dict[str, Any] | None = None) -> Any:
+    """Evaluate a published config expression without executing anything.
+
+    Understands numbers, strings, lists, + - * / // % **, unary minus, len(x), True/False/None,
+    the names in `names`, and `'cuda' if torch.cuda.is_available() else 'cpu'` (which becomes 'auto').
+    """
+    if len(text) > 1000:
+        raise ConfigError(f"expression too long ({len(text)} characters)")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as error:
+        raise ConfigError(f"cannot read {text!r} ({error.msg})") from error
+    return _ExpressionReader(text, names or {}).visit(tree.body)
+
+
+class _CudaAvailable:
+    """Stands for `torch.cuda.is_available()`, which is decided when training starts, not when reading."""
+
+
+class _ExpressionReader:
+    OPERATORS = {
+        ast.Add: operator.add,
+        ast.Sub: operator.sub,
+        ast.Mult: operator.mul,
+        ast.Div: operator.truediv,
+        ast.FloorDiv: operator.floordiv,
+        ast.Mod: operator.mod,
+        ast.Pow: operator.pow,
+    }
+    MAX_LIST = 10_000
+
+    def __init__(self, text: str, names: dict[str, Any]) -> None:
+        self.text = text
+        self.names = names
+
+    def refuse(self, what: str) -> ConfigError:
+        return ConfigError(
+            f"{self.text!r} is not allowed ({what}); only numbers, lists, arithmetic, len(), "
+            "True/False and the published device expression are understood"
+        )
+
+    def visit(self, node: ast.AST) -> Any:
+        if isinstance(node, ast.Constant) and isinstance(node.value, int | float | str | bool | type(None)):
+            return node.value
+        if isinstance(node, ast.List | ast.Tuple):
+            return [self.visit(item) for item in node.elts]
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+            value = self.number(self.visit(node.operand))
+            return -value if isinstance(node.op, ast.USub) else value
+        if isinstance(node, ast.BinOp) and type(node.op) in self.OPERATORS:
+            return self.binary(node)
+        if isinstance(node, ast.Name):
+            if node.id in ("True", "False", "None"):
+                return {"True": True, "False": False, "None": None}[node.id]
+            if node.id in self.names:
+                return self.names[node.id]
+            raise self.refuse(f"unknown name {node.id!r}")
+        if isinstance(node, ast.Call):
+            return self.call(node)
+        if isinstance(node, ast.IfExp):
+            return self.device_choice(node)
+        raise self.refuse(f"{type(node).__name__} expressions")
+
+    def binary(self, node: ast.BinOp) -> Any:
+        left, right = self.visit(node.left), self.visit(node.right)
+        if isinstance(node.op, ast.Mult) and isinstance(left, list) != isinstance(right, list):
+            items, count = (left, right) if isinstance(left, list) else (right, left)
+            if not isinstance(count, int) or isinstance(count, bool) or len(items) * max(count, 0) > self.MAX_LIST:
+                raise self.refuse("a list can only be repeated a whole number of times, up to 10000 entries")
+            return items * count
+        if isinstance(node.op, ast.Add) and isinstance(left, list) and isinstance(right, list):
+            return left + right
+        left, right = self.number(left), self.number(right)
+        if isinstance(node.op, ast.Pow) and (abs(right) > 64 or abs(left) > 1e6):
+            raise self.refuse("powers are limited to small numbers")
+        try:
+            return self.OPERATORS[type(node.op)](left, right)
+        except ZeroDivisionError as error:
+            raise self.refuse("division by zero") from error
+
+    def number(self, value: Any) -> float | int:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.refuse("arithmetic works on numbers only")
+        return value
+
+    def call(self, node: ast.Call) -> Any:
+        if _dotted_name(node.func) == "torch.cuda.is_available" and not node.args and not node.keywords:
+            return _CudaAvailable()
+        if _dotted_name(node.func) == "len" and len(node.args) == 1 and not node.keywords:
+            value = self.visit(node.args[0])
+            if not isinstance(value, list | str):
+                raise self.refuse("len() takes a list")
+            return len(value)
+        raise self.refuse(f"calling {_dotted_name(node.func) or 'a function'}")
+
+    def device_choice(self, node: ast.IfExp) -> str:
+        test, body, orelse = self.visit(node.test), self.visit(node.body), self.visit(node.orelse)
+        if isinstance(test, _CudaAvailable) and str(body).startswith("cuda") and orelse == "cpu":
+            return "auto"
+        raise self.refuse("the only conditional understood is 'cuda' if torch.cuda.is_available() else 'cpu'")
+
+
+def _dotted_name(node: ast.AST) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        prefix = _dotted_name(node.value)
+        return f"{prefix}.{node.attr}" if prefix else ""
+    return ""
+
+
+def _coerce(key: str, value: Any, names: dict[str, Any]) -> Any:
+    """Convert one raw value to its field's type, reading expression strings where the field is not a string."""
+    kind = FIELD_TYPES[key]
+    if key == "device" and isinstance(value, str) and "(" in value:
+        value = evaluate_expression(value, names)
+    if isinstance(value, str) and kind not in ("str", "str | None"):
+        value = evaluate_expression(value, names) if value.strip() else value
+    try:
+        return _convert(kind, value)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"`{key}`: {error}") from None
+
+
+def _convert(kind: str, value: Any) -> Any:
+    if kind == "str":
+        if not isinstance(value, str):
+            raise TypeError(f"expected text; got {value!r}")
+        return value
+    if kind == "str | None":
+        return None if value is None else str(value)
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise TypeError(f"expected True or False; got {value!r}")
+    if kind == "int":
+        return _whole_number(value)
+    if kind == "float":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise TypeError(f"expected a number; got {value!r}")
+        return float(value)
+    if kind.startswith("tuple["):
+        items = value if isinstance(value, list | tuple) else [value]
+        if "int" in kind:
+            return tuple(_whole_number(item) for item in items)
+        return tuple(_convert("float", item) for item in items)
+    raise TypeError(f"unsupported setting type {kind}")
+
+
+def _whole_number(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        raise TypeError(f"expected a whole number; got {value!r}")
+    return int(value)
+
+
+def _default_per_stage(key: str, stages: int) -> tuple[int, ...]:
+    """Published defaults, cut or extended (with the last value) to the number of stages."""
+    published = {
+        "batch_sizes": DEFAULT_BATCH_SIZES,
+        "critic_iterations": DEFAULT_CRITIC_ITERATIONS,
+        "progressive_epochs": (DEFAULT_EPOCHS,) * 7,
+    }[key]
+    return tuple(published[min(i, len(published) - 1)] for i in range(stages))
+
+
+def _unknown_key_message(key: str, source: str) -> str:
+    close = difflib.get_close_matches(key, KNOWN_KEYS, n=1)
+    hint = f"; did you mean `{close[0]}`?" if close else f"; valid keys: {', '.join(KNOWN_KEYS)}"
+    return f"{source}: unknown setting `{key}`{hint}"

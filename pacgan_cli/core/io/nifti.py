@@ -1,0 +1,110 @@
+"""The one owner of NIfTI files: image stacks `[W, H, C, N]` on disk <-> `[N, C, H, W]` arrays in memory.
+
+The published code reads a stack with `swapaxes(0, 3)` then `swapaxes(1, 2)`, so
+`tensor[n, c, i, j] = array[j, i, c, n]`; writing uses the inverse. Files written by either program
+therefore display the same in a NIfTI viewer. Written stacks carry the identity affine.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+
+from pacgan_cli.core.errors import InputError
+from pacgan_cli.core.io.atomic import atomic_path, ensure_can_write
+
+NIFTI_SUFFIXES = (".nii", ".nii.gz")
+
+
+def is_nifti_path(path: str | os.PathLike[str]) -> bool:
+    """Whether the file name ends like a NIfTI file."""
+    return str(path).lower().endswith(NIFTI_SUFFIXES)
+
+
+def read_stack(path: str | os.PathLike[str], expected_size: int | None = None) -> np.ndarray:
+    """Read a stack of 2D images.
+
+    Returns `[N, C, H, W]` float32. Raises InputError for a missing or unreadable file, a file that is
+    not 4D, an image size other than `expected_size`, no images, or NaN/inf pixels.
+    """
+    array = _load_array(path)
+    if array.ndim != 4:
+        raise InputError(
+            f"{path}: expected a 4D image stack [W, H, C, N]; got shape {list(array.shape)}"
+            " (a stack of N grey images has shape [W, H, 1, N])"
+        )
+    width, height, channels, count = array.shape
+    if count == 0:
+        raise InputError(f"{path}: the stack holds no images (shape {list(array.shape)})")
+    if channels not in (1, 3):
+        raise InputError(f"{path}: images must have 1 (grey) or 3 (RGB) channels; got {channels}")
+    if expected_size is not None and (width, height) != (expected_size, expected_size):
+        raise InputError(
+            f"{path}: expected {expected_size}x{expected_size} images for this stage; got {width}x{height}"
+        )
+    images = np.ascontiguousarray(np.swapaxes(np.swapaxes(array, 0, 3), 1, 2), dtype=np.float32)
+    _check_finite(images, path)
+    return images
+
+
+def write_stack(path: str | os.PathLike[str], images: np.ndarray, force: bool = False) -> Path:
+    """Write `[N, C, H, W]` images as a `[W, H, C, N]` float32 NIfTI stack, atomically."""
+    if images.ndim != 4:
+        raise ValueError(f"write_stack needs [N, C, H, W] images; got shape {list(images.shape)}")
+    path = Path(path)
+    if not is_nifti_path(path):
+        raise InputError(f"{path}: an image stack must be written as .nii or .nii.gz")
+    ensure_can_write(path, force=force)
+    array = np.swapaxes(np.swapaxes(np.asarray(images, dtype=np.float32), 1, 2), 0, 3)
+    image = nib.Nifti1Image(np.ascontiguousarray(array), affine=np.eye(4))
+    image.header.set_data_dtype(np.float32)
+    with atomic_path(path) as temporary:
+        nib.save(image, temporary)
+    return path
+
+
+def read_stack_shape(path: str | os.PathLike[str]) -> tuple[int, ...]:
+    """The on-disk shape `[W, H, C, N]` without reading the pixels."""
+    return tuple(int(v) for v in _load_image(path).shape)
+
+
+def read_volume(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Read a 3D volume (a 4D file with a single frame is accepted) as float32, with its affine."""
+    image = _load_image(path)
+    shape = image.shape
+    if len(shape) == 4 and shape[3] == 1:
+        shape = shape[:3]
+    if len(shape) != 3:
+        raise InputError(f"{path}: expected a 3D volume; got shape {list(image.shape)}")
+    data = np.asarray(image.dataobj, dtype=np.float32).reshape(shape)
+    _check_finite(data, path)
+    return data, np.asarray(image.affine)
+
+
+def _load_image(path: str | os.PathLike[str]) -> nib.Nifti1Image:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    if not is_nifti_path(path):
+        raise InputError(f"{path}: not a NIfTI file (expected .nii or .nii.gz)")
+    try:
+        return nib.load(path)
+    except Exception as error:  # nibabel raises many types for damaged files
+        raise InputError(f"{path}: cannot be read as NIfTI ({error})") from error
+
+
+def _load_array(path: str | os.PathLike[str]) -> np.ndarray:
+    image = _load_image(path)
+    try:
+        return np.asarray(image.dataobj, dtype=np.float32)
+    except Exception as error:
+        raise InputError(f"{path}: the image data cannot be read ({error}); is the file complete?") from error
+
+
+def _check_finite(array: np.ndarray, path: str | os.PathLike[str]) -> None:
+    if not np.isfinite(array).all():
+        bad = int(array.size - np.isfinite(array).sum())
+        raise InputError(f"{path}: {bad} pixels are NaN or infinite; fix or remove those images first")

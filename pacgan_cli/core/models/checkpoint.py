@@ -1,0 +1,292 @@
+"""The one loader and saver for generator and discriminator checkpoints, ours and the published ones.
+
+A checkpoint is a dict with the published keys (`epoch`, `model_state_dict`, `optimizer_state_dict`) and
+ours (`format_version`, `kind`, `stage`, `alpha`, `architecture`, `config`, optional `batch_statistic`).
+Published files may carry `module.` key prefixes (DataParallel) and lack our keys: the architecture is
+then read from the tensor shapes. Files are always read with `weights_only=True`.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from pacgan_cli.core.errors import InputError
+from pacgan_cli.core.io.atomic import atomic_path
+from pacgan_cli.core.models.discriminator import Discriminator
+from pacgan_cli.core.models.generator import Generator
+from pacgan_cli.core.models.layers import stage_channels, stage_size
+
+FORMAT_VERSION = 1
+GENERATOR = "generator"
+DISCRIMINATOR = "discriminator"
+
+
+@dataclass(frozen=True)
+class NetworkArchitecture:
+    """Everything needed to rebuild a network; `latent_size`/`embedding_size` only matter for generators."""
+
+    base_channels: int
+    factors: tuple[float, ...]
+    image_channels: int
+    num_classes: int
+    latent_size: int = 512
+    embedding_size: int = 3
+
+    @property
+    def num_stages(self) -> int:
+        return len(self.factors)
+
+    @property
+    def max_size(self) -> int:
+        return stage_size(self.num_stages - 1)
+
+    def build(self, kind: str) -> nn.Module:
+        """A freshly initialised network of this shape."""
+        if kind == GENERATOR:
+            return Generator(
+                self.latent_size,
+                self.embedding_size,
+                self.num_classes,
+                self.image_channels,
+                self.base_channels,
+                list(self.factors),
+            )
+        return Discriminator(self.image_channels, self.base_channels, list(self.factors), self.num_classes)
+
+
+@dataclass
+class LoadedCheckpoint:
+    """A network rebuilt from a file (on the CPU, in eval mode) with what the file says about itself."""
+
+    kind: str
+    model: nn.Module
+    architecture: NetworkArchitecture
+    path: Path
+    epoch: int | None
+    stage: int | None
+    alpha: float | None
+    batch_statistic: float | None
+    optimizer_state: dict[str, Any] | None
+    config: dict[str, Any] | None
+    published_format: bool
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    model: nn.Module,
+    architecture: NetworkArchitecture,
+    *,
+    epoch: int,
+    stage: int,
+    alpha: float,
+    optimizer: torch.optim.Optimizer | None = None,
+    config: dict[str, Any] | None = None,
+    batch_statistic: float | None = None,
+    state_dict: dict[str, torch.Tensor] | None = None,
+) -> Path:
+    """Write a self-describing checkpoint atomically (CPU tensors, loadable by the published scripts).
+
+    `state_dict` overrides the model's current weights (used for a stage's best epoch).
+    """
+    kind = GENERATOR if isinstance(model, Generator) else DISCRIMINATOR
+    weights = state_dict if state_dict is not None else model.state_dict()
+    payload: dict[str, Any] = {
+        "epoch": int(epoch),
+        "model_state_dict": {key: value.detach().cpu().clone() for key, value in weights.items()},
+        "format_version": FORMAT_VERSION,
+        "kind": kind,
+        "stage": int(stage),
+        "alpha": float(alpha),
+        "architecture": _architecture_to_data(architecture),
+    }
+    if optimizer is not None:
+        payload["optimizer_state_dict"] = _to_cpu(optimizer.state_dict())
+    if config is not None:
+        payload["config"] = config
+    if batch_statistic is not None:
+        payload["batch_statistic"] = float(batch_statistic)
+    path = Path(path)
+    with atomic_path(path) as temporary:
+        torch.save(payload, temporary)
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike[str], expected_kind: str | None = None) -> LoadedCheckpoint:
+    """Load any PACGAN generator or discriminator file; raise InputError with one clear line if it is not one."""
+    path = Path(path)
+    payload = read_checkpoint_file(path)
+    published = "format_version" not in payload
+    state_dict = strip_module_prefix(_state_dict_of(payload, path))
+    kind = _kind_of(state_dict, path)
+    if expected_kind is not None and kind != expected_kind:
+        raise InputError(f"{path}: this is a {kind} checkpoint; a {expected_kind} checkpoint is needed here")
+    architecture = infer_architecture(state_dict, kind, path)
+    model = architecture.build(kind)
+    _fill_aliases(state_dict, kind)
+    try:
+        model.load_state_dict(state_dict, strict=True)
+    except RuntimeError as error:
+        first_line = str(error).splitlines()[1].strip() if "\n" in str(error) else str(error)
+        raise InputError(f"{path}: the weights do not fit a PACGAN {kind} ({first_line})") from error
+    model.eval()
+    statistic = payload.get("batch_statistic")
+    return LoadedCheckpoint(
+        kind=kind,
+        model=model,
+        architecture=architecture,
+        path=path,
+        epoch=_optional_int(payload.get("epoch")),
+        stage=_optional_int(payload.get("stage")),
+        alpha=float(payload["alpha"]) if "alpha" in payload else None,
+        batch_statistic=float(statistic) if statistic is not None else None,
+        optimizer_state=payload.get("optimizer_state_dict"),
+        config=payload.get("config"),
+        published_format=published,
+    )
+
+
+def read_checkpoint_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """torch.load with `weights_only=True`; every failure becomes one InputError line."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: checkpoint file not found")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        message = str(error)
+        if "weights_only" in message.lower() or "unsupported global" in message.lower():
+            raise InputError(
+                f"{path}: the file holds Python objects other than tensors and plain data; "
+                "pacgan refuses to unpickle them (only weights are loaded)"
+            ) from error
+        raise InputError(f"{path}: not a PyTorch checkpoint ({message.splitlines()[0]})") from error
+    except (RuntimeError, EOFError, OSError, ValueError, AttributeError) as error:
+        raise InputError(f"{path}: not a readable PyTorch checkpoint ({str(error).splitlines()[0]})") from error
+    if not isinstance(payload, dict):
+        raise InputError(f"{path}: not a PACGAN checkpoint (expected a dict, found {type(payload).__name__})")
+    return payload
+
+
+def strip_module_prefix(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Remove the `module.` prefix that torch.nn.DataParallel adds to every key."""
+    return {key.removeprefix("module."): value for key, value in state_dict.items()}
+
+
+def infer_architecture(
+    state_dict: dict[str, torch.Tensor], kind: str, path: str | os.PathLike[str] = "checkpoint"
+) -> NetworkArchitecture:
+    """Read base channels, factors, classes, image channels (and latent/embedding size) from tensor shapes."""
+    try:
+        if kind == GENERATOR:
+            num_classes, embedding_size = state_dict["label_embedding.weight"].shape
+            latent_plus_embedding, base_channels = state_dict["initial_block.1.weight"].shape[:2]
+            image_channels = state_dict[_alias_key(state_dict, "initial_layer.", "last_layer.0.")].shape[0]
+            blocks = _count_blocks(state_dict, "prog_blocks.")
+            channels = [base_channels] if blocks == 0 else [state_dict["prog_blocks.0.conv1.conv.weight"].shape[1]]
+            channels += [state_dict[f"prog_blocks.{i}.conv1.conv.weight"].shape[0] for i in range(blocks)]
+            latent_size = latent_plus_embedding - embedding_size
+        else:
+            base_channels, image_channels = state_dict["from_img4.conv.weight"].shape[:2]
+            num_classes = state_dict["aux_layer.conv.weight"].shape[0]
+            blocks = _count_blocks(state_dict, "prog_blocks.")
+            # Block j maps stage (blocks - j) down to stage (blocks - j - 1).
+            channels = [base_channels] if blocks == 0 else []
+            channels += [state_dict[f"prog_blocks.{blocks - 1 - s}.conv1.conv.weight"].shape[0] for s in range(blocks)]
+            if blocks:
+                channels.append(state_dict["prog_blocks.0.conv1.conv.weight"].shape[1])
+            latent_size, embedding_size = 512, 3
+    except KeyError as error:
+        raise InputError(f"{path}: not a PACGAN {kind}: the weight {error.args[0]!r} is missing") from error
+    return NetworkArchitecture(
+        base_channels=int(base_channels),
+        factors=_factors_for(int(base_channels), [int(c) for c in channels]),
+        image_channels=int(image_channels),
+        num_classes=int(num_classes),
+        latent_size=int(latent_size),
+        embedding_size=int(embedding_size),
+    )
+
+
+def architecture_from_data(data: dict[str, Any]) -> NetworkArchitecture:
+    """Rebuild an architecture from the plain data stored in our checkpoints."""
+    return NetworkArchitecture(**{**data, "factors": tuple(float(f) for f in data["factors"])})
+
+
+def _architecture_to_data(architecture: NetworkArchitecture) -> dict[str, Any]:
+    data = asdict(architecture)
+    data["factors"] = list(architecture.factors)
+    return data
+
+
+def _factors_for(base_channels: int, channels: list[int]) -> tuple[float, ...]:
+    """Factors that reproduce `channels` exactly under the published `int(C * f)` rule."""
+    factors = []
+    for count in channels:
+        factor = count / base_channels
+        if int(base_channels * factor) != count:
+            factor = (count + 0.25) / base_channels
+        factors.append(factor)
+    assert stage_channels(base_channels, factors) == channels
+    return tuple(factors)
+
+
+def _state_dict_of(payload: dict[str, Any], path: Path) -> dict[str, torch.Tensor]:
+    state_dict = payload.get("model_state_dict", payload)
+    if not isinstance(state_dict, dict) or not state_dict:
+        raise InputError(f"{path}: not a PACGAN checkpoint (no model_state_dict)")
+    if not all(isinstance(key, str) and isinstance(value, torch.Tensor) for key, value in state_dict.items()):
+        raise InputError(f"{path}: not a PACGAN checkpoint (model_state_dict does not map names to tensors)")
+    return dict(state_dict)
+
+
+def _kind_of(state_dict: dict[str, torch.Tensor], path: Path) -> str:
+    if "label_embedding.weight" in state_dict:
+        return GENERATOR
+    if "aux_layer.conv.weight" in state_dict:
+        return DISCRIMINATOR
+    raise InputError(f"{path}: the weights are neither a PACGAN generator nor a PACGAN discriminator")
+
+
+def _alias_key(state_dict: dict[str, torch.Tensor], first: str, second: str) -> str:
+    return first + "conv.weight" if first + "conv.weight" in state_dict else second + "conv.weight"
+
+
+def _fill_aliases(state_dict: dict[str, torch.Tensor], kind: str) -> None:
+    """A module registered under two names needs both keys; copy whichever one the file has."""
+    if kind == GENERATOR:
+        pairs = [("initial_layer.", "last_layer.0.")]
+    else:
+        last = _count_blocks(state_dict, "prog_blocks.")
+        pairs = [("from_img4.", f"from_img.{last}.")]
+    for first, second in pairs:
+        for suffix in ("conv.weight", "bias"):
+            if first + suffix in state_dict and second + suffix not in state_dict:
+                state_dict[second + suffix] = state_dict[first + suffix]
+            elif second + suffix in state_dict and first + suffix not in state_dict:
+                state_dict[first + suffix] = state_dict[second + suffix]
+
+
+def _count_blocks(state_dict: dict[str, torch.Tensor], prefix: str) -> int:
+    indices = {int(key[len(prefix) :].split(".")[0]) for key in state_dict if key.startswith(prefix)}
+    return max(indices) + 1 if indices else 0
+
+
+def _optional_int(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | float) else None
+
+
+def _to_cpu(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if isinstance(value, dict):
+        return {key: _to_cpu(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_to_cpu(item) for item in value)
+    return value

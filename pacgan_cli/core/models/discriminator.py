@@ -1,0 +1,114 @@
+"""Progressive critic with an auxiliary classifier head, state-dict compatible with the published code."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from pacgan_cli.core.models.layers import ConvBlock, WSConv2d, stage_channels
+
+AUX_HIDDEN_CHANNELS = 150
+
+
+class Discriminator(nn.Module):
+    """Scores realness (critic) and predicts the class (auxiliary head) of images at any stage.
+
+    `from_img4` is also the last entry of `from_img`, so both names appear in the state dict.
+    The minibatch-standard-deviation layer couples the images of a batch; pass `batch_statistic`
+    (a scalar measured beforehand, see `measure_batch_statistic`) to make each prediction depend on
+    its own image only.
+    """
+
+    def __init__(
+        self,
+        image_channels: int = 1,
+        base_channels: int = 512,
+        factors: list[float] | None = None,
+        num_classes: int = 2,
+    ) -> None:
+        super().__init__()
+        factors = list(factors or [1, 1, 1 / 2, 1 / 4, 1 / 8, 1 / 16, 1 / 32])
+        channels = stage_channels(base_channels, factors)
+        self.num_stages = len(factors)
+        self.prog_blocks = nn.ModuleList()
+        self.from_img = nn.ModuleList()
+        self.leaky = nn.LeakyReLU(0.2)
+        for index in range(len(factors) - 1, 0, -1):
+            self.prog_blocks.append(ConvBlock(channels[index], channels[index - 1], use_pixelnorm=False))
+            self.from_img.append(WSConv2d(image_channels, channels[index], 1, 1, 0))
+        self.from_img4 = WSConv2d(image_channels, base_channels, 1, 1, 0)
+        self.from_img.append(self.from_img4)
+        self.avg_pool = nn.AvgPool2d(kernel_size=2, stride=2)
+        self.final_block = nn.Sequential(
+            WSConv2d(base_channels + 1, base_channels, 3, 1, 1),
+            nn.LeakyReLU(0.2),
+            WSConv2d(base_channels, base_channels, 4, 1, 0),
+            nn.LeakyReLU(0.2),
+        )
+        self.adv_layer = WSConv2d(base_channels, 1, 1, 1, 0)
+        self.aux_FC1 = WSConv2d(base_channels, AUX_HIDDEN_CHANNELS, 1, 1, 0)
+        self.aux_layer = WSConv2d(AUX_HIDDEN_CHANNELS, num_classes, 1, 1, 0)
+
+    def forward(
+        self,
+        images: torch.Tensor,
+        alpha: float,
+        stage: int,
+        batch_statistic: float | torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images [B, C, S, S] -> (critic scores [B, 1], class logits [B, K])."""
+        return self.heads(self.features(images, alpha, stage), batch_statistic)
+
+    def features(self, images: torch.Tensor, alpha: float, stage: int) -> torch.Tensor:
+        """The 4x4 feature maps [B, C0, 4, 4] that enter the minibatch-stddev layer."""
+        first = len(self.prog_blocks) - stage
+        out = self.leaky(self.from_img[first](images))
+        if stage == 0:
+            return out
+        downscaled = self.leaky(self.from_img[first + 1](self.avg_pool(images)))
+        out = self.avg_pool(self.prog_blocks[first](out))
+        out = alpha * out + (1 - alpha) * downscaled
+        for block in self.prog_blocks[first + 1 :]:
+            out = self.avg_pool(block(out))
+        return out
+
+    def heads(
+        self, features: torch.Tensor, batch_statistic: float | torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Minibatch stddev, final block and both heads on `features` [B, C0, 4, 4]."""
+        if batch_statistic is None:
+            statistic = torch.std(features, dim=0).mean()
+        else:
+            statistic = torch.as_tensor(batch_statistic, dtype=features.dtype, device=features.device)
+        statistic_map = statistic.expand(features.shape[0], 1, features.shape[2], features.shape[3])
+        out = self.final_block(torch.cat([features, statistic_map], dim=1))
+        scores = self.adv_layer(out)
+        logits = self.aux_layer(self.aux_FC1(out))
+        return scores.view(scores.shape[0], -1), logits.view(logits.shape[0], logits.shape[1])
+
+
+@torch.no_grad()
+def measure_batch_statistic(
+    discriminator: Discriminator,
+    images: torch.Tensor,
+    alpha: float,
+    stage: int,
+    batch_size: int = 64,
+) -> float:
+    """The minibatch-stddev statistic over a whole image set (unbiased std per feature, averaged).
+
+    Streams `images` [N, C, S, S] in batches with float64 sums, so memory stays flat. Needs N >= 2.
+    """
+    if images.shape[0] < 2:
+        raise ValueError("the batch statistic needs at least 2 images")
+    device = next(discriminator.parameters()).device
+    total = squares = None
+    for start in range(0, images.shape[0], batch_size):
+        features = discriminator.features(images[start : start + batch_size].to(device), alpha, stage)
+        features = features.double()
+        batch_sum, batch_squares = features.sum(dim=0), (features * features).sum(dim=0)
+        total = batch_sum if total is None else total + batch_sum
+        squares = batch_squares if squares is None else squares + batch_squares
+    count = images.shape[0]
+    variance = (squares - total * total / count) / (count - 1)
+    return float(variance.clamp_min(0).sqrt().mean())

@@ -1,0 +1,75 @@
+"""Building blocks shared by the generator and the discriminator (ProGAN style)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class WSConv2d(nn.Module):
+    """Convolution with equalised learning rate: weights ~ N(0, 1), scaled by He's constant at run time.
+
+    The bias lives outside the convolution so that it is not scaled; the state-dict keys
+    (`conv.weight`, `bias`) match the published checkpoints.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        stride: int = 1,
+        padding: int = 1,
+        gain: float = 2.0,
+    ) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, bias=False)
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+        self.scale = (gain / (kernel_size * kernel_size * in_channels)) ** 0.5
+        nn.init.normal_(self.conv.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x * self.scale) + self.bias.view(1, -1, 1, 1)
+
+
+class PixelNorm(nn.Module):
+    """Normalise each pixel's feature vector to unit mean square (keeps generator signals bounded)."""
+
+    def __init__(self, epsilon: float = 1e-8) -> None:
+        super().__init__()
+        self.epsilon = epsilon
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x / torch.sqrt(torch.mean(x * x, dim=1, keepdim=True) + self.epsilon)
+
+
+class ConvBlock(nn.Module):
+    """Two 3x3 equalised convolutions with LeakyReLU(0.2), optionally pixel-normalised after each."""
+
+    def __init__(self, in_channels: int, out_channels: int, use_pixelnorm: bool = True) -> None:
+        super().__init__()
+        self.conv1 = WSConv2d(in_channels, out_channels)
+        self.conv2 = WSConv2d(out_channels, out_channels)
+        self.leaky = nn.LeakyReLU(0.2)
+        self.pn = PixelNorm() if use_pixelnorm else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pn(self.leaky(self.conv1(x)))
+        return self.pn(self.leaky(self.conv2(x)))
+
+
+def stage_channels(base_channels: int, factors: list[float]) -> list[int]:
+    """Feature channels at each stage (4x4, 8x8, ...), as the published code computes them."""
+    return [int(base_channels * factor) for factor in factors]
+
+
+def stage_size(stage: int) -> int:
+    """Image side length at a stage: 4 * 2**stage."""
+    return 4 * 2**stage
+
+
+def size_to_stage(size: int) -> int:
+    """Inverse of `stage_size`; raises ValueError for sizes that are not 4 * 2**k."""
+    if size < 4 or size & (size - 1):
+        raise ValueError(f"image size {size} is not a power of two of at least 4")
+    return size.bit_length() - 3

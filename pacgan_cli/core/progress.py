@@ -1,0 +1,37 @@
+"""How the engine tells the outside world about long work, without knowing who listens."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class Reporter(Protocol):
+    """Receives progress events; the command line renders them, tests and library users may ignore them.
+
+    A stage is one unit of long work with a known number of steps (for training: one resolution).
+    `info` carries display values such as epoch, alpha or losses.
+    """
+
+    def stage_started(self, name: str, total: int, **info: Any) -> None: ...
+
+    def advance(self, steps: int = 1, **info: Any) -> None: ...
+
+    def stage_finished(self, **info: Any) -> None: ...
+
+    def message(self, text: str) -> None: ...
+
+
+class SilentReporter:
+    """A Reporter that drops every event."""
+
+    def stage_started(self, name: str, total: int, **info: Any) -> None:
+        pass
+
+    def advance(self, steps: int = 1, **info: Any) -> None:
+        pass
+
+    def stage_finished(self, **info: Any) -> None:
+        pass
+
+    def message(self, text: str) -> None:
+        pass
