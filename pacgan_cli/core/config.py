@@ -156,7 +156,10 @@ def build_config(raw: dict[str, Any], source: str = "config") -> TrainingConfig:
         raise ConfigError("\n".join(problems))
     factors = values.get("factors", DEFAULT_FACTORS)
     for key in PER_STAGE_KEYS:
-        values.setdefault(key, _default_per_stage(key, len(factors)))
+        if key not in values:
+            values[key] = _default_per_stage(key, len(factors))
+        elif isinstance(raw[key], int) and not isinstance(raw[key], bool):
+            values[key] = values[key] * len(factors)
     if "lambda_cls_1" in values and "lambda_cls_2" not in values:
         values["lambda_cls_2"] = values["lambda_cls_1"] / 2
     config = TrainingConfig(**values)
