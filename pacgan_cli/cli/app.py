@@ -7,7 +7,7 @@ import sys
 import typer
 
 from pacgan_cli import __version__
-from pacgan_cli.cli import train
+from pacgan_cli.cli import pyramid, slices, train
 from pacgan_cli.core.errors import PacganError
 
 app = typer.Typer(
@@ -35,6 +35,8 @@ def root(
     """Progressive auxiliary-classifier GAN: prepare cohorts, train, generate, classify, evaluate."""
 
 
+app.command("slices")(slices.slices_command)
+app.command("pyramid")(pyramid.pyramid_command)
 app.command("train")(train.train_command)
 
 
@@ -55,5 +57,8 @@ def main() -> None:
     except Exception as error:
         if debug:
             raise
-        print(f"error: unexpected {type(error).__name__}: {error} (run with --debug for details)", file=sys.stderr)
+        print(
+            f"error: unexpected {type(error).__name__}: {error} (run with --debug for details)",
+            file=sys.stderr,
+        )
         sys.exit(1)

@@ -20,7 +20,6 @@ from rich.progress import (
 from pacgan_cli.core.progress import Reporter
 
 
-
 def make_reporter(quiet: bool = False) -> Reporter:
     """Bars when stderr is a terminal and not `quiet`; plain log lines otherwise."""
     console = Console(stderr=True)
@@ -61,16 +60,19 @@ class RichReporter:
         )
         self.task: TaskID | None = None
         self.started = False
+        self.info: dict[str, Any] = {}
 
     def stage_started(self, name: str, total: int, **info: Any) -> None:
         if not self.started:
             self.progress.start()
             self.started = True
-        self.task = self.progress.add_task(name, total=total, status=format_status(info))
+        self.info = dict(info)
+        self.task = self.progress.add_task(name, total=total, status=format_status(self.info))
 
     def advance(self, steps: int = 1, **info: Any) -> None:
+        self.info.update(info)
         if self.task is not None:
-            self.progress.update(self.task, advance=steps, status=format_status(info))
+            self.progress.update(self.task, advance=steps, status=format_status(self.info))
 
     def stage_finished(self, **info: Any) -> None:
         if self.task is not None:
@@ -90,6 +92,7 @@ class PlainReporter:
     """Log lines on stderr: stage start and end, each finished epoch, at most one line per second otherwise."""
 
     def __init__(self) -> None:
+        self.info: dict[str, Any] = {}
         self.name = ""
         self.total = 0
         self.done = 0
@@ -101,10 +104,11 @@ class PlainReporter:
 
     def advance(self, steps: int = 1, **info: Any) -> None:
         self.done += steps
+        self.info.update(info)
         now = time.monotonic()
         if info.get("epoch_done") or now - self.last_print > 60:
             self.last_print = now
-            self._print(f"{self.name}: {self.done}/{self.total}  {format_status(info)}")
+            self._print(f"{self.name}: {self.done}/{self.total}  {format_status(self.info)}")
 
     def stage_finished(self, **info: Any) -> None:
         self._print(f"{self.name}: finished")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from pacgan_cli.cli.options import DeviceOption, ForceOption, QuietOption, SeedOption
+from pacgan_cli.cli.options import ForceOption, QuietOption, SeedOption
 from pacgan_cli.core.config import STAGE_HANDOVERS, config_to_yaml, resolve_config
 from pacgan_cli.core.errors import ConfigError
 
@@ -16,14 +16,21 @@ def train_command(
         None, "--config", "-c", help="YAML config, or the published config.json as it is."
     ),
     output: Path | None = typer.Option(
-        None, "--output", "-o", help="Run folder for everything (default: the config's model/image directories)."
+        None,
+        "--output",
+        "-o",
+        help="Run folder for everything (default: the config's model/image directories).",
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved configuration and exit."),
-    resume: bool = typer.Option(False, "--resume", help="Continue an existing run after its last finished stage."),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue an existing run after its last finished stage."
+    ),
     start_size: int | None = typer.Option(
         None, "--start-size", help="With --resume: restart at this image size, from the stage before it."
     ),
-    epochs: int | None = typer.Option(None, "--epochs", help="Epochs for every stage (overrides the config)."),
+    epochs: int | None = typer.Option(
+        None, "--epochs", help="Epochs for every stage (overrides the config)."
+    ),
     stage_handover: str | None = typer.Option(
         None, "--stage-handover", help="Weights each stage starts from: last (published behaviour) or best."
     ),

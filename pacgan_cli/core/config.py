@@ -17,7 +17,7 @@ import operator
 import os
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -109,7 +109,9 @@ PUBLISHED_VARIABLES = {
 }
 
 
-def resolve_config(path: str | os.PathLike[str] | None, overrides: dict[str, Any] | None = None) -> TrainingConfig:
+def resolve_config(
+    path: str | os.PathLike[str] | None, overrides: dict[str, Any] | None = None
+) -> TrainingConfig:
     """Defaults < file (YAML, or the published config.json) < explicit overrides; validated."""
     raw = read_config_file(path) if path is not None else {}
     raw.update({key: value for key, value in (overrides or {}).items() if value is not None})
@@ -188,20 +190,33 @@ def validate_config(config: TrainingConfig) -> None:
             len(entries) == stages,
             f"`{key}` needs {stages} entries, one per stage (sizes 4..{config.max_size}); got {len(entries)}",
         )
-    check(all(b >= 2 for b in config.batch_sizes), "`batch_sizes` must be at least 2 (minibatch stddev needs 2)")
+    check(
+        all(b >= 2 for b in config.batch_sizes), "`batch_sizes` must be at least 2 (minibatch stddev needs 2)"
+    )
     check(all(c >= 1 for c in config.critic_iterations), "`critic_iterations` must be at least 1")
     check(all(e >= 1 for e in config.progressive_epochs), "`progressive_epochs` must be at least 1")
     check(config.class_size >= 2, f"`class_size` must be at least 2; got {config.class_size}")
-    check(config.image_channels in (1, 3), f"`image_channels` must be 1 (grey) or 3 (RGB); got {config.image_channels}")
+    check(
+        config.image_channels in (1, 3),
+        f"`image_channels` must be 1 (grey) or 3 (RGB); got {config.image_channels}",
+    )
     for key in ("in_channels", "z_dim", "embedding_dim", "disp_every_n_epochs", "samples_per_class"):
         check(getattr(config, key) >= 1, f"`{key}` must be at least 1; got {getattr(config, key)}")
-    check(config.validation_folds >= 2, f"`validation_folds` must be at least 2; got {config.validation_folds}")
+    check(
+        config.validation_folds >= 2, f"`validation_folds` must be at least 2; got {config.validation_folds}"
+    )
     check(config.learning_rate > 0, f"`learning_rate` must be positive; got {config.learning_rate}")
     for key in ("lambda_gp", "lambda_cls_1", "lambda_cls_2", "drift_weight"):
         check(getattr(config, key) >= 0, f"`{key}` must not be negative; got {getattr(config, key)}")
-    check(0 <= config.start_check_at <= 1, f"`start_check_at` is a fraction of the epochs (0..1); got {config.start_check_at}")
+    check(
+        0 <= config.start_check_at <= 1,
+        f"`start_check_at` is a fraction of the epochs (0..1); got {config.start_check_at}",
+    )
     check(0 <= config.ema_decay < 1, f"`ema_decay` must be in [0, 1); got {config.ema_decay}")
-    check(len(config.adam_betas) == 2 and all(0 <= b < 1 for b in config.adam_betas), "`adam_betas` needs two values in [0, 1)")
+    check(
+        len(config.adam_betas) == 2 and all(0 <= b < 1 for b in config.adam_betas),
+        "`adam_betas` needs two values in [0, 1)",
+    )
     size = config.start_train_at_img_size
     check(
         size >= 4 and size & (size - 1) == 0,
@@ -215,7 +230,10 @@ def validate_config(config: TrainingConfig) -> None:
         config.device in ("auto", "cpu", "cuda") or config.device.startswith("cuda:"),
         f"`device` must be auto, cpu or cuda; got {config.device!r}",
     )
-    check(config.stage_handover in STAGE_HANDOVERS, f"`stage_handover` must be last or best; got {config.stage_handover!r}")
+    check(
+        config.stage_handover in STAGE_HANDOVERS,
+        f"`stage_handover` must be last or best; got {config.stage_handover!r}",
+    )
     counts = config.n_images_generated
     check(
         len(counts) in (1, config.class_size) and all(c >= 0 for c in counts),
@@ -261,7 +279,7 @@ class _CudaAvailable:
 
 
 class _ExpressionReader:
-    OPERATORS = {
+    OPERATORS: ClassVar[dict[type, Any]] = {
         ast.Add: operator.add,
         ast.Sub: operator.sub,
         ast.Mult: operator.mul,
@@ -270,7 +288,7 @@ class _ExpressionReader:
         ast.Mod: operator.mod,
         ast.Pow: operator.pow,
     }
-    MAX_LIST = 10_000
+    MAX_LIST: ClassVar[int] = 10_000
 
     def __init__(self, text: str, names: dict[str, Any]) -> None:
         self.text = text
@@ -308,7 +326,11 @@ class _ExpressionReader:
         left, right = self.visit(node.left), self.visit(node.right)
         if isinstance(node.op, ast.Mult) and isinstance(left, list) != isinstance(right, list):
             items, count = (left, right) if isinstance(left, list) else (right, left)
-            if not isinstance(count, int) or isinstance(count, bool) or len(items) * max(count, 0) > self.MAX_LIST:
+            if (
+                not isinstance(count, int)
+                or isinstance(count, bool)
+                or len(items) * max(count, 0) > self.MAX_LIST
+            ):
                 raise self.refuse("a list can only be repeated a whole number of times, up to 10000 entries")
             return items * count
         if isinstance(node.op, ast.Add) and isinstance(left, list) and isinstance(right, list):

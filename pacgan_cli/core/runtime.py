@@ -15,7 +15,9 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device {name!r} was asked for, but no CUDA GPU is available; use --device cpu or auto")
+        raise ConfigError(
+            f"device {name!r} was asked for, but no CUDA GPU is available; use --device cpu or auto"
+        )
     try:
         return torch.device(name)
     except RuntimeError as error:

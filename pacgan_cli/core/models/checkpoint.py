@@ -86,14 +86,15 @@ def save_checkpoint(
     epoch: int,
     stage: int,
     alpha: float,
-    optimizer: torch.optim.Optimizer | None = None,
+    optimizer_state: dict[str, Any] | None = None,
     config: dict[str, Any] | None = None,
     batch_statistic: float | None = None,
     state_dict: dict[str, torch.Tensor] | None = None,
 ) -> Path:
     """Write a self-describing checkpoint atomically (CPU tensors, loadable by the published scripts).
 
-    `state_dict` overrides the model's current weights (used for a stage's best epoch).
+    `state_dict` overrides the model's current weights (used for a stage's best epoch);
+    `optimizer_state` is an optimiser's `state_dict()`, kept so that training can resume.
     """
     kind = GENERATOR if isinstance(model, Generator) else DISCRIMINATOR
     weights = state_dict if state_dict is not None else model.state_dict()
@@ -106,8 +107,8 @@ def save_checkpoint(
         "alpha": float(alpha),
         "architecture": _architecture_to_data(architecture),
     }
-    if optimizer is not None:
-        payload["optimizer_state_dict"] = _to_cpu(optimizer.state_dict())
+    if optimizer_state is not None:
+        payload["optimizer_state_dict"] = _to_cpu(optimizer_state)
     if config is not None:
         payload["config"] = config
     if batch_statistic is not None:
@@ -168,7 +169,9 @@ def read_checkpoint_file(path: str | os.PathLike[str]) -> dict[str, Any]:
             ) from error
         raise InputError(f"{path}: not a PyTorch checkpoint ({message.splitlines()[0]})") from error
     except (RuntimeError, EOFError, OSError, ValueError, AttributeError) as error:
-        raise InputError(f"{path}: not a readable PyTorch checkpoint ({str(error).splitlines()[0]})") from error
+        raise InputError(
+            f"{path}: not a readable PyTorch checkpoint ({str(error).splitlines()[0]})"
+        ) from error
     if not isinstance(payload, dict):
         raise InputError(f"{path}: not a PACGAN checkpoint (expected a dict, found {type(payload).__name__})")
     return payload
@@ -189,7 +192,9 @@ def infer_architecture(
             latent_plus_embedding, base_channels = state_dict["initial_block.1.weight"].shape[:2]
             image_channels = state_dict[_alias_key(state_dict, "initial_layer.", "last_layer.0.")].shape[0]
             blocks = _count_blocks(state_dict, "prog_blocks.")
-            channels = [base_channels] if blocks == 0 else [state_dict["prog_blocks.0.conv1.conv.weight"].shape[1]]
+            channels = (
+                [base_channels] if blocks == 0 else [state_dict["prog_blocks.0.conv1.conv.weight"].shape[1]]
+            )
             channels += [state_dict[f"prog_blocks.{i}.conv1.conv.weight"].shape[0] for i in range(blocks)]
             latent_size = latent_plus_embedding - embedding_size
         else:
@@ -198,7 +203,9 @@ def infer_architecture(
             blocks = _count_blocks(state_dict, "prog_blocks.")
             # Block j maps stage (blocks - j) down to stage (blocks - j - 1).
             channels = [base_channels] if blocks == 0 else []
-            channels += [state_dict[f"prog_blocks.{blocks - 1 - s}.conv1.conv.weight"].shape[0] for s in range(blocks)]
+            channels += [
+                state_dict[f"prog_blocks.{blocks - 1 - s}.conv1.conv.weight"].shape[0] for s in range(blocks)
+            ]
             if blocks:
                 channels.append(state_dict["prog_blocks.0.conv1.conv.weight"].shape[1])
             latent_size, embedding_size = 512, 3
