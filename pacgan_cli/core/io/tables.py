@@ -101,7 +101,9 @@ def write_predictions(
     return write_csv(path, table, force=force, index=True)
 
 
-def write_csv(path: str | os.PathLike[str], table: pd.DataFrame, force: bool = False, index: bool = False) -> Path:
+def write_csv(
+    path: str | os.PathLike[str], table: pd.DataFrame, force: bool = False, index: bool = False
+) -> Path:
     """Write a table atomically, refusing to overwrite without `force`."""
     path = Path(path)
     ensure_can_write(path, force=force)
