@@ -73,3 +73,26 @@ def tiny_config(data: Path, **changes: object) -> dict[str, object]:
 def write_config(path: Path, config: dict[str, object]) -> Path:
     path.write_text(yaml.safe_dump(config))
     return path
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """Run `pacgan ARGS` in-process through the real entry point; returns (exit code, stdout, stderr)."""
+    import sys
+
+    from pacgan_cli.cli.app import main
+
+    saved = sys.argv
+    sys.argv = ["pacgan", *args]
+    try:
+        main()
+        code = 0
+    except SystemExit as exit_request:
+        code = (
+            exit_request.code
+            if isinstance(exit_request.code, int)
+            else (0 if exit_request.code is None else 1)
+        )
+    finally:
+        sys.argv = saved
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err

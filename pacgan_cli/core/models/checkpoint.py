@@ -158,6 +158,10 @@ def read_checkpoint_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: checkpoint file not found")
+    with path.open("rb") as handle:
+        magic = handle.read(4)
+    if not (magic.startswith(b"PK\x03\x04") or magic.startswith(b"\x80")):
+        raise InputError(f"{path}: not a PyTorch checkpoint (neither a torch.save archive nor a pickle)")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
