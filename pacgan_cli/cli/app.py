@@ -7,7 +7,7 @@ import sys
 import typer
 
 from pacgan_cli import __version__
-from pacgan_cli.cli import pyramid, slices, train
+from pacgan_cli.cli import classify, evaluate, generate, pyramid, slices, train
 from pacgan_cli.core.errors import PacganError
 
 app = typer.Typer(
@@ -38,6 +38,9 @@ def root(
 app.command("slices")(slices.slices_command)
 app.command("pyramid")(pyramid.pyramid_command)
 app.command("train")(train.train_command)
+app.command("generate")(generate.generate_command)
+app.command("classify")(classify.classify_command)
+app.command("evaluate")(evaluate.evaluate_command)
 
 
 def main() -> None:

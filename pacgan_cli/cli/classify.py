@@ -1,0 +1,70 @@
+"""`pacgan classify`: class probabilities for a stack of images from a trained discriminator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from pacgan_cli.cli.options import DeviceOption, ForceOption, QuietOption
+
+
+def classify_command(
+    images: Path = typer.Argument(..., help="Image stack (.nii.gz, [W, H, C, N]) to classify."),
+    model: Path = typer.Option(
+        ..., "--model", "-m", help="Discriminator checkpoint (ours or the published format)."
+    ),
+    output: Path = typer.Option(..., "--output", "-o", help="Predictions CSV (published column layout)."),
+    labels: Path | None = typer.Option(
+        None, "--labels", help="labels.csv of the images: adds accuracy, ROC AUC, confusion matrix and PNGs."
+    ),
+    reference: Path | None = typer.Option(
+        None, "--reference", help="Real images (same size) to measure the batch statistic from."
+    ),
+    batch_statistic: str = typer.Option(
+        "auto",
+        "--batch-statistic",
+        help="auto: one fixed statistic (checkpoint's, or from --reference) so each prediction depends on its "
+        "image only; published: the whole file as one batch.",
+    ),
+    batch_size: int = typer.Option(
+        64, "--batch-size", help="Images per forward pass; does not change results."
+    ),
+    device: str = DeviceOption,
+    force: bool = ForceOption,
+    quiet: bool = QuietOption,
+) -> None:
+    """Classify images with the discriminator's auxiliary head; softmax probabilities per class."""
+    from pacgan_cli.cli.progress import make_reporter
+    from pacgan_cli.core.inference import classify_images, write_classification
+    from pacgan_cli.core.io.nifti import read_stack
+    from pacgan_cli.core.models.checkpoint import DISCRIMINATOR, load_checkpoint
+    from pacgan_cli.core.runtime import resolve_device
+
+    checkpoint = load_checkpoint(model, expected_kind=DISCRIMINATOR)
+    stack = read_stack(images)
+    reference_images = read_stack(reference) if reference is not None else None
+    reporter = make_reporter(quiet)
+    try:
+        result = classify_images(
+            checkpoint,
+            stack,
+            statistic_mode=batch_statistic,
+            reference=reference_images,
+            batch_size=batch_size,
+            device=resolve_device(device),
+            reporter=reporter,
+        )
+    finally:
+        reporter.close()
+    if result.note:
+        typer.echo(result.note, err=True)
+    outcome = write_classification(result, output, source=images.name, labels=labels, force=force)
+    typer.echo(
+        f"{len(result.probabilities)} images {result.size}x{result.size} classified "
+        f"(batch statistic: {result.statistic_source}, {result.statistic:.6g})"
+    )
+    for line in outcome.summary_lines():
+        typer.echo(line)
+    for path in outcome.files:
+        typer.echo(f"wrote {path}")

@@ -1,0 +1,126 @@
+"""`pacgan evaluate`: FID, KID, SSIM, memorisation and classification of synthetic vs real images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from pacgan_cli.cli.options import DeviceOption, ForceOption, QuietOption
+from pacgan_cli.core.errors import ConfigError
+from pacgan_cli.core.metrics import METRIC_NAMES
+
+
+def evaluate_command(
+    real: Path = typer.Option(
+        ..., "--real", help="Real (test) images: a folder with labels.csv and Real{S}x{S}.nii.gz, or a stack."
+    ),
+    fake: Path = typer.Option(
+        ..., "--fake", help="Synthetic stack; its labels_syn.csv is read from beside it."
+    ),
+    output: Path = typer.Option(
+        ..., "--output", "-o", help="Report folder: metrics.json, report.md, figures."
+    ),
+    real_labels: Path | None = typer.Option(
+        None, "--real-labels", help="Labels of a --real stack (default: labels.csv beside it)."
+    ),
+    fake_labels: Path | None = typer.Option(
+        None, "--fake-labels", help="Labels of the synthetic stack (default: labels_syn.csv beside it)."
+    ),
+    train: Path | None = typer.Option(
+        None,
+        "--train",
+        help="Training images (folder or stack) for the memorisation check; default: the real set.",
+    ),
+    train_labels: Path | None = typer.Option(None, "--train-labels", help="Labels of a --train stack."),
+    discriminator: Path | None = typer.Option(
+        None, "--discriminator", "-d", help="Discriminator checkpoint: adds the classification metrics."
+    ),
+    metrics: str | None = typer.Option(
+        None,
+        "--metrics",
+        help=f"Comma-separated subset of {','.join(METRIC_NAMES)} (default: all that apply).",
+    ),
+    inception_weights: Path | None = typer.Option(
+        None,
+        "--inception-weights",
+        help="InceptionV3 weights file (default: $PACGAN_INCEPTION_WEIGHTS, then the torch hub cache).",
+    ),
+    resize: str = typer.Option(
+        "antialias",
+        "--resize",
+        help="Resize to 299 for InceptionV3: antialias (torchmetrics >= 1.8) or legacy (published).",
+    ),
+    kid_subset_size: int = typer.Option(
+        1000, "--kid-subset-size", help="KID subset size (capped at the smallest set)."
+    ),
+    kid_subsets: int = typer.Option(100, "--kid-subsets", help="Number of KID subsets."),
+    ssim_pairs: int = typer.Option(1000, "--ssim-pairs", help="Random same-class pairs per class for SSIM."),
+    seed: int = typer.Option(0, "--seed", help="Seed for SSIM pairs, KID subsets and the half splits."),
+    device: str = DeviceOption,
+    force: bool = ForceOption,
+    quiet: bool = QuietOption,
+) -> None:
+    """Compare synthetic with real images and write metrics.json and report.md."""
+    chosen = _metric_list(metrics)
+    if resize not in ("antialias", "legacy"):
+        raise ConfigError(f"--resize must be antialias or legacy; got {resize!r}")
+    for name, value in (
+        ("--kid-subset-size", kid_subset_size),
+        ("--kid-subsets", kid_subsets),
+        ("--ssim-pairs", ssim_pairs),
+    ):
+        if value < 1:
+            raise ConfigError(f"{name} must be at least 1; got {value}")
+
+    from pacgan_cli.cli.progress import make_reporter
+    from pacgan_cli.core.evaluate import EvaluationOptions, evaluate, load_image_set
+    from pacgan_cli.core.models.checkpoint import DISCRIMINATOR, load_checkpoint
+    from pacgan_cli.core.runtime import resolve_device
+
+    fake_set = load_image_set(fake, fake_labels, role="fake")
+    real_set = load_image_set(real, real_labels, size=fake_set.size, role="real")
+    train_set = load_image_set(train, train_labels, size=fake_set.size, role="train") if train else None
+    checkpoint = load_checkpoint(discriminator, expected_kind=DISCRIMINATOR) if discriminator else None
+    options = EvaluationOptions(
+        ssim_pairs=ssim_pairs,
+        seed=seed,
+        kid_subset_size=kid_subset_size,
+        kid_subsets=kid_subsets,
+        resize=resize,
+        inception_weights=str(inception_weights) if inception_weights else None,
+    )
+    reporter = make_reporter(quiet)
+    try:
+        report = evaluate(
+            real_set,
+            fake_set,
+            output,
+            metrics=chosen,
+            train=train_set,
+            discriminator=checkpoint,
+            options=options,
+            device=resolve_device(device),
+            reporter=reporter,
+            force=force,
+        )
+    finally:
+        reporter.close()
+    for line in report.summary_lines():
+        typer.echo(line)
+    typer.echo(f"report: {report.report_path}")
+
+
+def _metric_list(text: str | None) -> list[str] | None:
+    """`fid,kid` -> ["fid", "kid"]; None (all that apply) when not given."""
+    if text is None:
+        return None
+    names = [name.strip().lower() for name in text.split(",") if name.strip()]
+    aliases = {"memorization": "memorisation"}
+    names = [aliases.get(name, name) for name in names]
+    unknown = [name for name in names if name not in METRIC_NAMES]
+    if unknown or not names:
+        raise ConfigError(
+            f"--metrics: unknown metric {unknown[0] if unknown else text!r}; choose from {', '.join(METRIC_NAMES)}"
+        )
+    return names

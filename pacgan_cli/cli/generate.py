@@ -1,0 +1,88 @@
+"""`pacgan generate`: class-conditional images from a trained generator, written as a NIfTI stack."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from pacgan_cli.cli.options import DeviceOption, ForceOption, QuietOption
+from pacgan_cli.core.errors import ConfigError
+
+
+def generate_command(
+    model: Path = typer.Option(
+        ..., "--model", "-m", help="Generator checkpoint (ours or the published format)."
+    ),
+    output: Path = typer.Option(
+        ..., "--output", "-o", help="Stack to write (.nii.gz); labels_syn.csv goes beside it."
+    ),
+    per_class: str | None = typer.Option(
+        None,
+        "--per-class",
+        help="Images per class: --per-class 100 100 (or 100,100), classes in order 0, 1, ...",
+    ),
+    total: int | None = typer.Option(
+        None,
+        "--total",
+        help="Total images, split evenly over the classes (the remainder goes to the last class).",
+    ),
+    more_counts: list[int] | None = typer.Argument(None, hidden=True, help="Further --per-class counts."),
+    size: int | None = typer.Option(
+        None, "--size", help="Image size (default: the largest the checkpoint reached)."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives the same images."),
+    batch_size: int = typer.Option(
+        64, "--batch-size", help="Images per forward pass; does not change the images."
+    ),
+    preview: Path | None = typer.Option(None, "--preview", help="Also write a PNG grid, one row per class."),
+    device: str = DeviceOption,
+    force: bool = ForceOption,
+    quiet: bool = QuietOption,
+) -> None:
+    """Generate images with a trained generator, with labels_syn.csv beside the stack."""
+    counts = _counts(per_class, more_counts or [], total)
+
+    from pacgan_cli.cli.progress import make_reporter
+    from pacgan_cli.core.inference import generate_images, save_generation
+    from pacgan_cli.core.models.checkpoint import GENERATOR, load_checkpoint
+    from pacgan_cli.core.runtime import resolve_device
+
+    checkpoint = load_checkpoint(model, expected_kind=GENERATOR)
+    reporter = make_reporter(quiet)
+    try:
+        result = generate_images(
+            checkpoint,
+            counts,
+            size=size,
+            seed=seed,
+            batch_size=batch_size,
+            device=resolve_device(device),
+            reporter=reporter,
+        )
+        written = save_generation(result, output, preview=preview, force=force)
+    finally:
+        reporter.close()
+    per_label = [int((result.labels == k).sum()) for k in range(checkpoint.architecture.num_classes)]
+    typer.echo(
+        f"{len(result.labels)} images {result.size}x{result.size} (per class {per_label}), seed {seed}"
+    )
+    for path in written:
+        typer.echo(f"wrote {path}")
+
+
+def _counts(per_class: str | None, more_counts: list[int], total: int | None) -> list[int]:
+    """`--per-class 100 100`, `--per-class 100,100` or `--total N` -> the counts list for the core."""
+    if per_class is not None and total is not None:
+        raise ConfigError("give either --per-class or --total, not both")
+    if per_class is None:
+        if more_counts:
+            raise ConfigError(f"unexpected numbers {more_counts}; per-class counts follow --per-class")
+        if total is None:
+            raise ConfigError("say how many images: --per-class N N ... (one per class) or --total N")
+        return [total]
+    try:
+        counts = [int(part) for part in per_class.replace(",", " ").split()]
+    except ValueError as error:
+        raise ConfigError(f"--per-class takes whole numbers; got {per_class!r}") from error
+    return counts + list(more_counts)

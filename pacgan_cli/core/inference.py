@@ -1,0 +1,373 @@
+"""Using trained networks: generate images with a generator, classify images with a discriminator.
+
+Both work on a `LoadedCheckpoint` (any format `load_checkpoint` reads) and stream in batches, so the
+network's memory does not grow with the number of images.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pacgan_cli.core.errors import ConfigError, InputError
+from pacgan_cli.core.io.atomic import ensure_can_write, write_text_atomic
+from pacgan_cli.core.io.nifti import write_stack
+from pacgan_cli.core.io.tables import read_labels, write_predictions, write_synthetic_labels
+from pacgan_cli.core.metrics.classification import ClassificationReport, classification_report, roc_curves
+from pacgan_cli.core.models.checkpoint import DISCRIMINATOR, GENERATOR, LoadedCheckpoint
+from pacgan_cli.core.models.discriminator import measure_batch_statistic
+from pacgan_cli.core.models.layers import size_to_stage, stage_size
+from pacgan_cli.core.progress import Reporter, SilentReporter
+
+LATENT_BLOCK = 256  # latent vectors are drawn in blocks of this many, whatever the batch size
+STATISTIC_AUTO = "auto"
+STATISTIC_PUBLISHED = "published"
+BATCH_STATISTIC_MODES = (STATISTIC_AUTO, STATISTIC_PUBLISHED)
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    """Generated images `[N, C, S, S]` float32 in [-1, 1] and their class labels `[N]`, class by class."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    size: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class ClassificationResult:
+    """Class probabilities `[N, K]` (softmax of the auxiliary head) and how the batch statistic was chosen.
+
+    `statistic_source` is one of `checkpoint`, `reference`, `published` (the classified images as one
+    batch); `note` is a line worth showing the user, or empty.
+    """
+
+    probabilities: np.ndarray
+    size: int
+    statistic: float
+    statistic_source: str
+    note: str
+
+    @property
+    def predictions(self) -> np.ndarray:
+        return self.probabilities.argmax(axis=1)
+
+
+def counts_per_class(counts: Sequence[int], num_classes: int) -> list[int]:
+    """One total (split evenly, the remainder going to the last class, as published) or one count per class."""
+    counts = [int(c) for c in counts]
+    if any(c < 0 for c in counts):
+        raise ConfigError(f"image counts must not be negative; got {counts}")
+    if len(counts) == 1:
+        share = counts[0] // num_classes
+        return [share] * (num_classes - 1) + [counts[0] - share * (num_classes - 1)]
+    if len(counts) != num_classes:
+        raise ConfigError(
+            f"the model has {num_classes} classes, so give one total or {num_classes} per-class counts; "
+            f"got {len(counts)} counts"
+        )
+    return counts
+
+
+def generate_images(
+    checkpoint: LoadedCheckpoint,
+    counts: Sequence[int],
+    *,
+    size: int | None = None,
+    seed: int = 0,
+    batch_size: int = 64,
+    device: torch.device | str = "cpu",
+    reporter: Reporter | None = None,
+) -> GenerationResult:
+    """Generate `counts` images (one total or per class) at `size` (default: the checkpoint's own size).
+
+    The latent vectors come from one seeded generator in fixed blocks of `LATENT_BLOCK`, so the same seed
+    gives the same images whatever `batch_size` is; classes are generated in order 0, 1, ...
+    """
+    if checkpoint.kind != GENERATOR:
+        raise InputError(
+            f"{checkpoint.path}: this is a {checkpoint.kind}; generating images needs a generator"
+        )
+    if batch_size < 1:
+        raise ConfigError(f"--batch-size must be at least 1; got {batch_size}")
+    architecture = checkpoint.architecture
+    per_class = counts_per_class(counts, architecture.num_classes)
+    total = sum(per_class)
+    if total == 0:
+        raise ConfigError("no images asked for; give a positive --total or --per-class counts")
+    stage = resolve_stage(checkpoint, size)
+    alpha = fade_alpha(checkpoint, stage)
+    labels = np.repeat(np.arange(architecture.num_classes), per_class)
+    output_size = stage_size(stage)
+    images = np.empty((total, architecture.image_channels, output_size, output_size), dtype=np.float32)
+    model = checkpoint.model.to(device).eval()
+    latents = _LatentStream(seed, architecture.latent_size)
+    reporter = reporter or SilentReporter()
+    reporter.stage_started(f"generate {output_size}x{output_size}", total)
+    with torch.no_grad():
+        for start in range(0, total, batch_size):
+            stop = min(start + batch_size, total)
+            z = latents.take(stop - start).to(device)
+            batch_labels = torch.from_numpy(labels[start:stop]).to(device)
+            images[start:stop] = model(z, batch_labels, alpha, stage).cpu().numpy()
+            reporter.advance(stop - start)
+    reporter.stage_finished()
+    return GenerationResult(images=images, labels=labels, size=output_size, seed=seed)
+
+
+def classify_images(
+    checkpoint: LoadedCheckpoint,
+    images: np.ndarray,
+    *,
+    statistic_mode: str = STATISTIC_AUTO,
+    reference: np.ndarray | None = None,
+    batch_size: int = 64,
+    device: torch.device | str = "cpu",
+    reporter: Reporter | None = None,
+) -> ClassificationResult:
+    """Class probabilities for `images` `[N, C, S, S]` in [-1, 1]; the stage comes from S.
+
+    The minibatch-stddev layer would make a prediction depend on the other images in its batch. In `auto`
+    mode one fixed statistic is used for every image: measured on `reference` images when given, else the
+    one stored in the checkpoint; a checkpoint without one falls back to `published` (the statistic of all
+    `images` together, exactly as if the whole file were one batch) with a note.
+    """
+    if checkpoint.kind != DISCRIMINATOR:
+        raise InputError(f"{checkpoint.path}: this is a {checkpoint.kind}; classifying needs a discriminator")
+    if statistic_mode not in BATCH_STATISTIC_MODES:
+        raise ConfigError(f"--batch-statistic must be auto or published; got {statistic_mode!r}")
+    if batch_size < 1:
+        raise ConfigError(f"--batch-size must be at least 1; got {batch_size}")
+    check_images(images, checkpoint, "the images")
+    stage = resolve_stage(checkpoint, images.shape[-1])
+    alpha = fade_alpha(checkpoint, stage)
+    model = checkpoint.model.to(device).eval()
+    tensor = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
+    statistic, source, note = _choose_statistic(
+        checkpoint, tensor, statistic_mode, reference, stage, alpha, batch_size
+    )
+    reporter = reporter or SilentReporter()
+    reporter.stage_started("classify", len(images))
+    probabilities = np.empty((len(images), checkpoint.architecture.num_classes), dtype=np.float64)
+    with torch.no_grad():
+        for start in range(0, len(images), batch_size):
+            batch = tensor[start : start + batch_size].to(device)
+            _, logits = model(batch, alpha, stage, batch_statistic=statistic)
+            probabilities[start : start + len(batch)] = torch.softmax(logits.double(), dim=1).cpu().numpy()
+            reporter.advance(len(batch))
+    reporter.stage_finished()
+    return ClassificationResult(
+        probabilities=probabilities,
+        size=images.shape[-1],
+        statistic=statistic,
+        statistic_source=source,
+        note=note,
+    )
+
+
+def save_generation(
+    result: GenerationResult,
+    path: str | os.PathLike[str],
+    *,
+    preview: str | os.PathLike[str] | None = None,
+    preview_per_class: int = 8,
+    force: bool = False,
+) -> list[Path]:
+    """Write the stack, `labels_syn.csv` beside it and optionally a PNG grid (one row per class).
+
+    Nothing is written unless every target may be written (existing files need `force`).
+    """
+    from pacgan_cli.core.metrics.plots import save_image_rows
+
+    path = Path(path)
+    labels_path = path.parent / "labels_syn.csv"
+    targets = [path, labels_path] + ([Path(preview)] if preview is not None else [])
+    ensure_can_write(*targets, force=force)
+    write_stack(path, result.images, force=True)
+    write_synthetic_labels(labels_path, result.labels, force=True)
+    if preview is not None:
+        classes = np.unique(result.labels)
+        save_image_rows(
+            preview,
+            [result.images[result.labels == k][:preview_per_class] for k in classes],
+            [f"class {k}" for k in classes],
+            title=f"Generated {result.size}x{result.size}, seed {result.seed}",
+        )
+    return targets
+
+
+@dataclass(frozen=True)
+class ClassificationOutcome:
+    """Files written by `write_classification` and, when labels were given, the scores against them."""
+
+    files: list[Path]
+    report: ClassificationReport | None
+
+    def summary_lines(self) -> list[str]:
+        if self.report is None:
+            return []
+        report = self.report
+        per_class = ", ".join("n/a" if np.isnan(v) else f"{v:.3f}" for v in report.auc_per_class)
+        return [
+            f"accuracy {report.accuracy:.3f}  cross-entropy {report.cross_entropy:.3f}",
+            f"ROC AUC macro {report.auc_macro:.3f}  per class [{per_class}]",
+            f"confusion matrix (rows: true class) {report.confusion.tolist()}",
+        ]
+
+
+def write_classification(
+    result: ClassificationResult,
+    path: str | os.PathLike[str],
+    *,
+    source: str,
+    labels: str | os.PathLike[str] | None = None,
+    force: bool = False,
+) -> ClassificationOutcome:
+    """Write the predictions CSV; with a labels file also `<stem>_metrics.json`, ROC and confusion PNGs.
+
+    The scores use the images listed in the labels file (by ID).
+    """
+    from pacgan_cli.core.metrics.plots import save_confusion_matrix, save_roc_curves
+
+    path = Path(path)
+    stem = path.with_suffix("")
+    extra = [Path(f"{stem}_metrics.json"), Path(f"{stem}_roc.png"), Path(f"{stem}_confusion.png")]
+    ensure_can_write(path, *(extra if labels is not None else []), force=force)
+    table = None
+    if labels is not None:
+        table = read_labels(
+            labels,
+            image_count=len(result.probabilities),
+            num_classes=result.probabilities.shape[1],
+            require_subject=False,
+        )
+    write_predictions(path, result.probabilities, source, force=True)
+    if table is None:
+        return ClassificationOutcome([path], None)
+    true = table["Label"].to_numpy()
+    probabilities = result.probabilities[table["ID"].to_numpy()]
+    report = classification_report(true, probabilities)
+    data = {
+        **report.to_data(),
+        "images": len(true),
+        "batch_statistic": {"source": result.statistic_source, "value": result.statistic},
+    }
+    write_text_atomic(extra[0], json.dumps(data, indent=2) + "\n")
+    save_roc_curves(extra[1], roc_curves(true, probabilities), report.auc_per_class, f"ROC, {source}")
+    save_confusion_matrix(
+        extra[2], report.confusion, report.confusion_normalised, f"Confusion matrix, {source}"
+    )
+    return ClassificationOutcome([path, *extra], report)
+
+
+def resolve_stage(checkpoint: LoadedCheckpoint, size: int | None) -> int:
+    """The stage for an image size, checked against what the network has (and, for ours, was trained to)."""
+    architecture = checkpoint.architecture
+    trained = checkpoint.stage if checkpoint.stage is not None else architecture.num_stages - 1
+    if size is None:
+        return trained
+    try:
+        stage = size_to_stage(int(size))
+    except ValueError as error:
+        raise InputError(
+            f"image size {size} is not a stage size; use 4, 8, 16, ... up to {architecture.max_size}"
+        ) from error
+    if stage > architecture.num_stages - 1:
+        raise InputError(
+            f"{checkpoint.path}: the network goes up to {architecture.max_size}x{architecture.max_size}; "
+            f"{size}x{size} is beyond it"
+        )
+    if stage > trained:
+        reached = stage_size(trained)
+        raise InputError(
+            f"{checkpoint.path}: was trained up to {reached}x{reached}; {size}x{size} would use untrained layers "
+            f"(use a size up to {reached}, or a checkpoint from a later stage)"
+        )
+    return stage
+
+
+def fade_alpha(checkpoint: LoadedCheckpoint, stage: int) -> float:
+    """1 (the finished stage), except at the checkpoint's own stage, where its saved fade-in value applies."""
+    if checkpoint.stage == stage and checkpoint.alpha is not None:
+        return float(checkpoint.alpha)
+    return 1.0
+
+
+def check_images(images: np.ndarray, checkpoint: LoadedCheckpoint, what: str) -> None:
+    """Images must be `[N, C, S, S]` with the model's channel count and at least one image."""
+    if images.ndim != 4 or images.shape[-1] != images.shape[-2]:
+        raise InputError(f"{what} must be square images [N, C, S, S]; got shape {list(images.shape)}")
+    if len(images) == 0:
+        raise InputError(f"{what} hold no images")
+    expected = checkpoint.architecture.image_channels
+    if images.shape[1] != expected:
+        raise InputError(
+            f"{what} have {images.shape[1]} channel(s) but the model {checkpoint.path} expects {expected}"
+        )
+
+
+def _choose_statistic(
+    checkpoint: LoadedCheckpoint,
+    images: torch.Tensor,
+    mode: str,
+    reference: np.ndarray | None,
+    stage: int,
+    alpha: float,
+    batch_size: int,
+) -> tuple[float, str, str]:
+    model = checkpoint.model
+    if mode == STATISTIC_AUTO and reference is not None:
+        check_images(reference, checkpoint, "the reference images")
+        if reference.shape[-1] != images.shape[-1]:
+            raise InputError(
+                f"the reference images are {reference.shape[-1]}x{reference.shape[-1]} but the images to classify "
+                f"are {images.shape[-1]}x{images.shape[-1]}; use reference images of the same size"
+            )
+        if len(reference) < 2:
+            raise InputError("the reference stack needs at least 2 images to measure the batch statistic")
+        reference_tensor = torch.from_numpy(np.ascontiguousarray(reference, dtype=np.float32))
+        return measure_batch_statistic(model, reference_tensor, alpha, stage, batch_size), "reference", ""
+    if mode == STATISTIC_AUTO and checkpoint.batch_statistic is not None:
+        if checkpoint.stage is not None and checkpoint.stage != stage:
+            raise InputError(
+                f"{checkpoint.path}: its stored batch statistic belongs to size {stage_size(checkpoint.stage)}, "
+                f"not {images.shape[-1]}; pass --reference with real images of this size"
+            )
+        return checkpoint.batch_statistic, "checkpoint", ""
+    if len(images) < 2:
+        raise InputError(
+            f"{checkpoint.path}: has no stored batch statistic and one image has no spread; "
+            "pass --reference STACK with real images of the same size to measure it"
+        )
+    statistic = measure_batch_statistic(model, images, alpha, stage, batch_size)
+    note = ""
+    if mode == STATISTIC_AUTO:
+        note = (
+            "note: the checkpoint stores no batch statistic, so the whole file was used as one batch "
+            "(published behaviour; predictions depend on which images are in the file); "
+            "pass --reference STACK to make them independent"
+        )
+    return statistic, "published", note
+
+
+class _LatentStream:
+    """Latent vectors from one seeded generator, drawn in fixed-size blocks and handed out in any batch size."""
+
+    def __init__(self, seed: int, latent_size: int) -> None:
+        self.generator = torch.Generator().manual_seed(int(seed))
+        self.latent_size = latent_size
+        self.buffer = torch.empty(0, latent_size)
+
+    def take(self, count: int) -> torch.Tensor:
+        while len(self.buffer) < count:
+            block = torch.randn(LATENT_BLOCK, self.latent_size, generator=self.generator)
+            self.buffer = torch.cat([self.buffer, block])
+        taken, self.buffer = self.buffer[:count], self.buffer[count:]
+        return taken
