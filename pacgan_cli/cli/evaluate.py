@@ -46,6 +46,11 @@ def evaluate_command(
         "--inception-weights",
         help="InceptionV3 weights file (default: $PACGAN_INCEPTION_WEIGHTS, then the torch hub cache).",
     ),
+    skip_unavailable: bool = typer.Option(
+        False,
+        "--skip-unavailable",
+        help="Without the InceptionV3 weights, skip FID/KID (the report says so) instead of stopping.",
+    ),
     resize: str = typer.Option(
         "antialias",
         "--resize",
@@ -89,6 +94,7 @@ def evaluate_command(
         kid_subsets=kid_subsets,
         resize=resize,
         inception_weights=str(inception_weights) if inception_weights else None,
+        missing_weights="skip" if skip_unavailable else "error",
     )
     reporter = make_reporter(quiet)
     try:

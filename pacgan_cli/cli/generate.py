@@ -44,10 +44,12 @@ def generate_command(
     counts = _counts(per_class, more_counts or [], total)
 
     from pacgan_cli.cli.progress import make_reporter
-    from pacgan_cli.core.inference import generate_images, save_generation
+    from pacgan_cli.core.inference import generate_images, generation_targets, save_generation
+    from pacgan_cli.core.io.atomic import ensure_can_write
     from pacgan_cli.core.models.checkpoint import GENERATOR, load_checkpoint
     from pacgan_cli.core.runtime import resolve_device
 
+    ensure_can_write(*generation_targets(output, preview), force=force)
     checkpoint = load_checkpoint(model, expected_kind=GENERATOR)
     reporter = make_reporter(quiet)
     try:

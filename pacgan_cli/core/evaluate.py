@@ -482,7 +482,7 @@ def _memorisation(context: _Context) -> _Section:
     baseline_text = (
         "held-out (test) real image to its nearest training image"
         if report.baseline == "held-out"
-        else "each real image to its nearest other real image"
+        else "real image to its nearest other real image"
     )
     synthetic, baseline = data["synthetic_to_training"], data["real_baseline"]
     markdown = [
@@ -672,6 +672,9 @@ def _markdown(
         lines.append(f"- InceptionV3 resize: {inception['resize']} ({inception['resize_note']})")
     for name, why in skipped.items():
         lines.append(f"- **{name.upper()} skipped**: {why}")
+    not_run = [name for name in METRICS if name not in sections and name not in skipped]
+    if not_run:
+        lines.append(f"- Not computed (not requested): {', '.join(not_run)}")
     lines += ["", f"![samples]({samples.name})", ""]
     for section in sections.values():
         lines += [*section.markdown, ""]

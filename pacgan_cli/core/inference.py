@@ -172,6 +172,14 @@ def classify_images(
     )
 
 
+def generation_targets(
+    path: str | os.PathLike[str], preview: str | os.PathLike[str] | None = None
+) -> list[Path]:
+    """The files `save_generation` writes: the stack, `labels_syn.csv` beside it, the optional preview."""
+    path = Path(path)
+    return [path, path.parent / "labels_syn.csv"] + ([Path(preview)] if preview is not None else [])
+
+
 def save_generation(
     result: GenerationResult,
     path: str | os.PathLike[str],
@@ -186,10 +194,9 @@ def save_generation(
     """
     from pacgan_cli.core.metrics.plots import save_image_rows
 
-    path = Path(path)
-    labels_path = path.parent / "labels_syn.csv"
-    targets = [path, labels_path] + ([Path(preview)] if preview is not None else [])
+    targets = generation_targets(path, preview)
     ensure_can_write(*targets, force=force)
+    path, labels_path = targets[:2]
     write_stack(path, result.images, force=True)
     write_synthetic_labels(labels_path, result.labels, force=True)
     if preview is not None:

@@ -1,0 +1,57 @@
+import numpy as np
+import pytest
+from skimage.metrics import structural_similarity
+
+from pacgan_cli.core.metrics.similarity import same_class_pair_ssim, ssim, window_size_for
+
+
+@pytest.fixture
+def pairs() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    a = rng.uniform(-1, 1, (6, 1, 16, 16))
+    return a, np.clip(a + rng.normal(0, 0.3, a.shape), -1, 1)
+
+
+def test_batched_ssim_matches_skimage_pair_by_pair(pairs) -> None:
+    a, b = pairs
+    expected = [structural_similarity(a[i, 0], b[i, 0], data_range=2) for i in range(len(a))]
+    np.testing.assert_allclose(ssim(a, b), expected, rtol=1e-12)
+
+
+def test_rgb_ssim_matches_skimage_with_a_channel_axis() -> None:
+    rng = np.random.default_rng(1)
+    a, b = rng.uniform(-1, 1, (2, 3, 8, 8)), rng.uniform(-1, 1, (2, 3, 8, 8))
+    expected = [structural_similarity(a[i], b[i], data_range=2, channel_axis=0) for i in range(2)]
+    np.testing.assert_allclose(ssim(a, b), expected, rtol=1e-12)
+
+
+def test_ssim_of_an_image_with_itself_is_one(pairs) -> None:
+    a, _ = pairs
+    np.testing.assert_allclose(ssim(a, a), 1.0)
+
+
+def test_small_images_get_a_window_that_fits() -> None:
+    assert [window_size_for(s) for s in (4, 8, 16, 5)] == [3, 7, 7, 5]
+    rng = np.random.default_rng(2)
+    a, b = rng.uniform(-1, 1, (1, 1, 4, 4)), rng.uniform(-1, 1, (1, 1, 4, 4))
+    assert ssim(a, b)[0] == pytest.approx(structural_similarity(a[0, 0], b[0, 0], data_range=2, win_size=3))
+
+
+def test_same_class_pairs_never_pair_an_image_with_itself() -> None:
+    rng = np.random.default_rng(3)
+    images = rng.uniform(-1, 1, (6, 1, 8, 8))
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    result = same_class_pair_ssim(images, labels, images, labels, 2, pairs_per_class=200, same_set=True)
+    assert result.pairs_per_class == (200, 200)
+    assert max(result.mean_per_class) < 0.5  # random images; a self-pair would score 1
+    copies = same_class_pair_ssim(images, labels, images.copy(), labels, 2, pairs_per_class=50, seed=1)
+    assert copies.mean < 1  # different-set pairs are drawn independently
+
+
+def test_pair_ssim_per_class_and_missing_classes() -> None:
+    rng = np.random.default_rng(4)
+    images = rng.uniform(-1, 1, (4, 1, 8, 8))
+    labels = np.array([0, 0, 0, 0])
+    result = same_class_pair_ssim(images, labels, images, labels, 2, pairs_per_class=10)
+    assert result.pairs_per_class == (10, 0) and np.isnan(result.mean_per_class[1])
+    assert result.mean == pytest.approx(result.mean_per_class[0])

@@ -1,0 +1,168 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from conftest import make_separable_images, write_data_folder
+from pacgan_cli.core.errors import ConfigError, InputError, OutputExistsError
+from pacgan_cli.core.evaluate import (
+    METRICS,
+    EvaluationOptions,
+    ImageSet,
+    evaluate,
+    generate_and_evaluate,
+    load_image_set,
+)
+from pacgan_cli.core.io.nifti import write_stack
+from pacgan_cli.core.metrics import METRIC_NAMES, fidelity
+from pacgan_cli.core.models.checkpoint import DISCRIMINATOR, GENERATOR, NetworkArchitecture, save_checkpoint
+
+
+class PooledPixels(nn.Module):
+    """Stands in for InceptionV3: uint8 [B, 3, H, W] -> [B, 12]."""
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return nn.functional.adaptive_avg_pool2d(images.float() / 255, 2).flatten(1)
+
+
+@pytest.fixture
+def small_extractor(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    weights = tmp_path / "weights.pth"
+    weights.write_bytes(b"x")
+    monkeypatch.setattr(fidelity, "find_inception_weights", lambda explicit=None: weights)
+    monkeypatch.setattr(
+        fidelity, "build_inception_extractor", lambda path, resize="antialias": PooledPixels()
+    )
+
+
+@pytest.fixture
+def no_weights(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fidelity, "find_inception_weights", lambda explicit=None: None)
+
+
+def image_set(count: int, seed: int, size: int = 16) -> ImageSet:
+    labels = np.arange(count) % 2
+    return ImageSet(make_separable_images(labels, size, seed), labels, f"set{seed}")
+
+
+def test_registry_matches_the_names_the_command_line_offers() -> None:
+    assert tuple(METRICS) == METRIC_NAMES
+
+
+def test_evaluate_writes_every_metric_and_fid_matches_the_reference(small_extractor, tmp_path: Path) -> None:
+    real, fake, train = image_set(24, 1), image_set(20, 2), image_set(30, 3)
+    options = EvaluationOptions(ssim_pairs=50, kid_subsets=5, kid_subset_size=8)
+    report = evaluate(real, fake, tmp_path / "report", train=train, options=options)
+    data = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    assert set(data["metrics"]) == {"fid", "kid", "ssim", "memorisation"}
+    extractor = PooledPixels()
+    expected = fidelity.frechet_distance(
+        fidelity.extract_features(real.images, extractor), fidelity.extract_features(fake.images, extractor)
+    )
+    assert data["metrics"]["fid"]["real_fake"] == pytest.approx(expected)
+    kid = data["metrics"]["kid"]["real_fake"]
+    assert kid["subset_size"] == 8 and [c["subset_size"] for c in kid["per_class"]] == [8, 8]
+    assert data["metrics"]["kid"]["real_real"]["per_class"][0]["subset_size"] == 6  # halves of 12
+    assert data["settings"]["inception"]["resize"] == "antialias"
+    assert data["metrics"]["memorisation"]["baseline"] == "held-out"
+    text = (tmp_path / "report" / "report.md").read_text()
+    for heading in ("## FID", "## KID", "## SSIM", "## Memorisation", "InceptionV3 resize: antialias"):
+        assert heading in text
+    assert {p.name for p in report.files} >= {"metrics.json", "report.md", "samples.png", "closest_pairs.png"}
+    assert any(line.startswith("FID real-fake") for line in report.summary_lines())
+
+
+def test_identical_sets_give_fid_near_zero(small_extractor, tmp_path: Path) -> None:
+    real = image_set(20, 1)
+    report = evaluate(real, real, tmp_path / "r", metrics=["fid"])
+    assert abs(report.data["metrics"]["fid"]["real_fake"]) < 1e-6
+
+
+def test_missing_weights_stop_with_one_line_or_are_skipped_on_request(no_weights, tmp_path: Path) -> None:
+    real, fake = image_set(10, 1), image_set(10, 2)
+    with pytest.raises(InputError) as error:
+        evaluate(real, fake, tmp_path / "a")
+    assert "\n" not in str(error.value) and "--inception-weights" in str(error.value)
+    options = EvaluationOptions(ssim_pairs=10, missing_weights="skip")
+    report = evaluate(real, fake, tmp_path / "b", options=options)
+    assert set(report.skipped) == {"fid", "kid"}
+    assert "FID skipped" in report.markdown and "KID skipped" in report.markdown
+    assert json.loads((tmp_path / "b" / "metrics.json").read_text())["skipped"]["fid"]
+    only = evaluate(real, fake, tmp_path / "c", metrics=["ssim", "memorisation"], options=options)
+    assert "Not computed (not requested): fid, kid" in only.markdown
+
+
+def test_classification_section_with_a_discriminator(tmp_path: Path) -> None:
+    from pacgan_cli.core.models.checkpoint import load_checkpoint
+
+    architecture = NetworkArchitecture(8, (1.0, 1.0, 1.0), 1, 2, 6, 2)
+    path = save_checkpoint(
+        tmp_path / "D.pt",
+        architecture.build(DISCRIMINATOR),
+        architecture,
+        epoch=1,
+        stage=2,
+        alpha=1,
+        batch_statistic=0.3,
+    )
+    discriminator = load_checkpoint(path)
+    report = evaluate(
+        image_set(12, 1),
+        image_set(10, 2),
+        tmp_path / "r",
+        metrics=["classification"],
+        discriminator=discriminator,
+    )
+    section = report.data["metrics"]["classification"]
+    assert section["real"]["batch_statistic"] == "checkpoint"
+    assert sum(map(sum, section["real"]["confusion_matrix"])) == 12
+    assert (tmp_path / "r" / "roc_real.png").is_file() and (
+        tmp_path / "r" / "confusion_synthetic.png"
+    ).is_file()
+    with pytest.raises(ConfigError, match="--discriminator"):
+        evaluate(image_set(12, 1), image_set(10, 2), tmp_path / "x", metrics=["classification"])
+
+
+def test_bad_inputs_give_one_clear_line(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="real images are 16x16"):
+        evaluate(image_set(10, 1), image_set(10, 2, size=8), tmp_path / "r", metrics=["ssim"])
+    with pytest.raises(ConfigError, match="unknown metric 'psnr'"):
+        evaluate(image_set(10, 1), image_set(10, 2), tmp_path / "r", metrics=["psnr"])
+    evaluate(image_set(10, 1), image_set(10, 2), tmp_path / "r", metrics=["ssim"])
+    with pytest.raises(OutputExistsError):
+        evaluate(image_set(10, 1), image_set(10, 2), tmp_path / "r", metrics=["ssim"])
+
+
+def test_load_image_set_from_a_folder_or_a_stack(tmp_path: Path) -> None:
+    folder = write_data_folder(tmp_path / "test", 12, 16)
+    from_folder = load_image_set(folder, size=8)
+    assert from_folder.images.shape == (12, 1, 8, 8) and from_folder.source.endswith("Real8x8.nii.gz")
+    assert load_image_set(folder).size == 16
+    from_stack = load_image_set(folder / "Real16x16.nii.gz")
+    assert list(from_stack.labels) == list(load_image_set(folder).labels)
+    with pytest.raises(InputError, match="Real32x32"):
+        load_image_set(folder, size=32)
+    write_stack(tmp_path / "alone" / "synth.nii.gz", np.zeros((3, 1, 8, 8), np.float32))
+    with pytest.raises(InputError, match="--fake-labels"):
+        load_image_set(tmp_path / "alone" / "synth.nii.gz", role="fake")
+
+
+def test_generate_and_evaluate_at_the_end_of_a_run(no_weights, tmp_path: Path) -> None:
+    data = write_data_folder(tmp_path / "test", 12, 16)
+    train = write_data_folder(tmp_path / "train", 20, 16, seed=3)
+    architecture = NetworkArchitecture(8, (1.0, 1.0, 1.0), 1, 2, 6, 2)
+    generator = save_checkpoint(
+        tmp_path / "G.pt", architecture.build(GENERATOR), architecture, epoch=1, stage=2, alpha=1.0
+    )
+    options = EvaluationOptions(ssim_pairs=20, kid_subsets=2, missing_weights="skip")
+    report = generate_and_evaluate(
+        generator, [10], data, tmp_path / "run", train_images=train, options=options
+    )
+    assert (tmp_path / "run" / "generated" / "Synthetic16x16.nii.gz").is_file()
+    assert (tmp_path / "run" / "generated" / "labels_syn.csv").is_file()
+    assert report.report_path == tmp_path / "run" / "evaluation" / "report.md"
+    assert set(report.skipped) == {"fid", "kid"}
+    assert report.data["metrics"]["memorisation"]["baseline"] == "held-out"

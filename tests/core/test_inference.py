@@ -1,0 +1,212 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import make_separable_images
+from pacgan_cli.core.errors import ConfigError, InputError, OutputExistsError
+from pacgan_cli.core.inference import (
+    classify_images,
+    counts_per_class,
+    generate_images,
+    save_generation,
+    write_classification,
+)
+from pacgan_cli.core.io.nifti import read_stack
+from pacgan_cli.core.io.tables import read_csv
+from pacgan_cli.core.models.checkpoint import (
+    DISCRIMINATOR,
+    GENERATOR,
+    NetworkArchitecture,
+    load_checkpoint,
+    save_checkpoint,
+)
+
+ARCHITECTURE = NetworkArchitecture(
+    base_channels=8, factors=(1.0, 1.0, 0.5), image_channels=1, num_classes=3, latent_size=6, embedding_size=2
+)
+
+
+def saved(tmp_path: Path, kind: str, name: str, **extra: object) -> Path:
+    torch.manual_seed(3)
+    model = ARCHITECTURE.build(kind)
+    return save_checkpoint(tmp_path / name, model, ARCHITECTURE, epoch=1, stage=2, alpha=1.0, **extra)
+
+
+def published(tmp_path: Path, kind: str, name: str) -> Path:
+    """The published format: only epoch and model_state_dict, DataParallel prefixes, no architecture."""
+    torch.manual_seed(3)
+    model = ARCHITECTURE.build(kind)
+    state = {f"module.{key}": value for key, value in model.state_dict().items()}
+    torch.save({"epoch": 5, "model_state_dict": state, "optimizer_state_dict": {}}, tmp_path / name)
+    return tmp_path / name
+
+
+@pytest.fixture
+def generator(tmp_path: Path):
+    return load_checkpoint(saved(tmp_path, GENERATOR, "G.pt"), expected_kind=GENERATOR)
+
+
+@pytest.fixture
+def images() -> np.ndarray:
+    return make_separable_images(np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1]), 16, seed=4)
+
+
+def test_counts_total_splits_evenly_with_remainder_on_the_last_class() -> None:
+    assert counts_per_class([10], 3) == [3, 3, 4]
+    assert counts_per_class([1, 2, 3], 3) == [1, 2, 3]
+    with pytest.raises(ConfigError, match="3 per-class counts"):
+        counts_per_class([1, 2], 3)
+    with pytest.raises(ConfigError, match="negative"):
+        counts_per_class([-1], 3)
+
+
+def test_published_and_our_generator_files_give_identical_images(tmp_path: Path) -> None:
+    ours = load_checkpoint(saved(tmp_path, GENERATOR, "G.pt"))
+    theirs = load_checkpoint(published(tmp_path, GENERATOR, "G_published.pt"))
+    assert theirs.published_format and theirs.architecture == ARCHITECTURE
+    a = generate_images(ours, [2, 2, 2], seed=1)
+    b = generate_images(theirs, [2, 2, 2], seed=1)
+    np.testing.assert_array_equal(a.images, b.images)
+
+
+def test_generation_is_deterministic_for_a_seed_and_independent_of_batch_size(generator) -> None:
+    first = generate_images(generator, [7, 5, 9], seed=11, batch_size=4)
+    again = generate_images(generator, [7, 5, 9], seed=11, batch_size=4)
+    other_batches = generate_images(generator, [7, 5, 9], seed=11, batch_size=300)
+    other_seed = generate_images(generator, [7, 5, 9], seed=12, batch_size=4)
+    np.testing.assert_array_equal(first.images, again.images)
+    np.testing.assert_allclose(first.images, other_batches.images, atol=1e-5)
+    assert not np.allclose(first.images, other_seed.images)
+    assert first.images.shape == (21, 1, 16, 16) and first.images.dtype == np.float32
+    assert list(first.labels) == [0] * 7 + [1] * 5 + [2] * 9
+    assert np.abs(first.images).max() <= 1
+
+
+def test_more_images_extend_the_same_sequence(generator) -> None:
+    few = generate_images(generator, [300], seed=2, batch_size=64)
+    many = generate_images(generator, [600], seed=2, batch_size=64)
+    # Class 0 of the larger run starts with the same latent vectors as class 0 of the smaller run.
+    np.testing.assert_allclose(few.images[:100], many.images[:100], atol=1e-5)
+
+
+def test_generation_at_a_smaller_size_and_size_errors(generator) -> None:
+    assert generate_images(generator, [3], size=8).images.shape == (3, 1, 8, 8)
+    with pytest.raises(InputError, match="not a stage size"):
+        generate_images(generator, [3], size=12)
+    with pytest.raises(InputError, match="beyond"):
+        generate_images(generator, [3], size=32)
+    with pytest.raises(ConfigError, match="no images"):
+        generate_images(generator, [0])
+
+
+def test_generation_refuses_a_size_beyond_the_trained_stage(tmp_path: Path) -> None:
+    model = ARCHITECTURE.build(GENERATOR)
+    path = save_checkpoint(tmp_path / "G1.pt", model, ARCHITECTURE, epoch=1, stage=1, alpha=1.0)
+    checkpoint = load_checkpoint(path)
+    assert generate_images(checkpoint, [3]).size == 8
+    with pytest.raises(InputError, match="trained up to 8x8"):
+        generate_images(checkpoint, [3], size=16)
+
+
+def test_save_generation_writes_stack_labels_and_preview_and_refuses_overwrite(
+    generator, tmp_path: Path
+) -> None:
+    result = generate_images(generator, [2, 3, 1], seed=0)
+    stack = tmp_path / "out" / "synth.nii.gz"
+    save_generation(result, stack, preview=tmp_path / "out" / "grid.png")
+    np.testing.assert_array_equal(read_stack(stack), result.images)
+    labels = read_csv(tmp_path / "out" / "labels_syn.csv")
+    assert list(labels.columns) == ["ID", "Label"]
+    assert list(labels["Label"]) == [0, 0, 1, 1, 1, 2]
+    assert (tmp_path / "out" / "grid.png").stat().st_size > 0
+    with pytest.raises(OutputExistsError):
+        save_generation(result, stack)
+    save_generation(result, stack, force=True)
+
+
+def test_classify_with_the_stored_statistic_does_not_depend_on_the_batch(
+    tmp_path: Path, images: np.ndarray
+) -> None:
+    checkpoint = load_checkpoint(saved(tmp_path, DISCRIMINATOR, "D.pt", batch_statistic=0.7))
+    whole = classify_images(checkpoint, images, batch_size=64)
+    pairs = classify_images(checkpoint, images, batch_size=2)
+    alone = np.concatenate(
+        [classify_images(checkpoint, images[i : i + 1]).probabilities for i in range(len(images))]
+    )
+    assert whole.statistic_source == "checkpoint" and whole.statistic == pytest.approx(0.7)
+    np.testing.assert_allclose(whole.probabilities.sum(axis=1), 1, atol=1e-12)
+    np.testing.assert_allclose(pairs.probabilities, whole.probabilities, atol=1e-6)
+    np.testing.assert_allclose(alone, whole.probabilities, atol=1e-6)
+
+
+def test_classify_a_published_checkpoint_with_a_reference_stack(tmp_path: Path, images: np.ndarray) -> None:
+    checkpoint = load_checkpoint(published(tmp_path, DISCRIMINATOR, "D_published.pt"))
+    reference = make_separable_images(np.arange(12) % 3, 16, seed=9)
+    alone = classify_images(checkpoint, images[:1], reference=reference)
+    whole = classify_images(checkpoint, images, reference=reference)
+    assert alone.statistic_source == "reference" and not alone.note
+    np.testing.assert_allclose(alone.probabilities[0], whole.probabilities[0], atol=1e-6)
+
+
+def test_published_mode_equals_the_whole_file_as_one_batch(tmp_path: Path, images: np.ndarray) -> None:
+    checkpoint = load_checkpoint(published(tmp_path, DISCRIMINATOR, "D_published.pt"))
+    result = classify_images(checkpoint, images, batch_size=3)
+    assert result.statistic_source == "published" and "--reference" in result.note
+    with torch.no_grad():
+        _, logits = checkpoint.model(torch.from_numpy(images), 1.0, 2)
+    np.testing.assert_allclose(result.probabilities, torch.softmax(logits.double(), 1).numpy(), atol=1e-5)
+    explicit = classify_images(checkpoint, images, statistic_mode="published")
+    assert explicit.note == "" and explicit.statistic == pytest.approx(result.statistic)
+
+
+def test_one_image_without_a_statistic_is_an_error_naming_reference(
+    tmp_path: Path, images: np.ndarray
+) -> None:
+    checkpoint = load_checkpoint(published(tmp_path, DISCRIMINATOR, "D_published.pt"))
+    with pytest.raises(InputError, match="--reference"):
+        classify_images(checkpoint, images[:1])
+
+
+def test_classify_rejects_wrong_channels_sizes_and_kinds(
+    tmp_path: Path, images: np.ndarray, generator
+) -> None:
+    checkpoint = load_checkpoint(saved(tmp_path, DISCRIMINATOR, "D.pt", batch_statistic=0.7))
+    with pytest.raises(InputError, match="expects 1"):
+        classify_images(checkpoint, np.repeat(images, 3, axis=1))
+    with pytest.raises(InputError, match="not a stage size"):
+        classify_images(checkpoint, np.zeros((2, 1, 12, 12), np.float32))
+    with pytest.raises(InputError, match="no images"):
+        classify_images(checkpoint, np.zeros((0, 1, 16, 16), np.float32))
+    with pytest.raises(InputError, match="belongs to size 16"):
+        classify_images(checkpoint, images[:, :, ::2, ::2])
+    with pytest.raises(InputError, match="needs a discriminator"):
+        classify_images(generator, images)
+
+
+def test_write_classification_uses_the_published_columns_and_scores_labels(
+    tmp_path: Path, images: np.ndarray
+) -> None:
+    checkpoint = load_checkpoint(saved(tmp_path, DISCRIMINATOR, "D.pt", batch_statistic=0.7))
+    result = classify_images(checkpoint, images)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("ID,Label\n" + "".join(f"{i},{i % 3}\n" for i in range(len(images))))
+    outcome = write_classification(result, tmp_path / "pred.csv", source="scans.nii.gz", labels=labels)
+    table = read_csv(tmp_path / "pred.csv")
+    assert list(table.columns) == [
+        "Unnamed: 0",
+        "Predictions for scans.nii.gz",
+        "Class 0",
+        "Class 1",
+        "Class 2",
+    ]
+    np.testing.assert_allclose(table[["Class 0", "Class 1", "Class 2"]].sum(axis=1), 1, atol=1e-9)
+    assert list(table["Predictions for scans.nii.gz"]) == list(result.predictions)
+    assert outcome.report is not None and outcome.report.confusion.sum() == len(images)
+    assert {p.name for p in outcome.files} == {
+        "pred.csv",
+        "pred_metrics.json",
+        "pred_roc.png",
+        "pred_confusion.png",
+    }
