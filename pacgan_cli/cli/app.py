@@ -7,7 +7,7 @@ import sys
 import typer
 
 from pacgan_cli import __version__
-from pacgan_cli.cli import classify, evaluate, generate, pyramid, slices, train
+from pacgan_cli.cli import classify, evaluate, generate, match, pyramid, slices, split, train
 from pacgan_cli.core.errors import PacganError
 
 app = typer.Typer(
@@ -36,6 +36,8 @@ def root(
 
 
 app.command("slices")(slices.slices_command)
+app.command("match")(match.match_command)
+app.command("split")(split.split_command)
 app.command("pyramid")(pyramid.pyramid_command)
 app.command("train")(train.train_command)
 app.command("generate")(generate.generate_command)

@@ -86,14 +86,14 @@ def pyramid_sizes(max_size: int, min_size: int = SMALLEST_SIZE) -> list[int]:
 
 
 def resize_pyramid(
-    images: np.ndarray, sizes: list[int], reporter: Reporter | None = None
+    images: np.ndarray, sizes: list[int], reporter: Reporter | None = None, stage_name: str = "pyramid"
 ) -> dict[int, np.ndarray]:
     """Resize `[N, C, H, W]` images to each size; a size equal to the input's returns the input unchanged."""
     reporter = reporter or SilentReporter()
     resized: dict[int, np.ndarray] = {}
     smaller = [s for s in sizes if s != images.shape[-1]]
     if smaller:
-        reporter.stage_started("pyramid", total=len(smaller))
+        reporter.stage_started(stage_name, total=len(smaller))
     for size in sizes:
         if size == images.shape[-1]:
             resized[size] = images

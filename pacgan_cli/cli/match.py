@@ -1,0 +1,75 @@
+"""`pacgan match`: age- and sex-matched patients and controls, losing as few subjects as possible."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from pacgan_cli.cli.options import ForceOption, QuietOption, SeedOption
+from pacgan_cli.cli.progress import make_reporter
+from pacgan_cli.core.cohort.match import (
+    CohortColumns,
+    MatchOptions,
+    match_cohort,
+    match_output_paths,
+    save_match,
+)
+from pacgan_cli.core.errors import PacganError
+from pacgan_cli.core.io.atomic import ensure_can_write
+from pacgan_cli.core.io.tables import read_csv
+
+SubjectColumnOption = typer.Option("Subject_ID", "--subject-column", help="Column with the subject id.")
+GroupColumnOption = typer.Option("Group", "--group-column", help="Column with the diagnostic group.")
+AgeColumnOption = typer.Option("Age", "--age-column", help="Column with the age (a number).")
+SexColumnOption = typer.Option("Sex", "--sex-column", help="Column with the sex.")
+PatientsOption = typer.Option("AD", "--patients", help="Group value of the patients.")
+ControlsOption = typer.Option("CN", "--controls", help="Group value of the controls.")
+ThresholdOption = typer.Option(0.05, "--threshold", help="Every test must reach this p-value.")
+
+
+def match_command(
+    table: Path = typer.Argument(..., help="CSV with one row per image: subject, group, age, sex."),
+    output: Path = typer.Option(..., "--output", "-o", help="Matched rows, e.g. data/matched.csv."),
+    subject_column: str = SubjectColumnOption,
+    group_column: str = GroupColumnOption,
+    age_column: str = AgeColumnOption,
+    sex_column: str = SexColumnOption,
+    patients: str = PatientsOption,
+    controls: str = ControlsOption,
+    threshold: float = ThresholdOption,
+    level: str = typer.Option(
+        "image", "--level", help="Test one value per image (published) or per subject (mean age)."
+    ),
+    restarts: int = typer.Option(8, "--restarts", help="Extra randomised searches; the best result wins."),
+    seed: int | None = SeedOption,
+    force: bool = ForceOption,
+    quiet: bool = QuietOption,
+) -> None:
+    """Remove whole subjects until age (Welch t, Mann-Whitney U) and sex (chi-square) are balanced.
+
+    Writes the matched rows, <output>_removed.csv, <output>_report.json/.txt and <output>_ages.png.
+    Exits with 1 if the threshold cannot be reached (the best attempt is written all the same).
+    """
+    options = MatchOptions(
+        columns=CohortColumns(subject_column, group_column, age_column, sex_column, patients, controls),
+        threshold=threshold,
+        seed=0 if seed is None else seed,
+        restarts=restarts,
+        level=level,
+    )
+    ensure_can_write(*match_output_paths(output), force=force)
+    reporter = make_reporter(quiet)
+    try:
+        report = match_cohort(read_csv(table), options, reporter)
+    finally:
+        reporter.close()
+    paths = save_match(report, output, force=force)
+    for line in report.summary_lines():
+        typer.echo(line)
+    typer.echo(f"wrote {', '.join(str(p) for p in paths)}")
+    if not report.reached:
+        raise PacganError(
+            f"matching could not bring every test to p >= {threshold:g}; the best attempt is in {output} "
+            "(try --level subject, a lower --threshold, or more --restarts)"
+        )
