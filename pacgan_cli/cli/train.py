@@ -56,6 +56,8 @@ def train_command(
     if start_size is not None:
         overrides["load_model"] = True
         overrides["start_train_at_img_size"] = start_size
+    if config is None and resume and output is not None and (output / "config.yaml").is_file():
+        config = output / "config.yaml"
     resolved = resolve_config(config, overrides)
     if dry_run:
         typer.echo(config_to_yaml(resolved), nl=False)

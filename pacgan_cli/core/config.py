@@ -377,12 +377,15 @@ def _dotted_name(node: ast.AST) -> str:
 def _coerce(key: str, value: Any, names: dict[str, Any]) -> Any:
     """Convert one raw value to its field's type, reading expression strings where the field is not a string."""
     kind = FIELD_TYPES[key]
-    if key == "device" and isinstance(value, str) and "(" in value:
-        value = evaluate_expression(value, names)
-    if isinstance(value, str) and kind not in ("str", "str | None"):
-        value = evaluate_expression(value, names) if value.strip() else value
+    is_expression = isinstance(value, str) and (
+        kind not in ("str", "str | None", "bool") or (key == "device" and "(" in value)
+    )
     try:
+        if is_expression:
+            value = evaluate_expression(value, names)
         return _convert(kind, value)
+    except ConfigError as error:
+        raise ConfigError(f"`{key}`: {error}") from None
     except (TypeError, ValueError) as error:
         raise ConfigError(f"`{key}`: {error}") from None
 

@@ -46,7 +46,8 @@ def open_data_folder(
     image_channels: int,
     num_classes: int,
 ) -> DataFolder:
-    """Check every stack the stages will read (existence, size, channels, count) and the labels, cheaply."""
+    """Check every stack the stages will read (existence, size, channels, count, finite pixels) and the
+    labels, so that bad data stops a run before anything is written."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"{folder}: data folder not found; set data_train_directory/data_test_directory")
@@ -66,6 +67,8 @@ def open_data_folder(
                 f"{path}: images have {shape[2]} channel(s) but image_channels is {image_channels}; fix the config"
             )
         counts.add(shape[3])
+    for stage in stages:  # pixel checks (NaN/inf) only once every header is known to be right
+        read_stack(stack_path(folder, stage_size(stage)), expected_size=stage_size(stage))
     if len(counts) > 1:
         raise InputError(f"{folder}: the stage stacks hold different numbers of images ({sorted(counts)})")
     image_count = counts.pop()

@@ -107,7 +107,7 @@ class RunLayout:
         """Everything a run writes, for the overwrite guard and --force."""
         fixed = [self.config_path, self.metrics_path, self.summary_path]
         stages = [*self.model_directory.glob("PACGAN_*x*"), *self.image_directory.glob("PACGAN_*x*")]
-        return [path for path in [*fixed, *stages] if path.exists()]
+        return [path for path in dict.fromkeys([*fixed, *stages]) if path.exists()]
 
 
 @dataclass

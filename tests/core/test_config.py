@@ -1,0 +1,116 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from pacgan_cli.core.config import (
+    TrainingConfig,
+    build_config,
+    config_to_data,
+    config_to_yaml,
+    evaluate_expression,
+    read_config_file,
+    resolve_config,
+)
+from pacgan_cli.core.errors import ConfigError
+
+PUBLISHED = Path(__file__).parent.parent / "data" / "published_config.json"
+
+
+def test_published_config_json_parses_to_the_published_defaults() -> None:
+    config = resolve_config(PUBLISHED)
+    assert config == TrainingConfig()
+    assert config.factors == (1, 1, 0.5, 0.25, 0.125, 0.0625, 0.03125)
+    assert config.progressive_epochs == (100,) * 7
+    assert config.lambda_cls_2 == 2.0
+    assert config.device == "auto"
+    assert config.validate is True and config.testing is False
+
+
+def test_expressions_use_earlier_settings() -> None:
+    config = build_config(
+        {
+            "factors": "[1, 1, 1/2]",
+            "progressive_epochs": "[5] * len(factors)",
+            "lambda_cls_1": 6,
+            "lambda_cls_2": "L_cls1/3",
+        }
+    )
+    assert config.progressive_epochs == (5, 5, 5)
+    assert config.lambda_cls_2 == 2.0
+    assert config.batch_sizes == (32, 32, 32)
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "__import__('os').system('touch PWNED')",
+        "open('PWNED', 'w')",
+        "(lambda: 1)()",
+        "[x for x in (1, 2)]",
+        "factors.__class__",
+        "[1] * 10 ** 9",
+        "'cuda' if __import__('os') else 'cpu'",
+    ],
+)
+def test_malicious_values_are_rejected_without_running(
+    expression: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"FACTORS": "[1, 1]", "BATCH_SIZES": expression}))
+    with pytest.raises(ConfigError):
+        resolve_config(path)
+    with pytest.raises(ConfigError):
+        evaluate_expression(expression, {"factors": [1, 1]})
+    assert not (tmp_path / "PWNED").exists()
+
+
+def test_each_problem_gets_its_own_line() -> None:
+    with pytest.raises(ConfigError) as error:
+        build_config(
+            {
+                "factors": [1, 1, 0.5, 0.25, 0.125],
+                "batch_sizes": [8, 8],
+                "class_size": 1,
+                "start_train_at_img_size": 12,
+            }
+        )
+    lines = str(error.value).splitlines()
+    assert "`batch_sizes` needs 5 entries, one per stage (sizes 4..64); got 2" in lines
+    assert "`class_size` must be at least 2; got 1" in lines
+    assert "`start_train_at_img_size` must be a power of two (4, 8, 16, ...); got 12" in lines
+
+
+def test_unknown_key_suggests_the_closest_one() -> None:
+    with pytest.raises(ConfigError, match="unknown setting `batch_size`; did you mean `batch_sizes`"):
+        build_config({"batch_size": 4})
+
+
+def test_wrong_types_are_named() -> None:
+    with pytest.raises(ConfigError, match="`validate`: expected True or False"):
+        build_config({"validate": "maybe"})
+    with pytest.raises(ConfigError, match="`class_size`: expected a whole number"):
+        build_config({"class_size": 2.5})
+
+
+def test_yaml_round_trip_and_overrides(tmp_path: Path) -> None:
+    config = build_config({"factors": [1, 1, 0.5], "seed": 3, "ema": True})
+    path = tmp_path / "config.yaml"
+    path.write_text(config_to_yaml(config))
+    assert resolve_config(path) == config
+    assert resolve_config(path, {"seed": 9, "device": None}).seed == 9
+    assert config_to_data(config)["factors"] == [1.0, 1.0, 0.5]
+
+
+def test_single_number_for_a_per_stage_setting_applies_to_every_stage() -> None:
+    assert build_config({"factors": [1, 1, 1], "progressive_epochs": 3}).progressive_epochs == (3, 3, 3)
+
+
+def test_missing_and_unparsable_files_are_config_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        read_config_file(tmp_path / "nope.yaml")
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    with pytest.raises(ConfigError, match="cannot be parsed"):
+        read_config_file(broken)
