@@ -36,13 +36,20 @@ def classify_command(
 ) -> None:
     """Classify images with the discriminator's auxiliary head; softmax probabilities per class."""
     from pacgan_cli.cli.progress import make_reporter
-    from pacgan_cli.core.inference import classify_images, write_classification
+    from pacgan_cli.core.inference import classification_targets, classify_images, write_classification
+    from pacgan_cli.core.io.atomic import ensure_can_write
     from pacgan_cli.core.io.nifti import read_stack
+    from pacgan_cli.core.io.tables import read_labels
     from pacgan_cli.core.models.checkpoint import DISCRIMINATOR, load_checkpoint
     from pacgan_cli.core.runtime import resolve_device
 
+    ensure_can_write(*classification_targets(output, labels is not None), force=force)
     checkpoint = load_checkpoint(model, expected_kind=DISCRIMINATOR)
     stack = read_stack(images)
+    table = None
+    if labels is not None:
+        num_classes = checkpoint.architecture.num_classes
+        table = read_labels(labels, image_count=len(stack), num_classes=num_classes, require_subject=False)
     reference_images = read_stack(reference) if reference is not None else None
     reporter = make_reporter(quiet)
     try:
@@ -59,7 +66,7 @@ def classify_command(
         reporter.close()
     if result.note:
         typer.echo(result.note, err=True)
-    outcome = write_classification(result, output, source=images.name, labels=labels, force=force)
+    outcome = write_classification(result, output, source=images.name, labels=table, force=force)
     typer.echo(
         f"{len(result.probabilities)} images {result.size}x{result.size} classified "
         f"(batch statistic: {result.statistic_source}, {result.statistic:.6g})"

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from pacgan_cli.core.errors import ConfigError, InputError
 from pacgan_cli.core.io.atomic import ensure_can_write, write_text_atomic
 from pacgan_cli.core.io.nifti import write_stack
-from pacgan_cli.core.io.tables import read_labels, write_predictions, write_synthetic_labels
+from pacgan_cli.core.io.tables import write_predictions, write_synthetic_labels
 from pacgan_cli.core.metrics.classification import ClassificationReport, classification_report, roc_curves
 from pacgan_cli.core.models.checkpoint import DISCRIMINATOR, GENERATOR, LoadedCheckpoint
 from pacgan_cli.core.models.discriminator import measure_batch_statistic
@@ -229,49 +230,47 @@ class ClassificationOutcome:
         ]
 
 
+def classification_targets(path: str | os.PathLike[str], with_labels: bool) -> list[Path]:
+    """The files `write_classification` writes: the CSV, and with labels `<stem>_metrics.json` and two PNGs."""
+    path = Path(path)
+    stem = path.with_suffix("")
+    extra = [Path(f"{stem}_metrics.json"), Path(f"{stem}_roc.png"), Path(f"{stem}_confusion.png")]
+    return [path, *extra] if with_labels else [path]
+
+
 def write_classification(
     result: ClassificationResult,
     path: str | os.PathLike[str],
     *,
     source: str,
-    labels: str | os.PathLike[str] | None = None,
+    labels: pd.DataFrame | None = None,
     force: bool = False,
 ) -> ClassificationOutcome:
-    """Write the predictions CSV; with a labels file also `<stem>_metrics.json`, ROC and confusion PNGs.
+    """Write the predictions CSV; with a labels table (`read_labels`) also the scores and ROC/confusion PNGs.
 
-    The scores use the images listed in the labels file (by ID).
+    The scores use the images listed in the labels table (by ID).
     """
     from pacgan_cli.core.metrics.plots import save_confusion_matrix, save_roc_curves
 
-    path = Path(path)
-    stem = path.with_suffix("")
-    extra = [Path(f"{stem}_metrics.json"), Path(f"{stem}_roc.png"), Path(f"{stem}_confusion.png")]
-    ensure_can_write(path, *(extra if labels is not None else []), force=force)
-    table = None
-    if labels is not None:
-        table = read_labels(
-            labels,
-            image_count=len(result.probabilities),
-            num_classes=result.probabilities.shape[1],
-            require_subject=False,
-        )
-    write_predictions(path, result.probabilities, source, force=True)
-    if table is None:
-        return ClassificationOutcome([path], None)
-    true = table["Label"].to_numpy()
-    probabilities = result.probabilities[table["ID"].to_numpy()]
+    targets = classification_targets(path, labels is not None)
+    ensure_can_write(*targets, force=force)
+    write_predictions(targets[0], result.probabilities, source, force=True)
+    if labels is None:
+        return ClassificationOutcome(targets, None)
+    true = labels["Label"].to_numpy()
+    probabilities = result.probabilities[labels["ID"].to_numpy()]
     report = classification_report(true, probabilities)
     data = {
         **report.to_data(),
         "images": len(true),
         "batch_statistic": {"source": result.statistic_source, "value": result.statistic},
     }
-    write_text_atomic(extra[0], json.dumps(data, indent=2) + "\n")
-    save_roc_curves(extra[1], roc_curves(true, probabilities), report.auc_per_class, f"ROC, {source}")
+    write_text_atomic(targets[1], json.dumps(data, indent=2) + "\n")
+    save_roc_curves(targets[2], roc_curves(true, probabilities), report.auc_per_class, f"ROC, {source}")
     save_confusion_matrix(
-        extra[2], report.confusion, report.confusion_normalised, f"Confusion matrix, {source}"
+        targets[3], report.confusion, report.confusion_normalised, f"Confusion matrix, {source}"
     )
-    return ClassificationOutcome([path, *extra], report)
+    return ClassificationOutcome(targets, report)
 
 
 def resolve_stage(checkpoint: LoadedCheckpoint, size: int | None) -> int:

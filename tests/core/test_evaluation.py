@@ -4,9 +4,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import make_separable_images, write_data_folder
 from torch import nn
 
+from conftest import make_separable_images, write_data_folder
 from pacgan_cli.core.errors import ConfigError, InputError, OutputExistsError
 from pacgan_cli.core.evaluate import (
     METRICS,

@@ -3,8 +3,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import make_separable_images
 
+from conftest import make_separable_images
 from pacgan_cli.core.errors import ConfigError, InputError, OutputExistsError
 from pacgan_cli.core.inference import (
     classify_images,
@@ -14,7 +14,7 @@ from pacgan_cli.core.inference import (
     write_classification,
 )
 from pacgan_cli.core.io.nifti import read_stack
-from pacgan_cli.core.io.tables import read_csv
+from pacgan_cli.core.io.tables import read_csv, read_labels
 from pacgan_cli.core.models.checkpoint import (
     DISCRIMINATOR,
     GENERATOR,
@@ -192,7 +192,8 @@ def test_write_classification_uses_the_published_columns_and_scores_labels(
     result = classify_images(checkpoint, images)
     labels = tmp_path / "labels.csv"
     labels.write_text("ID,Label\n" + "".join(f"{i},{i % 3}\n" for i in range(len(images))))
-    outcome = write_classification(result, tmp_path / "pred.csv", source="scans.nii.gz", labels=labels)
+    table = read_labels(labels, image_count=len(images), num_classes=3, require_subject=False)
+    outcome = write_classification(result, tmp_path / "pred.csv", source="scans.nii.gz", labels=table)
     table = read_csv(tmp_path / "pred.csv")
     assert list(table.columns) == [
         "Unnamed: 0",

@@ -1,0 +1,136 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import make_separable_images, run_cli, write_data_folder
+from pacgan_cli.core.io.nifti import write_stack
+from pacgan_cli.core.io.tables import read_csv
+from pacgan_cli.core.models.checkpoint import DISCRIMINATOR, NetworkArchitecture, save_checkpoint
+
+ARCHITECTURE = NetworkArchitecture(8, (1.0, 1.0, 1.0), 1, 2, 6, 2)
+
+
+def published_discriminator(tmp_path: Path) -> Path:
+    torch.manual_seed(0)
+    state = {f"module.{k}": v for k, v in ARCHITECTURE.build(DISCRIMINATOR).state_dict().items()}
+    torch.save({"epoch": 9, "model_state_dict": state}, tmp_path / "D_published.pt")
+    return tmp_path / "D_published.pt"
+
+
+@pytest.fixture
+def ours(tmp_path: Path) -> Path:
+    torch.manual_seed(0)
+    model = ARCHITECTURE.build(DISCRIMINATOR)
+    return save_checkpoint(
+        tmp_path / "D.pt", model, ARCHITECTURE, epoch=1, stage=2, alpha=1, batch_statistic=0.4
+    )
+
+
+def test_classify_with_labels_reports_and_writes_figures(ours: Path, tmp_path: Path, capsys) -> None:
+    folder = write_data_folder(tmp_path / "test", 10, 16)
+    out = tmp_path / "pred.csv"
+    code, stdout, stderr = run_cli(
+        [
+            "classify",
+            str(folder / "Real16x16.nii.gz"),
+            "-m",
+            str(ours),
+            "-o",
+            str(out),
+            "--labels",
+            str(folder / "labels.csv"),
+            "-q",
+        ],
+        capsys,
+    )
+    assert code == 0, stderr
+    assert "batch statistic: checkpoint" in stdout and "ROC AUC macro" in stdout and "accuracy" in stdout
+    table = read_csv(out)
+    assert list(table.columns)[1:] == ["Predictions for Real16x16.nii.gz", "Class 0", "Class 1"]
+    np.testing.assert_allclose(table[["Class 0", "Class 1"]].sum(axis=1), 1, atol=1e-9)
+    for name in ("pred_roc.png", "pred_confusion.png", "pred_metrics.json"):
+        assert (tmp_path / name).is_file()
+
+
+def test_one_scan_alone_gets_the_probabilities_it_gets_in_the_file(
+    ours: Path, tmp_path: Path, capsys
+) -> None:
+    images = make_separable_images(np.arange(8) % 2, 16, seed=3)
+    write_stack(tmp_path / "all.nii.gz", images)
+    write_stack(tmp_path / "one.nii.gz", images[5:6])
+    for name in ("all", "one"):
+        args = [
+            "classify",
+            str(tmp_path / f"{name}.nii.gz"),
+            "-m",
+            str(ours),
+            "-o",
+            str(tmp_path / f"{name}.csv"),
+            "-q",
+        ]
+        assert run_cli([*args, "--batch-size", "3"], capsys)[0] == 0
+    whole, alone = read_csv(tmp_path / "all.csv"), read_csv(tmp_path / "one.csv")
+    np.testing.assert_allclose(
+        alone[["Class 0", "Class 1"]].to_numpy()[0], whole[["Class 0", "Class 1"]].to_numpy()[5], atol=1e-6
+    )
+
+
+def test_published_checkpoint_falls_back_with_a_note_or_uses_a_reference(tmp_path: Path, capsys) -> None:
+    model = published_discriminator(tmp_path)
+    images = make_separable_images(np.arange(6) % 2, 16, seed=4)
+    write_stack(tmp_path / "scans.nii.gz", images)
+    write_stack(tmp_path / "one.nii.gz", images[:1])
+    write_stack(tmp_path / "reference.nii.gz", make_separable_images(np.arange(10) % 2, 16, seed=5))
+    code, stdout, stderr = run_cli(
+        ["classify", str(tmp_path / "scans.nii.gz"), "-m", str(model), "-o", str(tmp_path / "a.csv")], capsys
+    )
+    assert code == 0 and "note:" in stderr and "batch statistic: published" in stdout
+    code, _, stderr = run_cli(
+        ["classify", str(tmp_path / "one.nii.gz"), "-m", str(model), "-o", str(tmp_path / "b.csv")], capsys
+    )
+    assert code == 1 and "--reference" in stderr and stderr.count("\n") == 1
+    code, stdout, _ = run_cli(
+        [
+            "classify",
+            str(tmp_path / "one.nii.gz"),
+            "-m",
+            str(model),
+            "-o",
+            str(tmp_path / "c.csv"),
+            "--reference",
+            str(tmp_path / "reference.nii.gz"),
+        ],
+        capsys,
+    )
+    assert code == 0 and "batch statistic: reference" in stdout
+
+
+def test_bad_inputs_are_one_line_errors(ours: Path, tmp_path: Path, capsys) -> None:
+    write_stack(tmp_path / "rgb.nii.gz", np.zeros((2, 3, 16, 16), np.float32))
+    write_stack(tmp_path / "odd.nii.gz", np.zeros((2, 1, 12, 12), np.float32))
+    (tmp_path / "labels.csv").write_text("ID,Label\n0,0\n1,5\n")
+    write_stack(tmp_path / "ok.nii.gz", np.zeros((2, 1, 16, 16), np.float32))
+    cases = [
+        (["rgb.nii.gz"], "expects 1"),
+        (["odd.nii.gz"], "not a stage size"),
+        (["missing.nii.gz"], "not found"),
+        (["ok.nii.gz", "--labels", str(tmp_path / "labels.csv")], "label 5 is outside"),
+        (["ok.nii.gz", "--labels", str(tmp_path / "nothing.csv")], "not found"),
+    ]
+    for args, message in cases:
+        code, _, stderr = run_cli(
+            [
+                "classify",
+                str(tmp_path / args[0]),
+                *args[1:],
+                "-m",
+                str(ours),
+                "-o",
+                str(tmp_path / "p.csv"),
+                "-q",
+            ],
+            capsys,
+        )
+        assert code == 1 and message in stderr and stderr.count("\n") == 1, (args, stderr)

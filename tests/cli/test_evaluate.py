@@ -1,0 +1,120 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import make_separable_images, run_cli, write_data_folder
+from pacgan_cli.core.io.nifti import write_stack
+from pacgan_cli.core.io.tables import write_synthetic_labels
+from pacgan_cli.core.metrics import fidelity
+from pacgan_cli.core.models.checkpoint import DISCRIMINATOR, NetworkArchitecture, save_checkpoint
+
+
+@pytest.fixture
+def inputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, Path]:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))  # no weights in the cache
+    monkeypatch.delenv(fidelity.INCEPTION_WEIGHTS_VARIABLE, raising=False)
+    test = write_data_folder(tmp_path / "test", 12, 16, seed=1)
+    train = write_data_folder(tmp_path / "train", 20, 16, seed=2)
+    labels = np.arange(10) % 2
+    fake = tmp_path / "synth" / "synth.nii.gz"
+    write_stack(fake, make_separable_images(labels, 16, seed=3))
+    write_synthetic_labels(fake.parent / "labels_syn.csv", labels)
+    return test, train, fake
+
+
+def test_evaluate_without_weights_stops_with_where_to_get_them(inputs, tmp_path: Path, capsys) -> None:
+    test, _, fake = inputs
+    code, _, stderr = run_cli(
+        ["evaluate", "--real", str(test), "--fake", str(fake), "-o", str(tmp_path / "r")], capsys
+    )
+    assert code == 1 and stderr.count("\n") == 1
+    assert (
+        fidelity.INCEPTION_URL in stderr
+        and "torch-home" in stderr
+        and "--metrics ssim,memorisation" in stderr
+    )
+
+
+def test_evaluate_ssim_memorisation_and_classification(inputs, tmp_path: Path, capsys) -> None:
+    test, train, fake = inputs
+    architecture = NetworkArchitecture(8, (1.0, 1.0, 1.0), 1, 2, 6, 2)
+    torch.manual_seed(0)
+    model = save_checkpoint(
+        tmp_path / "D.pt", architecture.build(DISCRIMINATOR), architecture, epoch=1, stage=2, alpha=1
+    )
+    out = tmp_path / "report"
+    args = ["evaluate", "--real", str(test), "--fake", str(fake), "--train", str(train), "-o", str(out), "-q"]
+    args += ["--metrics", "ssim,memorisation,classification", "-d", str(model), "--ssim-pairs", "30"]
+    code, stdout, stderr = run_cli(args, capsys)
+    assert code == 0, stderr
+    assert f"report: {out / 'report.md'}" in stdout and "SSIM real-fake" in stdout
+    data = json.loads((out / "metrics.json").read_text())
+    assert set(data["metrics"]) == {"ssim", "memorisation", "classification"}
+    assert data["metrics"]["classification"]["real"]["batch_statistic"] == "reference"  # measured on --train
+    assert data["inputs"]["real"].endswith("Real16x16.nii.gz")
+    assert "Not computed (not requested): fid, kid" in (out / "report.md").read_text()
+    assert run_cli(args, capsys)[0] == 1  # refuses to overwrite
+    assert run_cli([*args, "--force"], capsys)[0] == 0
+
+
+def test_skip_unavailable_notes_the_skip_in_the_report(inputs, tmp_path: Path, capsys) -> None:
+    test, _, fake = inputs
+    out = tmp_path / "r"
+    code, stdout, stderr = run_cli(
+        [
+            "evaluate",
+            "--real",
+            str(test),
+            "--fake",
+            str(fake),
+            "-o",
+            str(out),
+            "--skip-unavailable",
+            "--ssim-pairs",
+            "10",
+            "-q",
+        ],
+        capsys,
+    )
+    assert code == 0, stderr
+    assert "skipped fid" in stdout
+    assert "FID skipped" in (out / "report.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message", "exit_code"),
+    [
+        (["--metrics", "psnr"], "unknown metric 'psnr'", 2),
+        (["--resize", "cubic"], "--resize", 2),
+        (["--metrics", "classification"], "--discriminator", 2),
+    ],
+)
+def test_bad_options_are_one_line(inputs, tmp_path: Path, capsys, extra, message, exit_code) -> None:
+    test, _, fake = inputs
+    code, _, stderr = run_cli(
+        ["evaluate", "--real", str(test), "--fake", str(fake), "-o", str(tmp_path / "r"), *extra], capsys
+    )
+    assert code == exit_code and message in stderr and stderr.count("\n") == 1
+
+
+def test_a_real_folder_without_the_fake_size_is_a_clear_error(inputs, tmp_path: Path, capsys) -> None:
+    _, _, fake = inputs
+    small = write_data_folder(tmp_path / "small", 6, 8)
+    code, _, stderr = run_cli(
+        [
+            "evaluate",
+            "--real",
+            str(small),
+            "--fake",
+            str(fake),
+            "-o",
+            str(tmp_path / "r"),
+            "--metrics",
+            "ssim",
+        ],
+        capsys,
+    )
+    assert code == 1 and "Real16x16" in stderr

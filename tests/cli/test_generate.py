@@ -1,0 +1,76 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import run_cli
+from pacgan_cli.core.io.nifti import read_stack
+from pacgan_cli.core.io.tables import read_csv
+from pacgan_cli.core.models.checkpoint import GENERATOR, NetworkArchitecture, save_checkpoint
+
+ARCHITECTURE = NetworkArchitecture(8, (1.0, 1.0, 1.0), 1, 2, 6, 2)
+
+
+@pytest.fixture
+def generator(tmp_path: Path) -> Path:
+    torch.manual_seed(0)
+    return save_checkpoint(
+        tmp_path / "G.pt", ARCHITECTURE.build(GENERATOR), ARCHITECTURE, epoch=1, stage=2, alpha=1
+    )
+
+
+def test_generate_per_class_writes_stack_labels_and_preview(generator: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out" / "synth.nii.gz"
+    args = ["generate", "--model", str(generator), "--per-class", "3", "4", "-o", str(out), "-q"]
+    code, stdout, stderr = run_cli([*args, "--preview", str(tmp_path / "grid.png")], capsys)
+    assert code == 0, stderr
+    assert "7 images 16x16 (per class [3, 4])" in stdout
+    assert read_stack(out).shape == (7, 1, 16, 16)
+    assert list(read_csv(out.parent / "labels_syn.csv")["Label"]) == [0, 0, 0, 1, 1, 1, 1]
+    assert (tmp_path / "grid.png").is_file()
+    code, _, stderr = run_cli(args, capsys)
+    assert code == 1 and "--force" in stderr and stderr.count("\n") == 1
+
+
+def test_same_seed_same_images_whatever_the_batch_size(generator: Path, tmp_path: Path, capsys) -> None:
+    first, second = tmp_path / "a" / "s.nii.gz", tmp_path / "b" / "s.nii.gz"
+    base = ["generate", "-m", str(generator), "--total", "9", "--seed", "5", "-q"]
+    assert run_cli([*base, "-o", str(first), "--batch-size", "2"], capsys)[0] == 0
+    assert run_cli([*base, "-o", str(second), "--batch-size", "64"], capsys)[0] == 0
+    np.testing.assert_allclose(read_stack(first), read_stack(second), atol=1e-5)
+    assert list(read_csv(first.parent / "labels_syn.csv")["Label"]) == [0] * 4 + [1] * 5
+
+
+@pytest.mark.parametrize(
+    ("extra", "message", "exit_code"),
+    [
+        (["--per-class", "1", "2", "3"], "2 per-class counts", 2),
+        (["--total", "4", "--per-class", "2"], "either --per-class or --total", 2),
+        ([], "how many images", 2),
+        (["--total", "4", "--size", "12"], "not a stage size", 1),
+        (["--total", "4", "--size", "32"], "beyond", 1),
+    ],
+)
+def test_bad_requests_give_one_line(
+    generator: Path, tmp_path: Path, capsys, extra, message, exit_code
+) -> None:
+    code, _, stderr = run_cli(
+        ["generate", "-m", str(generator), "-o", str(tmp_path / "x.nii.gz"), *extra], capsys
+    )
+    assert code == exit_code and message in stderr and stderr.count("\n") == 1
+
+
+def test_comma_separated_counts_and_a_wrong_checkpoint(generator: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "s.nii.gz"
+    assert (
+        run_cli(["generate", "-m", str(generator), "--per-class", "2,1", "-o", str(out), "-q"], capsys)[0]
+        == 0
+    )
+    assert read_stack(out).shape[0] == 3
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    code, _, stderr = run_cli(
+        ["generate", "-m", str(tmp_path / "junk.pt"), "--total", "2", "-o", str(tmp_path / "y" / "y.nii.gz")],
+        capsys,
+    )
+    assert code == 1 and "junk.pt" in stderr and stderr.count("\n") == 1
