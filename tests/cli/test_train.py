@@ -37,7 +37,12 @@ def test_train_through_the_cli_writes_every_file(
 ) -> None:
     run = tmp_path / "run"
     code, out, err = train(
-        tmp_path, capsys, tiny_config(tiny_data, validate=True, progressive_epochs=2, ema=True), run
+        tmp_path,
+        capsys,
+        tiny_config(
+            tiny_data, validate=True, progressive_epochs=2, ema=True, generate=True, n_images_generated=[6]
+        ),
+        run,
     )
     assert code == 0, err
     assert f"run folder: {run}" in out
@@ -80,6 +85,9 @@ def test_train_through_the_cli_writes_every_file(
         assert critic.architecture.max_size == 16
         raw = torch.load(stage / "generator_last.pt", weights_only=True)
         assert {"epoch", "model_state_dict", "optimizer_state_dict", "stage", "alpha", "config"} <= set(raw)
+    assert (run / "evaluation" / "report.md").is_file() and (run / "evaluation" / "metrics.json").is_file()
+    assert (run / "generated" / "labels_syn.csv").read_text().count("\n") == 7
+    assert f"evaluation report: {run / 'evaluation' / 'report.md'}" in out
     summary = json.loads((run / "summary.json").read_text())
     assert set(summary["stages"]) == {"4x4", "8x8", "16x16"}
     assert not list(run.rglob(".*.tmp*")) and not list(run.rglob(".*.pt"))

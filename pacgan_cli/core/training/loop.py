@@ -62,6 +62,7 @@ class TrainResult:
     image_directory: Path
     mode: str
     stages: list[StageResult] = field(default_factory=list)
+    evaluation_directory: Path | None = None
 
     def summary_lines(self) -> list[str]:
         lines = []
@@ -74,6 +75,8 @@ class TrainResult:
                     f", test AUC {_format(stage.test['auc_macro'])}, accuracy {stage.test['accuracy']:.3f}"
                 )
             lines.append(line)
+        if self.evaluation_directory is not None:
+            lines.append(f"evaluation report: {self.evaluation_directory / 'report.md'}")
         return lines
 
 
@@ -173,6 +176,14 @@ def train(
             config.image_channels,
             config.class_size,
         )
+    elif config.generate:  # checked now so that a long run does not fail at its very end
+        open_data_folder(
+            config.data_test_directory,
+            config.label_test_directory,
+            range(config.num_stages - 1, config.num_stages),
+            config.image_channels,
+            config.class_size,
+        )
     epochs = _epochs_per_stage(config, mode)
     rows = (
         validation_split(train_data.labels, config.validation_folds, config.seed)
@@ -197,7 +208,35 @@ def train(
         )
         result.stages.append(stage_result)
         _write_summary(layout, config, mode, device, result)
+    if config.generate:
+        result.evaluation_directory = _generate_and_evaluate(config, layout, device, reporter)
     return result
+
+
+def _generate_and_evaluate(
+    config: TrainingConfig, layout: RunLayout, device: torch.device, reporter: Reporter
+) -> Path:
+    """Generate `n_images_generated` images with the final stage's best generator and evaluate them against
+    the test set (published GENERATE); the images and the report go under the image directory."""
+    from pacgan_cli.core.evaluate import generate_and_evaluate
+
+    folder = layout.model_stage(config.max_size)
+    reporter.message(f"generating {list(config.n_images_generated)} images and evaluating them")
+    report = generate_and_evaluate(
+        folder / "generator_best.pt",
+        config.n_images_generated,
+        config.data_test_directory,
+        layout.image_directory,
+        test_labels=config.label_test_directory,
+        train_images=config.data_train_directory,
+        train_labels=config.label_train_directory,
+        discriminator_path=folder / "discriminator_best.pt",
+        seed=config.seed,
+        device=device,
+        reporter=reporter,
+        force=True,
+    )
+    return report.output_directory
 
 
 def build_networks(config: TrainingConfig, device: torch.device) -> Networks:
