@@ -128,7 +128,7 @@ def match_cohort(
 
     kept_subjects = set(units.subject_names[best.kept])
     is_kept = cohort[options.columns.subject].isin(kept_subjects)
-    removal_order = tuple(units.subject_names[i] for i in best.removed_order if not best.kept[i])
+    removal_order = tuple(str(units.subject_names[i]) for i in best.removed_order if not best.kept[i])
     columns = options.columns
     return MatchReport(
         options=options,

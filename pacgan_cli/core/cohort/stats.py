@@ -70,9 +70,9 @@ def worst_p_after_toggle(
 
     A kept subject is taken out, a removed one put back. Arrays are per unit (image or subject): age,
     whether it is in group b, sex code 0..S-1 and subject code 0..subject_count-1; `kept` is per subject.
-    Welch's t and chi-square are exact; Mann-Whitney uses the normal approximation with the current ties,
-    which is what SciPy does for all but tiny tie-free groups. Returns `[subject_count]`; NaN where a
-    change would leave a group with fewer than two units.
+    Welch's t and chi-square are exact; Mann-Whitney uses the tie-corrected normal approximation with
+    continuity correction, which is what SciPy does for all but tiny tie-free groups.
+    Returns `[subject_count]`; NaN where a change would leave a group with fewer than two units.
     """
     active = kept[unit_subject]
     sign = np.where(kept, -1.0, 1.0)
@@ -161,13 +161,29 @@ def _mann_whitney_p_after_toggle(
     share = np.where(in_b, above_a, below_b)
     u_now = share[active & ~in_b].sum()
     u_a = u_now + sign * np.bincount(unit_subject, weights=share, minlength=subject_count)
-    _, ties = np.unique(centred[active], return_counts=True)
-    tie_term = float((ties**3 - ties).sum())
+    tie_term = _tie_term_after_toggle(centred, active, unit_subject, subject_count, sign)
     n = n_a + n_b
     spread = np.sqrt(n_a * n_b / 12 * ((n + 1) - tie_term / (n * (n - 1))))
     u = np.maximum(u_a, n_a * n_b - u_a)
     z = (u - n_a * n_b / 2 - 0.5) / spread
     return np.clip(2 * stats.norm.sf(z), 0, 1)
+
+
+def _tie_term_after_toggle(
+    values: np.ndarray, active: np.ndarray, unit_subject: np.ndarray, subject_count: int, sign: np.ndarray
+) -> np.ndarray:
+    """Sum of t^3 - t over groups of equal values (the Mann-Whitney tie correction) after each toggle."""
+    _, value_code = np.unique(values, return_inverse=True)
+    value_count = int(value_code.max()) + 1
+    totals = np.bincount(value_code[active], minlength=value_count).astype(float)
+    pairs, per_pair = np.unique(unit_subject * value_count + value_code, return_counts=True)
+    pair_subject, pair_value = pairs // value_count, pairs % value_count
+    before = totals[pair_value]
+    after = before + sign[pair_subject] * per_pair
+    change = np.bincount(
+        pair_subject, weights=(after**3 - after) - (before**3 - before), minlength=subject_count
+    )
+    return float((totals**3 - totals).sum()) + change
 
 
 def _chi_square_p_after_toggle(
