@@ -29,15 +29,18 @@ def slices_command(
     cube_size: int = typer.Option(
         DEFAULT_CUBE_SIZE, "--cube-size", help="Pad/crop each volume to this cube."
     ),
-    slice_index: str = typer.Option(
-        "127", "--slice", help="Axial index in the cube: 127, a range 125-129, or a list 120,127,134."
+    slice_index: str | None = typer.Option(
+        None,
+        "--slice",
+        help="Axial index in the cube: 127, a range 125-129, or a list 120,127,134 (default: size/2 - 1).",
     ),
     recursive: bool = typer.Option(False, "--recursive", "-r", help="Also look in subfolders."),
     force: bool = ForceOption,
     quiet: bool = QuietOption,
 ) -> None:
     """Pad/crop each volume to a cube, take its axial slice(s), write one [S, S, 1, N] stack."""
-    options = SliceOptions(cube_size=cube_size, indices=parse_slice_indices(slice_index), recursive=recursive)
+    indices = parse_slice_indices(slice_index) if slice_index is not None else None
+    options = SliceOptions(cube_size=cube_size, indices=indices, recursive=recursive)
     reporter = make_reporter(quiet)
     try:
         result = extract_slices(source, output, list_file, options, force=force, reporter=reporter)

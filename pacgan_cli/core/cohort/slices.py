@@ -20,16 +20,22 @@ from pacgan_cli.core.io.nifti import is_nifti_path, read_volume, write_stack
 from pacgan_cli.core.progress import Reporter, SilentReporter
 
 DEFAULT_CUBE_SIZE = 256
-DEFAULT_SLICE_INDEX = 127
 
 
 @dataclass(frozen=True)
 class SliceOptions:
-    """How each volume becomes images: the cube side and the axial slice indices taken from it."""
+    """How each volume becomes images: the cube side and the axial slice indices taken from it.
+
+    Without indices, the slice just below the cube's middle is taken: 127 for 256, as published.
+    """
 
     cube_size: int = DEFAULT_CUBE_SIZE
-    indices: tuple[int, ...] = (DEFAULT_SLICE_INDEX,)
+    indices: tuple[int, ...] | None = None
     recursive: bool = False
+
+    @property
+    def slice_indices(self) -> tuple[int, ...]:
+        return self.indices if self.indices is not None else (self.cube_size // 2 - 1,)
 
 
 @dataclass(frozen=True)
@@ -103,7 +109,7 @@ def extract_slices(
         shapes[tuple(int(s) for s in volume.shape)] += 1
         if (warning := _orientation_warning(path, affine)) is not None:
             warnings.append(warning)
-        for index in options.indices:
+        for index in options.slice_indices:
             images.append(axial_slice(volume, index, options.cube_size, path).T)
             listed.append(str(path))
         reporter.advance()
@@ -117,7 +123,7 @@ def extract_slices(
         volume_count=len(volumes),
         image_count=len(images),
         cube_size=options.cube_size,
-        indices=options.indices,
+        indices=options.slice_indices,
         skipped=tuple(skipped),
         shapes=dict(shapes),
         warnings=tuple(warnings),
@@ -213,12 +219,13 @@ def default_list_path(output: Path) -> Path:
 def _check_options(options: SliceOptions) -> None:
     if options.cube_size < 1:
         raise ConfigError(f"--cube-size must be positive; got {options.cube_size}")
-    if not options.indices:
+    indices = options.slice_indices
+    if not indices:
         raise ConfigError("--slice names no slice index")
-    outside = [i for i in options.indices if not 0 <= i < options.cube_size]
+    outside = [i for i in indices if not 0 <= i < options.cube_size]
     if outside:
         raise ConfigError(f"slice index {outside[0]} is outside the cube (0..{options.cube_size - 1})")
-    if len(set(options.indices)) != len(options.indices):
+    if len(set(indices)) != len(indices):
         raise ConfigError("--slice names the same index twice")
 
 

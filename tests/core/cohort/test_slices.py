@@ -165,3 +165,8 @@ def test_slice_options_are_checked_before_reading(tmp_path: Path) -> None:
         extract_slices(tmp_path, tmp_path / "s.nii.gz", options=SliceOptions(8, (8,)))
     with pytest.raises(ConfigError, match=r"\.nii"):
         extract_slices(tmp_path, tmp_path / "s.png", options=SliceOptions(8, (3,)))
+
+
+def test_the_default_slice_is_just_below_the_middle() -> None:
+    assert SliceOptions().slice_indices == (127,)
+    assert SliceOptions(cube_size=16).slice_indices == (7,)
