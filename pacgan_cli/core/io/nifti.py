@@ -66,6 +66,23 @@ def write_stack(path: str | os.PathLike[str], images: np.ndarray, force: bool = 
     return path
 
 
+def write_volume(
+    path: str | os.PathLike[str], data: np.ndarray, affine: np.ndarray, force: bool = False
+) -> Path:
+    """Write a 3D float32 volume with its affine, atomically (e.g. the demo's synthetic subjects)."""
+    if np.asarray(data).ndim != 3:
+        raise ValueError(f"write_volume needs a 3D array; got shape {list(np.shape(data))}")
+    path = Path(path)
+    if not is_nifti_path(path):
+        raise InputError(f"{path}: a volume must be written as .nii or .nii.gz")
+    ensure_can_write(path, force=force)
+    image = nib.Nifti1Image(np.asarray(data, dtype=np.float32), affine=np.asarray(affine, dtype=np.float64))
+    image.header.set_data_dtype(np.float32)
+    with atomic_path(path) as temporary:
+        nib.save(image, temporary)
+    return path
+
+
 def read_stack_shape(path: str | os.PathLike[str]) -> tuple[int, ...]:
     """The on-disk shape `[W, H, C, N]` without reading the pixels."""
     return tuple(int(v) for v in _load_image(path).shape)
