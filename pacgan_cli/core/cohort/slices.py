@@ -237,7 +237,7 @@ def _centring_offset(length: int, size: int) -> int:
 def _centre_axis(plane: np.ndarray, axis: int, size: int) -> np.ndarray:
     length = plane.shape[axis]
     offset = _centring_offset(length, size)
-    if offset >= 0:
+    if length >= size:
         return np.take(plane, np.arange(offset, offset + size), axis=axis)
     widths = [(0, 0), (0, 0)]
     widths[axis] = (-offset, size - length + offset)

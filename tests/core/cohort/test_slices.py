@@ -170,3 +170,21 @@ def test_slice_options_are_checked_before_reading(tmp_path: Path) -> None:
 def test_the_default_slice_is_just_below_the_middle() -> None:
     assert SliceOptions().slice_indices == (127,)
     assert SliceOptions(cube_size=16).slice_indices == (7,)
+
+
+@pytest.mark.parametrize("shape", [(7, 9, 8), (8, 8, 7), (1, 15, 9)])
+def test_axial_slice_pads_and_crops_by_one_voxel(shape: tuple[int, int, int]) -> None:
+    volume = coordinate_volume(shape)
+    plane = axial_slice(volume, 3, 8)
+    assert plane.shape == (8, 8)
+    z = 3 + (shape[2] - 8) // 2 if shape[2] >= 8 else 3 - (8 - shape[2]) // 2
+    x_pad = (8 - shape[0]) // 2 if shape[0] < 8 else 0
+    x_crop = (shape[0] - 8) // 2 if shape[0] >= 8 else 0
+    y_pad = (8 - shape[1]) // 2 if shape[1] < 8 else 0
+    y_crop = (shape[1] - 8) // 2 if shape[1] >= 8 else 0
+    width, height = min(shape[0], 8), min(shape[1], 8)
+    np.testing.assert_array_equal(
+        plane[x_pad : x_pad + width, y_pad : y_pad + height],
+        volume[x_crop : x_crop + width, y_crop : y_crop + height, z],
+    )
+    assert plane.sum() == volume[x_crop : x_crop + width, y_crop : y_crop + height, z].sum()
