@@ -27,7 +27,9 @@ def save_age_histograms(path: str | os.PathLike[str], panels: dict[str, dict[str
     figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.5), sharey=True, squeeze=False)
     for axis, (title, groups) in zip(axes[0], panels.items(), strict=True):
         for name, ages in groups.items():
-            axis.hist(ages, bins=bins, alpha=0.5, label=f"{name} ({len(ages)} images, mean age {np.mean(ages):.1f})")
+            axis.hist(
+                ages, bins=bins, alpha=0.5, label=f"{name} ({len(ages)} images, mean age {np.mean(ages):.1f})"
+            )
         axis.set_title(title)
         axis.set_xlabel("age")
         axis.legend(fontsize="small")
