@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import make_separable_images, run_cli, write_data_folder
+from helpers import make_separable_images, run_cli, write_data_folder
 from pacgan_cli.core.io.nifti import write_stack
 from pacgan_cli.core.io.tables import read_csv
 from pacgan_cli.core.models.checkpoint import DISCRIMINATOR, NetworkArchitecture, save_checkpoint

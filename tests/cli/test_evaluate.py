@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import make_separable_images, run_cli, write_data_folder
+from helpers import make_separable_images, run_cli, write_data_folder
 from pacgan_cli.core.io.nifti import write_stack
 from pacgan_cli.core.io.tables import write_synthetic_labels
 from pacgan_cli.core.metrics import fidelity

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import run_cli
+from helpers import run_cli
 from pacgan_cli.core.io.nifti import read_stack
 from pacgan_cli.core.io.tables import read_csv
 from pacgan_cli.core.models.checkpoint import GENERATOR, NetworkArchitecture, save_checkpoint

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from core.cohort.cohort_data import make_cohort
 
-from conftest import run_cli
+from helpers import run_cli
 
 
 def test_match_writes_matched_removed_report_and_histograms(

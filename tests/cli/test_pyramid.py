@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from helpers import run_cli
 from pacgan_cli.core.io.nifti import read_stack, write_stack
 
 

@@ -10,7 +10,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from helpers import run_cli
 from pacgan_cli.core.io.nifti import read_stack
 
 

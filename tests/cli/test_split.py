@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from core.cohort.cohort_data import make_cohort, make_images
 
-from conftest import run_cli, tiny_config, write_config
+from helpers import run_cli, tiny_config, write_config
 from pacgan_cli.core.io.nifti import read_stack, write_stack
 from pacgan_cli.core.io.tables import read_labels
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import run_cli, tiny_config, write_config
+from helpers import run_cli, tiny_config, write_config
 from pacgan_cli.core.io.nifti import write_stack
 from pacgan_cli.core.models.checkpoint import load_checkpoint
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import make_separable_images, write_data_folder
+from helpers import make_separable_images, write_data_folder
 from pacgan_cli.core.errors import ConfigError, InputError, OutputExistsError
 from pacgan_cli.core.evaluate import (
     METRICS,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import make_separable_images
+from helpers import make_separable_images
 from pacgan_cli.core.errors import ConfigError, InputError, OutputExistsError
 from pacgan_cli.core.inference import (
     classify_images,
