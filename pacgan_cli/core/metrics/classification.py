@@ -60,7 +60,7 @@ def classification_report(labels: np.ndarray, probabilities: np.ndarray) -> Clas
         normalised = counts / counts.sum(axis=1, keepdims=True)
     return ClassificationReport(
         accuracy=float((probabilities.argmax(axis=1) == labels).mean()),
-        cross_entropy=float(log_loss(labels, np.clip(probabilities, 1e-12, 1.0), labels=classes)),
+        cross_entropy=float(log_loss(labels, _renormalised(probabilities), labels=classes)),
         auc_per_class=per_class,
         auc_macro=macro,
         confusion=counts,
@@ -78,6 +78,12 @@ def roc_curves(labels: np.ndarray, probabilities: np.ndarray) -> dict[int, tuple
             fpr, tpr, _ = roc_curve(positives, np.asarray(probabilities)[:, k])
             curves[k] = (fpr, tpr)
     return curves
+
+
+def _renormalised(probabilities: np.ndarray) -> np.ndarray:
+    """Clip away exact zeros (log 0) and keep each row summing to one, as log_loss expects."""
+    clipped = np.clip(probabilities, 1e-12, 1.0)
+    return clipped / clipped.sum(axis=1, keepdims=True)
 
 
 def _plain(value: float) -> float | None:
