@@ -79,7 +79,13 @@ def evaluate_command(
             raise ConfigError(f"{name} must be at least 1; got {value}")
 
     from pacgan_cli.cli.progress import make_reporter
-    from pacgan_cli.core.evaluate import EvaluationOptions, evaluate, load_image_set
+    from pacgan_cli.core.evaluate import (
+        MISSING_WEIGHTS_ERROR,
+        MISSING_WEIGHTS_SKIP,
+        EvaluationOptions,
+        evaluate,
+        load_image_set,
+    )
     from pacgan_cli.core.models.checkpoint import DISCRIMINATOR, load_checkpoint
     from pacgan_cli.core.runtime import resolve_device
 
@@ -94,7 +100,7 @@ def evaluate_command(
         kid_subsets=kid_subsets,
         resize=resize,
         inception_weights=str(inception_weights) if inception_weights else None,
-        missing_weights="skip" if skip_unavailable else "error",
+        missing_weights=MISSING_WEIGHTS_SKIP if skip_unavailable else MISSING_WEIGHTS_ERROR,
     )
     reporter = make_reporter(quiet)
     try:

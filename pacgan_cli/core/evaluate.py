@@ -521,10 +521,12 @@ def _classification(context: _Context) -> _Section:
     data: dict[str, Any] = {}
     files: list[Path] = []
     rows = []
+    notes: set[str] = set()
     for name, image_set in (("real", context.real), ("synthetic", context.fake)):
         result = classify_images(discriminator, image_set.images, reference=reference, device=context.device)
         report = classification_report(image_set.labels, result.probabilities)
         data[name] = {**report.to_data(), "batch_statistic": result.statistic_source}
+        notes.add(result.note)
         rows.append(
             f"| {name} ({len(image_set.labels)}) | {_number(report.auc_macro)} | "
             + " | ".join(_number(v) for v in report.auc_per_class)
@@ -553,6 +555,8 @@ def _classification(context: _Context) -> _Section:
         "",
         f"Batch statistic: {data['real']['batch_statistic']}. AUC is one-vs-rest over the whole set. "
         "Published reference: AUC 0.813 on unseen real ADNI images.",
+        "",
+        *sorted(note for note in notes if note),
         "",
         "![ROC real](roc_real.png) ![confusion real](confusion_real.png)",
     ]
