@@ -32,7 +32,9 @@ class DataFolder:
         table = self.labels if rows is None else self.labels.iloc[rows]
         images = read_stack(self.stack_path(size), expected_size=size)
         selected = images[table["ID"].to_numpy()]
-        return torch.from_numpy(np.ascontiguousarray(selected)), torch.from_numpy(table["Label"].to_numpy(copy=True))
+        return torch.from_numpy(np.ascontiguousarray(selected)), torch.from_numpy(
+            table["Label"].to_numpy(copy=True)
+        )
 
 
 def stack_path(folder: Path, size: int) -> Path:

@@ -56,35 +56,6 @@ def save_curves(
     _save(figure, path)
 
 
-def save_roc_plot(
-    curves: dict[int, tuple[np.ndarray, np.ndarray]], aucs: tuple[float, ...], path: Path
-) -> None:
-    """One-vs-rest ROC curve per class."""
-    figure, axes = plt.subplots(figsize=(5, 5))
-    for k, (fpr, tpr) in curves.items():
-        axes.plot(fpr, tpr, label=f"class {k} (AUC {aucs[k]:.3f})")
-    axes.plot([0, 1], [0, 1], color="grey", linestyle=":")
-    axes.set_xlabel("false positive rate")
-    axes.set_ylabel("true positive rate")
-    axes.legend(loc="lower right")
-    _save(figure, path)
-
-
-def save_confusion_plot(normalised: np.ndarray, counts: np.ndarray, path: Path) -> None:
-    """Confusion matrix normalised by true class, with the counts in each cell."""
-    figure, axes = plt.subplots(figsize=(4.5, 4))
-    image = axes.imshow(np.nan_to_num(normalised), vmin=0, vmax=1, cmap="Blues")
-    for (row, column), value in np.ndenumerate(normalised):
-        axes.text(column, row, f"{value:.2f}\n({counts[row, column]})", ha="center", va="center")
-    classes = range(normalised.shape[0])
-    axes.set_xticks(list(classes))
-    axes.set_yticks(list(classes))
-    axes.set_xlabel("predicted class")
-    axes.set_ylabel("true class")
-    figure.colorbar(image)
-    _save(figure, path)
-
-
 def _save(figure: Any, path: Path) -> None:
     with atomic_path(path) as temporary:
         figure.savefig(temporary, dpi=100, bbox_inches="tight", format="png")

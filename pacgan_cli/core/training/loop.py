@@ -18,6 +18,7 @@ import torch
 from pacgan_cli.core.config import TrainingConfig, config_to_data, config_to_yaml
 from pacgan_cli.core.errors import InputError, OutputExistsError
 from pacgan_cli.core.io.atomic import write_text_atomic
+from pacgan_cli.core.metrics import plots
 from pacgan_cli.core.metrics.classification import one_vs_rest_auc, roc_curves
 from pacgan_cli.core.models.checkpoint import (
     DISCRIMINATOR,
@@ -523,10 +524,13 @@ def _test_stage(
         networks.discriminator, images, labels, alpha, stage, statistic
     )
     folder = layout.image_stage(size)
-    figures.save_roc_plot(
-        roc_curves(labels.numpy(), probabilities), report.auc_per_class, folder / "test_roc.png"
+    title = f"test set, {size}x{size}"
+    plots.save_roc_curves(
+        folder / "test_roc.png", roc_curves(labels.numpy(), probabilities), report.auc_per_class, title
     )
-    figures.save_confusion_plot(report.confusion_normalised, report.confusion, folder / "test_confusion.png")
+    plots.save_confusion_matrix(
+        folder / "test_confusion.png", report.confusion, report.confusion_normalised, title
+    )
     data = report.to_data()
     _append_metrics(layout.metrics_path, {"event": "test", "stage": stage, "size": size, **data})
     return data
