@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=Path("demo_output"), help="Folder for everything.")
     parser.add_argument("--subjects", type=int, default=240, help="Subjects (half AD, half CN).")
     parser.add_argument(
-        "--epochs", type=int, nargs="+", default=[10, 10, 12, 14], help="Epochs per stage 4..32."
+        "--epochs", type=int, nargs="+", default=[20, 20, 40, 80], help="Epochs per stage 4..32."
     )
     parser.add_argument("--seed", type=int, default=0)
     arguments = parser.parse_args(argv)
