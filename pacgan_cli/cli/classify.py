@@ -35,7 +35,7 @@ def classify_command(
     quiet: bool = QuietOption,
 ) -> None:
     """Classify images with the discriminator's auxiliary head; softmax probabilities per class."""
-    from pacgan_cli.cli.progress import make_reporter
+    from pacgan_cli.cli.progress import progress_reporter
     from pacgan_cli.core.inference import classification_targets, classify_images, write_classification
     from pacgan_cli.core.io.atomic import ensure_can_write
     from pacgan_cli.core.io.nifti import read_stack
@@ -51,8 +51,7 @@ def classify_command(
         num_classes = checkpoint.architecture.num_classes
         table = read_labels(labels, image_count=len(stack), num_classes=num_classes, require_subject=False)
     reference_images = read_stack(reference) if reference is not None else None
-    reporter = make_reporter(quiet)
-    try:
+    with progress_reporter(quiet) as reporter:
         result = classify_images(
             checkpoint,
             stack,
@@ -62,8 +61,6 @@ def classify_command(
             device=resolve_device(device),
             reporter=reporter,
         )
-    finally:
-        reporter.close()
     if result.note:
         typer.echo(result.note, err=True)
     outcome = write_classification(result, output, source=images.name, labels=table, force=force)

@@ -78,7 +78,7 @@ def evaluate_command(
         if value < 1:
             raise ConfigError(f"{name} must be at least 1; got {value}")
 
-    from pacgan_cli.cli.progress import make_reporter
+    from pacgan_cli.cli.progress import progress_reporter
     from pacgan_cli.core.evaluate import (
         MISSING_WEIGHTS_ERROR,
         MISSING_WEIGHTS_SKIP,
@@ -102,8 +102,7 @@ def evaluate_command(
         inception_weights=str(inception_weights) if inception_weights else None,
         missing_weights=MISSING_WEIGHTS_SKIP if skip_unavailable else MISSING_WEIGHTS_ERROR,
     )
-    reporter = make_reporter(quiet)
-    try:
+    with progress_reporter(quiet) as reporter:
         report = evaluate(
             real_set,
             fake_set,
@@ -116,8 +115,6 @@ def evaluate_command(
             reporter=reporter,
             force=force,
         )
-    finally:
-        reporter.close()
     for line in report.summary_lines():
         typer.echo(line)
     typer.echo(f"report: {report.report_path}")

@@ -43,7 +43,7 @@ def generate_command(
     """Generate images with a trained generator, with labels_syn.csv beside the stack."""
     counts = _counts(per_class, more_counts or [], total)
 
-    from pacgan_cli.cli.progress import make_reporter
+    from pacgan_cli.cli.progress import progress_reporter
     from pacgan_cli.core.inference import generate_images, generation_targets, save_generation
     from pacgan_cli.core.io.atomic import ensure_can_write
     from pacgan_cli.core.models.checkpoint import GENERATOR, load_checkpoint
@@ -51,8 +51,7 @@ def generate_command(
 
     ensure_can_write(*generation_targets(output, preview), force=force)
     checkpoint = load_checkpoint(model, expected_kind=GENERATOR)
-    reporter = make_reporter(quiet)
-    try:
+    with progress_reporter(quiet) as reporter:
         result = generate_images(
             checkpoint,
             counts,
@@ -63,8 +62,6 @@ def generate_command(
             reporter=reporter,
         )
         written = save_generation(result, output, preview=preview, force=force)
-    finally:
-        reporter.close()
     per_label = [int((result.labels == k).sum()) for k in range(checkpoint.architecture.num_classes)]
     typer.echo(
         f"{len(result.labels)} images {result.size}x{result.size} (per class {per_label}), seed {seed}"

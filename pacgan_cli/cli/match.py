@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from pacgan_cli.cli.options import ForceOption, QuietOption, SeedOption
-from pacgan_cli.cli.progress import make_reporter
+from pacgan_cli.cli.progress import progress_reporter
 from pacgan_cli.core.cohort.match import (
     CohortColumns,
     MatchOptions,
@@ -59,11 +59,8 @@ def match_command(
         level=level,
     )
     ensure_can_write(*match_output_paths(output), force=force)
-    reporter = make_reporter(quiet)
-    try:
+    with progress_reporter(quiet) as reporter:
         report = match_cohort(read_csv(table), options, reporter)
-    finally:
-        reporter.close()
     paths = save_match(report, output, force=force)
     for line in report.summary_lines():
         typer.echo(line)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
@@ -20,12 +22,15 @@ from rich.progress import (
 from pacgan_cli.core.progress import Reporter
 
 
-def make_reporter(quiet: bool = False) -> Reporter:
-    """Bars when stderr is a terminal and not `quiet`; plain log lines otherwise."""
+@contextmanager
+def progress_reporter(quiet: bool = False) -> Iterator[Reporter]:
+    """Bars when stderr is a terminal and not `quiet`, plain log lines otherwise; closed however the work ends."""
     console = Console(stderr=True)
-    if quiet or not console.is_terminal:
-        return PlainReporter()
-    return RichReporter(console)
+    reporter: Reporter = PlainReporter() if quiet or not console.is_terminal else RichReporter(console)
+    try:
+        yield reporter
+    finally:
+        reporter.close()
 
 
 def format_status(info: dict[str, Any]) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from pacgan_cli.cli.options import ForceOption, QuietOption
-from pacgan_cli.cli.progress import make_reporter
+from pacgan_cli.cli.progress import progress_reporter
 from pacgan_cli.core.cohort.pyramid import build_pyramid
 
 
@@ -21,10 +21,7 @@ def pyramid_command(
     quiet: bool = QuietOption,
 ) -> None:
     """Write Real{S}x{S}.nii.gz for every size from the stack's down to 4 (bilinear, as published)."""
-    reporter = make_reporter(quiet)
-    try:
+    with progress_reporter(quiet) as reporter:
         result = build_pyramid(stack, output_dir, min_size=min_size, force=force, reporter=reporter)
-    finally:
-        reporter.close()
     for line in result.summary_lines():
         typer.echo(line)

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from pacgan_cli.cli.options import ForceOption, QuietOption
-from pacgan_cli.cli.progress import make_reporter
+from pacgan_cli.cli.progress import progress_reporter
 from pacgan_cli.core.cohort.slices import (
     DEFAULT_CUBE_SIZE,
     SliceOptions,
@@ -41,10 +41,7 @@ def slices_command(
     """Pad/crop each volume to a cube, take its axial slice(s), write one [S, S, 1, N] stack."""
     indices = parse_slice_indices(slice_index) if slice_index is not None else None
     options = SliceOptions(cube_size=cube_size, indices=indices, recursive=recursive)
-    reporter = make_reporter(quiet)
-    try:
+    with progress_reporter(quiet) as reporter:
         result = extract_slices(source, output, list_file, options, force=force, reporter=reporter)
-    finally:
-        reporter.close()
     for line in result.summary_lines():
         typer.echo(line)

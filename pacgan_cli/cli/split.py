@@ -16,7 +16,7 @@ from pacgan_cli.cli.match import (
     ThresholdOption,
 )
 from pacgan_cli.cli.options import ForceOption, QuietOption, SeedOption
-from pacgan_cli.cli.progress import make_reporter
+from pacgan_cli.cli.progress import progress_reporter
 from pacgan_cli.core.cohort.split import SplitOptions, split_cohort
 from pacgan_cli.core.cohort.table import CohortColumns
 from pacgan_cli.core.errors import PacganError
@@ -69,11 +69,8 @@ def split_command(
         scale="max" if scale else "none",
         level=level,
     )
-    reporter = make_reporter(quiet)
-    try:
+    with progress_reporter(quiet) as reporter:
         report = split_cohort(stack, read_csv(table), output, options, force=force, reporter=reporter)
-    finally:
-        reporter.close()
     for line in report.summary_lines():
         typer.echo(line)
     if not report.reached:

@@ -63,14 +63,11 @@ def train_command(
         typer.echo(config_to_yaml(resolved), nl=False)
         return
 
-    from pacgan_cli.cli.progress import make_reporter
+    from pacgan_cli.cli.progress import progress_reporter
     from pacgan_cli.core.training.loop import train
 
-    reporter = make_reporter(quiet)
-    try:
+    with progress_reporter(quiet) as reporter:
         result = train(resolved, reporter, output=output, resume=resume, force=force)
-    finally:
-        reporter.close()
     typer.echo(f"run folder: {result.run_directory}")
     for line in result.summary_lines():
         typer.echo(line)
