@@ -12,7 +12,6 @@ from __future__ import annotations
 import ast
 import difflib
 import json
-import math
 import operator
 import os
 from dataclasses import asdict, dataclass, fields, replace
@@ -22,6 +21,7 @@ from typing import Any, ClassVar
 import yaml
 
 from pacgan_cli.core.errors import ConfigError
+from pacgan_cli.core.stages import is_stage_size, size_to_stage, stage_size
 
 DEFAULT_FACTORS = (1.0, 1.0, 1 / 2, 1 / 4, 1 / 8, 1 / 16, 1 / 32)
 DEFAULT_BATCH_SIZES = (32, 32, 32, 16, 16, 16, 16)
@@ -81,11 +81,11 @@ class TrainingConfig:
 
     @property
     def max_size(self) -> int:
-        return 4 * 2 ** (self.num_stages - 1)
+        return stage_size(self.num_stages - 1)
 
     @property
     def start_stage(self) -> int:
-        return int(math.log2(self.start_train_at_img_size // 4)) if self.load_model else 0
+        return size_to_stage(self.start_train_at_img_size) if self.load_model else 0
 
 
 FIELD_TYPES = {f.name: f.type for f in fields(TrainingConfig)}
@@ -219,7 +219,7 @@ def validate_config(config: TrainingConfig) -> None:
     )
     size = config.start_train_at_img_size
     check(
-        size >= 4 and size & (size - 1) == 0,
+        is_stage_size(size),
         f"`start_train_at_img_size` must be a power of two (4, 8, 16, ...); got {size}",
     )
     check(

@@ -26,8 +26,8 @@ from pacgan_cli.core.io.tables import read_labels
 from pacgan_cli.core.metrics import fidelity, memorisation, plots, similarity
 from pacgan_cli.core.metrics.classification import classification_report, roc_curves
 from pacgan_cli.core.models.checkpoint import DISCRIMINATOR, GENERATOR, LoadedCheckpoint, load_checkpoint
-from pacgan_cli.core.models.layers import size_to_stage
 from pacgan_cli.core.progress import Reporter, SilentReporter
+from pacgan_cli.core.stages import size_to_stage
 
 MISSING_WEIGHTS_ERROR = "error"
 MISSING_WEIGHTS_SKIP = "skip"

@@ -23,8 +23,8 @@ from pacgan_cli.core.io.tables import write_predictions, write_synthetic_labels
 from pacgan_cli.core.metrics.classification import ClassificationReport, classification_report, roc_curves
 from pacgan_cli.core.models.checkpoint import DISCRIMINATOR, GENERATOR, LoadedCheckpoint
 from pacgan_cli.core.models.discriminator import measure_batch_statistic
-from pacgan_cli.core.models.layers import size_to_stage, stage_size
 from pacgan_cli.core.progress import Reporter, SilentReporter
+from pacgan_cli.core.stages import size_to_stage, stage_size
 
 LATENT_BLOCK = 256  # latent vectors are drawn in blocks of this many, whatever the batch size
 STATISTIC_AUTO = "auto"

@@ -22,8 +22,7 @@ from pacgan_cli.core.errors import InputError
 from pacgan_cli.core.io.atomic import ensure_can_write
 from pacgan_cli.core.io.nifti import read_stack, write_stack
 from pacgan_cli.core.progress import Reporter, SilentReporter
-
-SMALLEST_SIZE = 4
+from pacgan_cli.core.stages import SMALLEST_SIZE, is_stage_size
 
 
 @dataclass(frozen=True)
@@ -68,12 +67,9 @@ def build_pyramid(
 
 
 def pyramid_sizes(max_size: int, min_size: int = SMALLEST_SIZE) -> list[int]:
-    """Sizes from `max_size` down to `min_size`, halving each time; both must be powers of two >= 4.
-
-    Same sizes as `models.layers.stage_size`, computed here so that cohort commands do not import torch.
-    """
+    """Sizes from `max_size` down to `min_size`, halving each time; both must be powers of two >= 4."""
     for name, value in (("image size", max_size), ("smallest size", min_size)):
-        if value < SMALLEST_SIZE or value & (value - 1):
+        if not is_stage_size(value):
             raise InputError(
                 f"{name} {value} is not a power of two of at least 4; progressive training needs 4, 8, 16, ..."
             )

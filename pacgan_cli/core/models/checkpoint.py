@@ -21,7 +21,8 @@ from pacgan_cli.core.errors import InputError
 from pacgan_cli.core.io.atomic import atomic_path
 from pacgan_cli.core.models.discriminator import Discriminator
 from pacgan_cli.core.models.generator import Generator
-from pacgan_cli.core.models.layers import stage_channels, stage_size
+from pacgan_cli.core.models.layers import stage_channels
+from pacgan_cli.core.stages import stage_size
 
 FORMAT_VERSION = 1
 GENERATOR = "generator"

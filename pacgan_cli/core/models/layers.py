@@ -61,15 +61,3 @@ class ConvBlock(nn.Module):
 def stage_channels(base_channels: int, factors: list[float]) -> list[int]:
     """Feature channels at each stage (4x4, 8x8, ...), as the published code computes them."""
     return [int(base_channels * factor) for factor in factors]
-
-
-def stage_size(stage: int) -> int:
-    """Image side length at a stage: 4 * 2**stage."""
-    return 4 * 2**stage
-
-
-def size_to_stage(size: int) -> int:
-    """Inverse of `stage_size`; raises ValueError for sizes that are not 4 * 2**k."""
-    if size < 4 or size & (size - 1):
-        raise ValueError(f"image size {size} is not a power of two of at least 4")
-    return size.bit_length() - 3

@@ -13,7 +13,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 from pacgan_cli.core.errors import InputError
 from pacgan_cli.core.io.nifti import read_stack, read_stack_shape
 from pacgan_cli.core.io.tables import read_labels
-from pacgan_cli.core.models.layers import stage_size
+from pacgan_cli.core.stages import stage_size
 
 
 @dataclass(frozen=True)

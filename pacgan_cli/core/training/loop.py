@@ -30,9 +30,9 @@ from pacgan_cli.core.models.checkpoint import (
 )
 from pacgan_cli.core.models.discriminator import Discriminator, measure_batch_statistic
 from pacgan_cli.core.models.generator import Generator
-from pacgan_cli.core.models.layers import stage_size
 from pacgan_cli.core.progress import Reporter, SilentReporter
 from pacgan_cli.core.runtime import resolve_device, seed_everything
+from pacgan_cli.core.stages import stage_size
 from pacgan_cli.core.training import figures
 from pacgan_cli.core.training.data import DataFolder, batch_ranges, open_data_folder, validation_split
 from pacgan_cli.core.training.losses import critic_loss, generator_loss, gradient_penalty

@@ -4,7 +4,8 @@ import torch.nn.functional as F
 
 from pacgan_cli.core.models.discriminator import Discriminator, measure_batch_statistic
 from pacgan_cli.core.models.generator import Generator
-from pacgan_cli.core.models.layers import PixelNorm, WSConv2d, size_to_stage, stage_size
+from pacgan_cli.core.models.layers import PixelNorm, WSConv2d
+from pacgan_cli.core.stages import stage_size
 
 TINY = {"base_channels": 8, "factors": [1, 1, 0.5, 0.25]}
 
@@ -142,10 +143,3 @@ def test_equalised_conv_and_pixelnorm_match_their_definitions() -> None:
     torch.testing.assert_close(layer(x), expected)
     normalised = PixelNorm()(x)
     torch.testing.assert_close(normalised.pow(2).mean(dim=1), torch.ones(1, 5, 5), atol=1e-4, rtol=1e-4)
-
-
-def test_stage_size_round_trip_and_rejection() -> None:
-    assert [stage_size(s) for s in range(4)] == [4, 8, 16, 32]
-    assert size_to_stage(256) == 6
-    with pytest.raises(ValueError):
-        size_to_stage(48)
