@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from pacgan_cli.cli.options import DeviceOption, ForceOption, QuietOption
-from pacgan_cli.core.errors import ConfigError
+from pacgan_cli.core.errors import ConfigError, InputError
 
 
 def generate_command(
@@ -51,6 +51,12 @@ def generate_command(
 
     ensure_can_write(*generation_targets(output, preview), force=force)
     checkpoint = load_checkpoint(model, expected_kind=GENERATOR)
+    num_classes = checkpoint.architecture.num_classes
+    if total is None and len(counts) != num_classes:
+        raise InputError(
+            f"the model has {num_classes} classes, so --per-class needs {num_classes} counts; "
+            f"got {len(counts)} (use --total N to split N images evenly)"
+        )
     with progress_reporter(quiet) as reporter:
         result = generate_images(
             checkpoint,
@@ -62,7 +68,7 @@ def generate_command(
             reporter=reporter,
         )
         written = save_generation(result, output, preview=preview, force=force)
-    per_label = [int((result.labels == k).sum()) for k in range(checkpoint.architecture.num_classes)]
+    per_label = [int((result.labels == k).sum()) for k in range(num_classes)]
     typer.echo(
         f"{len(result.labels)} images {result.size}x{result.size} (per class {per_label}), seed {seed}"
     )

@@ -45,7 +45,8 @@ def test_same_seed_same_images_whatever_the_batch_size(generator: Path, tmp_path
 @pytest.mark.parametrize(
     ("extra", "message", "exit_code"),
     [
-        (["--per-class", "1", "2", "3"], "2 per-class counts", 2),
+        (["--per-class", "1", "2", "3"], "--per-class needs 2 counts; got 3", 1),
+        (["--per-class", "3"], "--per-class needs 2 counts; got 1 (use --total N", 1),
         (["--total", "4", "--per-class", "2"], "either --per-class or --total", 2),
         ([], "how many images", 2),
         (["--total", "4", "--size", "12"], "not a stage size", 1),
