@@ -90,6 +90,7 @@ def test_skip_unavailable_notes_the_skip_in_the_report(inputs, tmp_path: Path, c
         (["--metrics", "psnr"], "unknown metric 'psnr'", 2),
         (["--resize", "cubic"], "--resize", 2),
         (["--metrics", "classification"], "--discriminator", 2),
+        (["--metrics", "ssim", "--inception-weights", "missing.pth"], "missing.pth: InceptionV3 weights", 1),
     ],
 )
 def test_bad_options_are_one_line(inputs, tmp_path: Path, capsys, extra, message, exit_code) -> None:
