@@ -70,7 +70,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(0)
     config = build_config({"in_channels": args.channels, "device": "cpu"})
-    networks = build_networks(config, torch.device("cpu"))
+    networks = build_networks(config, [torch.device("cpu")])
     stage = size_to_stage(args.size)
     real = torch.rand(args.batch, 1, args.size, args.size) * 2 - 1
     labels = torch.arange(args.batch) % 2

@@ -217,6 +217,10 @@ def validate_config(config: TrainingConfig) -> None:
         len(config.adam_betas) == 2 and all(0 <= b < 1 for b in config.adam_betas),
         "`adam_betas` needs two values in [0, 1)",
     )
+    check(
+        len(config.gpus_n) > 0 and all(g >= 0 for g in config.gpus_n),
+        f"`gpus_n` lists GPU ids (0, 1, ...); got {list(config.gpus_n)}",
+    )
     size = config.start_train_at_img_size
     check(
         is_stage_size(size),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -22,6 +23,24 @@ def resolve_device(name: str) -> torch.device:
         return torch.device(name)
     except RuntimeError as error:
         raise ConfigError(f"unknown device {name!r}; use auto, cpu or cuda") from error
+
+
+def training_devices(device: torch.device, gpus: Sequence[int], visible: int) -> list[torch.device]:
+    """The devices each training batch is spread over; the first one holds the networks.
+
+    CPU: the CPU. `cuda:K`: GPU K alone. Plain `cuda`: the GPUs that `gpus` (the published GPUS_N) names,
+    in its order, which is how the published code parallelises a run. `visible` is the number of GPUs.
+    """
+    if device.type != "cuda":
+        return [device]
+    ids = [device.index] if device.index is not None else list(dict.fromkeys(gpus))
+    for index in ids:
+        if not 0 <= index < visible:
+            raise ConfigError(
+                f"GPU {index} was asked for, but {visible} GPU(s) are visible (ids 0..{visible - 1}); "
+                "fix `gpus_n` or `device`"
+            )
+    return [torch.device("cuda", index) for index in ids]
 
 
 def seed_everything(seed: int) -> None:

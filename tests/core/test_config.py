@@ -74,12 +74,14 @@ def test_each_problem_gets_its_own_line() -> None:
                 "batch_sizes": [8, 8],
                 "class_size": 1,
                 "start_train_at_img_size": 12,
+                "gpus_n": [0, -1],
             }
         )
     lines = str(error.value).splitlines()
     assert "`batch_sizes` needs 5 entries, one per stage (sizes 4..64); got 2" in lines
     assert "`class_size` must be at least 2; got 1" in lines
     assert "`start_train_at_img_size` must be a power of two (4, 8, 16, ...); got 12" in lines
+    assert "`gpus_n` lists GPU ids (0, 1, ...); got [0, -1]" in lines
 
 
 def test_unknown_key_suggests_the_closest_one() -> None:

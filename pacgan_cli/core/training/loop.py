@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from pacgan_cli.core.config import TrainingConfig, config_to_data, config_to_yaml
 from pacgan_cli.core.errors import InputError, OutputExistsError
@@ -31,7 +32,7 @@ from pacgan_cli.core.models.checkpoint import (
 from pacgan_cli.core.models.discriminator import Discriminator, measure_batch_statistic
 from pacgan_cli.core.models.generator import Generator
 from pacgan_cli.core.progress import Reporter, SilentReporter
-from pacgan_cli.core.runtime import resolve_device, seed_everything
+from pacgan_cli.core.runtime import resolve_device, seed_everything, training_devices
 from pacgan_cli.core.stages import stage_size
 from pacgan_cli.core.training import figures
 from pacgan_cli.core.training.data import DataFolder, batch_ranges, open_data_folder, validation_split
@@ -124,6 +125,9 @@ class Networks:
     generator_optimizer: torch.optim.Adam
     critic_optimizer: torch.optim.Adam
     ema: Generator | None
+    # What the training steps call: the networks themselves, or DataParallel copies over several GPUs.
+    generator_step_module: nn.Module
+    critic_step_module: nn.Module
 
 
 def run_layout(config: TrainingConfig, output: Path | None) -> RunLayout:
@@ -191,18 +195,20 @@ def train(
         if mode == "validate"
         else None
     )
+    devices = training_devices(resolve_device(config.device), config.gpus_n, torch.cuda.device_count())
+    device = devices[0]
     _prepare_run_folder(layout, resuming, force)
     write_text_atomic(layout.config_path, config_to_yaml(config))
 
-    device = resolve_device(config.device)
     seed_everything(config.seed)
-    networks = build_networks(config, device)
+    networks = build_networks(config, devices)
     if start > 0:
         _load_handover(networks, layout, stage_size(start - 1), config.stage_handover, device)
     _keep_metrics_before(layout.metrics_path, start)
 
     result = TrainResult(layout.model_directory, layout.image_directory, mode)
-    reporter.message(f"training on {device} in {mode} mode, stages {stage_size(start)}..{config.max_size}")
+    where = ", ".join(str(d) for d in devices)
+    reporter.message(f"training on {where} in {mode} mode, stages {stage_size(start)}..{config.max_size}")
     for stage in stages:
         stage_result = train_stage(
             stage, networks, config, train_data, rows, epochs[stage], layout, reporter, test_data
@@ -240,8 +246,13 @@ def _generate_and_evaluate(
     return report.output_directory
 
 
-def build_networks(config: TrainingConfig, device: torch.device) -> Networks:
-    """Fresh networks and Adam optimisers (lr and betas from the config) on `device`."""
+def build_networks(config: TrainingConfig, devices: list[torch.device]) -> Networks:
+    """Fresh networks and Adam optimisers (lr and betas from the config) on `devices[0]`.
+
+    With several GPUs each training batch is split between them (DataParallel, as published), so the
+    minibatch-stddev layer sees one GPU's share of the batch.
+    """
+    device = devices[0]
     architecture = NetworkArchitecture(
         base_channels=config.in_channels,
         factors=tuple(config.factors),
@@ -253,6 +264,7 @@ def build_networks(config: TrainingConfig, device: torch.device) -> Networks:
     generator = architecture.build(GENERATOR).to(device)
     discriminator = architecture.build(DISCRIMINATOR).to(device)
     betas = (config.adam_betas[0], config.adam_betas[1])
+    parallel = [d.index for d in devices] if len(devices) > 1 else None
     return Networks(
         architecture=architecture,
         generator=generator,
@@ -260,6 +272,8 @@ def build_networks(config: TrainingConfig, device: torch.device) -> Networks:
         generator_optimizer=torch.optim.Adam(generator.parameters(), lr=config.learning_rate, betas=betas),
         critic_optimizer=torch.optim.Adam(discriminator.parameters(), lr=config.learning_rate, betas=betas),
         ema=copy.deepcopy(generator).requires_grad_(False) if config.ema else None,
+        generator_step_module=nn.DataParallel(generator, parallel) if parallel else generator,
+        critic_step_module=nn.DataParallel(discriminator, parallel) if parallel else discriminator,
     )
 
 
@@ -367,7 +381,7 @@ def critic_step(
     config: TrainingConfig,
 ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
     """One critic update; returns the loss terms and the class logits of the real and fake batches."""
-    generator, discriminator = networks.generator, networks.discriminator
+    generator, discriminator = networks.generator_step_module, networks.critic_step_module
     z = torch.randn(real.shape[0], config.z_dim, device=real.device)
     with torch.no_grad():
         fake = generator(z, labels, alpha, stage)
@@ -397,7 +411,7 @@ def generator_step(
     networks: Networks, labels: torch.Tensor, alpha: float, stage: int, config: TrainingConfig
 ) -> dict[str, torch.Tensor]:
     """One generator update with a fresh latent batch; the critic's weights get no gradient."""
-    generator, discriminator = networks.generator, networks.discriminator
+    generator, discriminator = networks.generator_step_module, networks.critic_step_module
     z = torch.randn(labels.shape[0], config.z_dim, device=labels.device)
     discriminator.requires_grad_(False)
     try:

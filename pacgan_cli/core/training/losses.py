@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-
-from pacgan_cli.core.models.discriminator import Discriminator
+from torch import nn
 
 
 def gradient_penalty(
-    discriminator: Discriminator,
+    discriminator: nn.Module,
     real: torch.Tensor,
     fake: torch.Tensor,
     alpha: float,
