@@ -28,6 +28,7 @@ from scipy.ndimage import gaussian_filter, map_coordinates
 from skimage.transform import downscale_local_mean
 
 from pacgan_cli.core.io.nifti import read_volume, write_volume
+from pacgan_cli.core.stages import stage_file_name
 
 TEMPLATE = "datasets/data/mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz"
 VOXEL_MM = 4
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     config = write_demo_config(output / "pacgan-demo.yaml", data, arguments.epochs, arguments.seed)
     generator = run / f"PACGAN_{max_size}x{max_size}" / "generator_last.pt"
     discriminator = run / f"PACGAN_{max_size}x{max_size}" / "discriminator_last.pt"
-    test_stack = data / "test" / f"Real{max_size}x{max_size}.nii.gz"
+    test_stack = data / "test" / stage_file_name(max_size)
     synthetic = output / "synthetic" / "synthetic.nii.gz"
     steps = {
         "slices": ["slices", output / "volumes", "-o", data / "all_slices.nii.gz",

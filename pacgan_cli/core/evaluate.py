@@ -27,7 +27,7 @@ from pacgan_cli.core.metrics import fidelity, memorisation, plots, similarity
 from pacgan_cli.core.metrics.classification import classification_report, roc_curves
 from pacgan_cli.core.models.checkpoint import DISCRIMINATOR, GENERATOR, LoadedCheckpoint, load_checkpoint
 from pacgan_cli.core.progress import Reporter, SilentReporter
-from pacgan_cli.core.stages import size_to_stage
+from pacgan_cli.core.stages import STAGE_FILE_PATTERN, size_to_stage, stage_file_name
 
 MISSING_WEIGHTS_ERROR = "error"
 MISSING_WEIGHTS_SKIP = "skip"
@@ -599,20 +599,14 @@ def _check_sets(
 
 def _stage_file(folder: Path, size: int | None) -> Path:
     if size is not None:
-        path = folder / f"Real{size}x{size}.nii.gz"
+        path = folder / stage_file_name(size)
         if not path.is_file():
-            raise InputError(
-                f"{folder}: has no Real{size}x{size}.nii.gz; run `pacgan pyramid` on its largest stack"
-            )
+            raise InputError(f"{folder}: has no {path.name}; run `pacgan pyramid` on its largest stack")
         return path
-    sizes = sorted(
-        int(p.name[4:].split("x")[0])
-        for p in folder.glob("Real*x*.nii.gz")
-        if p.name[4:].split("x")[0].isdigit()
-    )
+    sizes = [int(match[1]) for p in folder.iterdir() if (match := STAGE_FILE_PATTERN.fullmatch(p.name))]
     if not sizes:
         raise InputError(f"{folder}: no Real{{S}}x{{S}}.nii.gz stacks in this folder")
-    return folder / f"Real{sizes[-1]}x{sizes[-1]}.nii.gz"
+    return folder / stage_file_name(max(sizes))
 
 
 def _sample_figure(context: _Context) -> Path:

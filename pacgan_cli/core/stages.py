@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 SMALLEST_SIZE = 4
+STAGE_FILE_PATTERN = re.compile(r"Real(\d+)x\1\.nii\.gz")
 
 
 def stage_size(stage: int) -> int:
@@ -13,6 +16,11 @@ def stage_size(stage: int) -> int:
 def is_stage_size(size: int) -> bool:
     """True for 4, 8, 16, ...: the sizes progressive training has a stage for."""
     return size >= SMALLEST_SIZE and size & (size - 1) == 0
+
+
+def stage_file_name(size: int) -> str:
+    """`Real{S}x{S}.nii.gz`, the stack name `pacgan train` and the published code look for."""
+    return f"Real{size}x{size}.nii.gz"
 
 
 def size_to_stage(size: int) -> int:

@@ -22,7 +22,7 @@ from pacgan_cli.core.errors import InputError
 from pacgan_cli.core.io.atomic import ensure_can_write
 from pacgan_cli.core.io.nifti import read_stack, write_stack
 from pacgan_cli.core.progress import Reporter, SilentReporter
-from pacgan_cli.core.stages import SMALLEST_SIZE, is_stage_size
+from pacgan_cli.core.stages import SMALLEST_SIZE, is_stage_size, stage_file_name
 
 
 @dataclass(frozen=True)
@@ -110,11 +110,6 @@ def resize_stack(images: np.ndarray, size: int) -> np.ndarray:
         shrunk = resize(image, (size, size, channels), order=1, preserve_range=True)
         result[index] = np.moveaxis(shrunk, -1, 0)
     return result
-
-
-def stage_file_name(size: int) -> str:
-    """`Real{S}x{S}.nii.gz`, the name `pacgan train` and the published code look for."""
-    return f"Real{size}x{size}.nii.gz"
 
 
 def _square_size(images: np.ndarray, source: Path) -> int:

@@ -21,7 +21,7 @@ import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
 from pacgan_cli.core.cohort.figures import save_age_histograms
-from pacgan_cli.core.cohort.pyramid import pyramid_sizes, resize_pyramid, stage_file_name
+from pacgan_cli.core.cohort.pyramid import pyramid_sizes, resize_pyramid
 from pacgan_cli.core.cohort.stats import GroupTests
 from pacgan_cli.core.cohort.table import (
     LEVELS,
@@ -36,6 +36,7 @@ from pacgan_cli.core.io.atomic import write_text_atomic
 from pacgan_cli.core.io.nifti import read_stack, read_stack_shape, write_stack
 from pacgan_cli.core.io.tables import write_csv, write_labels
 from pacgan_cli.core.progress import Reporter, SilentReporter
+from pacgan_cli.core.stages import stage_file_name
 
 PARTS = ("train", "test")
 SCALINGS = ("max", "none")

@@ -13,7 +13,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 from pacgan_cli.core.errors import InputError
 from pacgan_cli.core.io.nifti import read_stack, read_stack_shape
 from pacgan_cli.core.io.tables import read_labels
-from pacgan_cli.core.stages import stage_size
+from pacgan_cli.core.stages import stage_file_name, stage_size
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class DataFolder:
     image_count: int
 
     def stack_path(self, size: int) -> Path:
-        return stack_path(self.folder, size)
+        return self.folder / stage_file_name(size)
 
     def load(self, size: int, rows: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Images [n, C, S, S] float32 and labels [n] int64 for the selected label rows (all by default)."""
@@ -35,10 +35,6 @@ class DataFolder:
         return torch.from_numpy(np.ascontiguousarray(selected)), torch.from_numpy(
             table["Label"].to_numpy(copy=True)
         )
-
-
-def stack_path(folder: Path, size: int) -> Path:
-    return Path(folder) / f"Real{size}x{size}.nii.gz"
 
 
 def open_data_folder(
@@ -56,7 +52,7 @@ def open_data_folder(
     counts = set()
     for stage in stages:
         size = stage_size(stage)
-        path = stack_path(folder, size)
+        path = folder / stage_file_name(size)
         if not path.is_file():
             raise InputError(f"{path}: missing; the folder needs Real{{S}}x{{S}}.nii.gz for every stage size")
         shape = read_stack_shape(path)
@@ -70,7 +66,7 @@ def open_data_folder(
             )
         counts.add(shape[3])
     for stage in stages:  # pixel checks (NaN/inf) only once every header is known to be right
-        read_stack(stack_path(folder, stage_size(stage)), expected_size=stage_size(stage))
+        read_stack(folder / stage_file_name(stage_size(stage)), expected_size=stage_size(stage))
     if len(counts) > 1:
         raise InputError(f"{folder}: the stage stacks hold different numbers of images ({sorted(counts)})")
     image_count = counts.pop()
