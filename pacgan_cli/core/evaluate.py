@@ -8,7 +8,6 @@ a set with itself, which gives FID 0 by construction and says nothing).
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -20,7 +19,7 @@ import numpy as np
 import torch
 
 from pacgan_cli.core.errors import ConfigError, InputError
-from pacgan_cli.core.io.atomic import ensure_can_write, write_text_atomic
+from pacgan_cli.core.io.atomic import ensure_can_write, write_json_atomic, write_text_atomic
 from pacgan_cli.core.io.nifti import read_stack
 from pacgan_cli.core.io.tables import read_labels
 from pacgan_cli.core.metrics import fidelity, memorisation, plots, similarity
@@ -230,7 +229,7 @@ def evaluate(
     }
     markdown = _markdown(data, sections, skipped, samples)
     json_path = output_directory / "metrics.json"
-    write_text_atomic(json_path, json.dumps(_plain(data), indent=2, allow_nan=False) + "\n")
+    write_json_atomic(json_path, data)
     write_text_atomic(output_directory / "report.md", markdown)
     files = [json_path, output_directory / "report.md", samples]
     files += [path for section in sections.values() for path in section.files]
@@ -692,16 +691,3 @@ def _number(value: float | None, digits: int = 3) -> str:
     return (
         "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
     )
-
-
-def _plain(value: Any) -> Any:
-    """JSON-ready: NaN/inf -> None, NumPy scalars -> Python numbers."""
-    if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

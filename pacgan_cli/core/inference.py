@@ -6,7 +6,6 @@ network's memory does not grow with the number of images.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ import pandas as pd
 import torch
 
 from pacgan_cli.core.errors import ConfigError, InputError
-from pacgan_cli.core.io.atomic import ensure_can_write, write_text_atomic
+from pacgan_cli.core.io.atomic import ensure_can_write, write_json_atomic
 from pacgan_cli.core.io.nifti import write_stack
 from pacgan_cli.core.io.tables import write_predictions, write_synthetic_labels
 from pacgan_cli.core.metrics.classification import ClassificationReport, classification_report, roc_curves
@@ -265,7 +264,7 @@ def write_classification(
         "images": len(true),
         "batch_statistic": {"source": result.statistic_source, "value": result.statistic},
     }
-    write_text_atomic(targets[1], json.dumps(data, indent=2) + "\n")
+    write_json_atomic(targets[1], data)
     save_roc_curves(targets[2], roc_curves(true, probabilities), report.auc_per_class, f"ROC, {source}")
     save_confusion_matrix(
         targets[3], report.confusion, report.confusion_normalised, f"Confusion matrix, {source}"

@@ -10,7 +10,6 @@ options and seed give the same result.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -31,7 +30,7 @@ from pacgan_cli.core.cohort.table import (
     prepare_cohort,
 )
 from pacgan_cli.core.errors import ConfigError, InputError
-from pacgan_cli.core.io.atomic import ensure_can_write, write_text_atomic
+from pacgan_cli.core.io.atomic import ensure_can_write, write_json_atomic, write_text_atomic
 from pacgan_cli.core.io.tables import write_csv
 from pacgan_cli.core.progress import Reporter, SilentReporter
 
@@ -153,7 +152,7 @@ def save_match(report: MatchReport, output: str | os.PathLike[str], force: bool 
     columns = report.options.columns
     write_csv(matched_path, report.matched, force=force)
     write_csv(removed_path, report.removed, force=force)
-    write_text_atomic(json_path, json.dumps(report.as_dict(), indent=2) + "\n")
+    write_json_atomic(json_path, report.as_dict())
     write_text_atomic(text_path, "\n".join(report.summary_lines()) + "\n")
     everyone = pd.concat([report.matched, report.removed])
     save_age_histograms(

@@ -8,7 +8,6 @@ new candidates, and a candidate must also keep every class within one subject of
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -32,7 +31,7 @@ from pacgan_cli.core.cohort.table import (
     prepare_cohort,
 )
 from pacgan_cli.core.errors import ConfigError, InputError, OutputExistsError
-from pacgan_cli.core.io.atomic import write_text_atomic
+from pacgan_cli.core.io.atomic import write_json_atomic, write_text_atomic
 from pacgan_cli.core.io.nifti import read_stack, read_stack_shape, write_stack
 from pacgan_cli.core.io.tables import write_csv, write_labels
 from pacgan_cli.core.progress import Reporter, SilentReporter
@@ -284,7 +283,7 @@ def _write_staged(
                 write_stack(folder / stage_file_name(size), images)
             write_labels(folder / "labels.csv", content["labels"])
             write_csv(folder / "source.csv", content["source"])
-        write_text_atomic(staging / "split_report.json", json.dumps(report.as_dict(), indent=2) + "\n")
+        write_json_atomic(staging / "split_report.json", report.as_dict())
         write_text_atomic(staging / "split_report.txt", "\n".join(report.summary_lines()) + "\n")
         save_age_histograms(
             staging / "split_ages.png",

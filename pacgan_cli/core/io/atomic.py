@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from pacgan_cli.core.errors import OutputExistsError
 
@@ -35,6 +40,24 @@ def write_text_atomic(target: str | os.PathLike[str], text: str) -> None:
     """Write a text file in one piece."""
     with atomic_path(target) as temporary:
         temporary.write_text(text, encoding="utf-8")
+
+
+def json_ready(value: Any) -> Any:
+    """NaN/inf -> null and NumPy scalars -> Python numbers, so that what is written is strict JSON."""
+    if isinstance(value, dict):
+        return {str(key): json_ready(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(item) for item in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_json_atomic(target: str | os.PathLike[str], data: Any) -> None:
+    """Write `data` as indented strict JSON in one piece."""
+    write_text_atomic(target, json.dumps(json_ready(data), indent=2, allow_nan=False) + "\n")
 
 
 def ensure_can_write(*targets: str | os.PathLike[str], force: bool = False) -> None:

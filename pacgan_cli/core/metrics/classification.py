@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.metrics import confusion_matrix, log_loss, roc_auc_score, roc_curve
 
+from pacgan_cli.core.io.atomic import json_ready
+
 
 @dataclass(frozen=True)
 class ClassificationReport:
@@ -23,10 +25,10 @@ class ClassificationReport:
         return {
             "accuracy": self.accuracy,
             "cross_entropy": self.cross_entropy,
-            "auc_per_class": [_plain(v) for v in self.auc_per_class],
-            "auc_macro": _plain(self.auc_macro),
+            "auc_per_class": json_ready(list(self.auc_per_class)),
+            "auc_macro": json_ready(self.auc_macro),
             "confusion_matrix": self.confusion.tolist(),
-            "confusion_matrix_normalised": [[_plain(v) for v in row] for row in self.confusion_normalised],
+            "confusion_matrix_normalised": json_ready(self.confusion_normalised.tolist()),
         }
 
 
@@ -84,7 +86,3 @@ def _renormalised(probabilities: np.ndarray) -> np.ndarray:
     """Clip away exact zeros (log 0) and keep each row summing to one, as log_loss expects."""
     clipped = np.clip(probabilities, 1e-12, 1.0)
     return clipped / clipped.sum(axis=1, keepdims=True)
-
-
-def _plain(value: float) -> float | None:
-    return None if np.isnan(value) else float(value)

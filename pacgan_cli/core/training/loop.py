@@ -18,7 +18,7 @@ from torch import nn
 
 from pacgan_cli.core.config import TrainingConfig, config_to_data, config_to_yaml
 from pacgan_cli.core.errors import InputError, OutputExistsError
-from pacgan_cli.core.io.atomic import write_text_atomic
+from pacgan_cli.core.io.atomic import json_ready, write_json_atomic, write_text_atomic
 from pacgan_cli.core.metrics import plots
 from pacgan_cli.core.metrics.classification import one_vs_rest_auc, roc_curves
 from pacgan_cli.core.models.checkpoint import (
@@ -763,7 +763,7 @@ def _keep_metrics_before(path: Path, start: int) -> None:
 
 def _append_metrics(path: Path, record: dict[str, Any]) -> None:
     with path.open("a", encoding="utf-8") as handle:
-        handle.write(json.dumps(_json_safe(record)) + "\n")
+        handle.write(json.dumps(json_ready(record), allow_nan=False) + "\n")
         handle.flush()
 
 
@@ -775,18 +775,7 @@ def _write_summary(
     for stage in result.stages:
         stages[f"{stage.size}x{stage.size}"] = stage.__dict__
     summary = {"mode": mode, "device": str(device), "seed": config.seed, "stages": stages}
-    write_text_atomic(layout.summary_path, json.dumps(_json_safe(summary), indent=2) + "\n")
-
-
-def _json_safe(value: Any) -> Any:
-    """NaN and infinity become null, so every line is strict JSON."""
-    if isinstance(value, float):
-        return value if np.isfinite(value) else None
-    if isinstance(value, dict):
-        return {key: _json_safe(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(item) for item in value]
-    return value
+    write_json_atomic(layout.summary_path, summary)
 
 
 def _format(value: float | None) -> str:
