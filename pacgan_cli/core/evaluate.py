@@ -23,7 +23,7 @@ from pacgan_cli.core.io.atomic import ensure_can_write, write_json_atomic, write
 from pacgan_cli.core.io.nifti import read_stack
 from pacgan_cli.core.io.tables import read_labels
 from pacgan_cli.core.metrics import fidelity, memorisation, plots, similarity
-from pacgan_cli.core.metrics.classification import classification_report, roc_curves
+from pacgan_cli.core.metrics.classification import classification_report
 from pacgan_cli.core.models.checkpoint import DISCRIMINATOR, GENERATOR, LoadedCheckpoint, load_checkpoint
 from pacgan_cli.core.progress import Reporter, SilentReporter
 from pacgan_cli.core.stages import STAGE_FILE_PATTERN, size_to_stage, stage_file_name
@@ -531,19 +531,14 @@ def _classification(context: _Context) -> _Section:
             + " | ".join(_number(v) for v in report.auc_per_class)
             + f" | {report.accuracy:.3f} | {report.cross_entropy:.3f} |"
         )
-        roc = plots.save_roc_curves(
+        files += plots.save_classification_figures(
             context.output_directory / f"roc_{name}.png",
-            roc_curves(image_set.labels, result.probabilities),
-            report.auc_per_class,
-            f"ROC, {name} images",
-        )
-        confusion = plots.save_confusion_matrix(
             context.output_directory / f"confusion_{name}.png",
-            report.confusion,
-            report.confusion_normalised,
-            f"Confusion matrix, {name} images",
+            report,
+            image_set.labels,
+            result.probabilities,
+            f"{name} images",
         )
-        files += [roc, confusion]
     header = " | ".join(f"AUC class {k}" for k in range(context.num_classes))
     markdown = [
         "## Classification by the discriminator's auxiliary head",

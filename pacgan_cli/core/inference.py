@@ -19,7 +19,7 @@ from pacgan_cli.core.errors import ConfigError, InputError
 from pacgan_cli.core.io.atomic import ensure_can_write, write_json_atomic
 from pacgan_cli.core.io.nifti import write_stack
 from pacgan_cli.core.io.tables import write_predictions, write_synthetic_labels
-from pacgan_cli.core.metrics.classification import ClassificationReport, classification_report, roc_curves
+from pacgan_cli.core.metrics.classification import ClassificationReport, classification_report
 from pacgan_cli.core.models.checkpoint import DISCRIMINATOR, GENERATOR, LoadedCheckpoint
 from pacgan_cli.core.models.discriminator import measure_batch_statistic
 from pacgan_cli.core.progress import Reporter, SilentReporter
@@ -249,7 +249,7 @@ def write_classification(
 
     The scores use the images listed in the labels table (by ID).
     """
-    from pacgan_cli.core.metrics.plots import save_confusion_matrix, save_roc_curves
+    from pacgan_cli.core.metrics.plots import save_classification_figures
 
     targets = classification_targets(path, labels is not None)
     ensure_can_write(*targets, force=force)
@@ -265,10 +265,7 @@ def write_classification(
         "batch_statistic": {"source": result.statistic_source, "value": result.statistic},
     }
     write_json_atomic(targets[1], data)
-    save_roc_curves(targets[2], roc_curves(true, probabilities), report.auc_per_class, f"ROC, {source}")
-    save_confusion_matrix(
-        targets[3], report.confusion, report.confusion_normalised, f"Confusion matrix, {source}"
-    )
+    save_classification_figures(targets[2], targets[3], report, true, probabilities, source)
     return ClassificationOutcome(targets, report)
 
 

@@ -15,6 +15,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from pacgan_cli.core.io.atomic import atomic_path
+from pacgan_cli.core.metrics.classification import ClassificationReport, roc_curves
 
 
 def save_image_rows(
@@ -106,3 +107,20 @@ def _save(figure: Figure, path: str | os.PathLike[str]) -> Path:
     with atomic_path(path) as temporary:
         figure.savefig(temporary, dpi=110, format="png")
     return path
+
+
+def save_classification_figures(
+    roc_path: str | os.PathLike[str],
+    confusion_path: str | os.PathLike[str],
+    report: ClassificationReport,
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+    subject: str,
+) -> list[Path]:
+    """The ROC curves and the confusion matrix that go with one classification report."""
+    return [
+        save_roc_curves(roc_path, roc_curves(labels, probabilities), report.auc_per_class, f"ROC, {subject}"),
+        save_confusion_matrix(
+            confusion_path, report.confusion, report.confusion_normalised, f"Confusion matrix, {subject}"
+        ),
+    ]

@@ -20,7 +20,7 @@ from pacgan_cli.core.config import TrainingConfig, config_to_data, config_to_yam
 from pacgan_cli.core.errors import InputError, OutputExistsError
 from pacgan_cli.core.io.atomic import json_ready, write_json_atomic, write_text_atomic
 from pacgan_cli.core.metrics import plots
-from pacgan_cli.core.metrics.classification import one_vs_rest_auc, roc_curves
+from pacgan_cli.core.metrics.classification import one_vs_rest_auc
 from pacgan_cli.core.models.checkpoint import (
     DISCRIMINATOR,
     GENERATOR,
@@ -538,12 +538,13 @@ def _test_stage(
         networks.discriminator, images, labels, alpha, stage, statistic
     )
     folder = layout.image_stage(size)
-    title = f"test set, {size}x{size}"
-    plots.save_roc_curves(
-        folder / "test_roc.png", roc_curves(labels.numpy(), probabilities), report.auc_per_class, title
-    )
-    plots.save_confusion_matrix(
-        folder / "test_confusion.png", report.confusion, report.confusion_normalised, title
+    plots.save_classification_figures(
+        folder / "test_roc.png",
+        folder / "test_confusion.png",
+        report,
+        labels.numpy(),
+        probabilities,
+        f"test set, {size}x{size}",
     )
     data = report.to_data()
     _append_metrics(layout.metrics_path, {"event": "test", "stage": stage, "size": size, **data})
