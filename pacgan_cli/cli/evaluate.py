@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from pacgan_cli.cli.options import DeviceOption, ForceOption, QuietOption
-from pacgan_cli.core.errors import ConfigError, InputError
+from pacgan_cli.core.errors import ConfigError
 from pacgan_cli.core.metrics import METRIC_NAMES
 
 
@@ -77,10 +77,6 @@ def evaluate_command(
     ):
         if value < 1:
             raise ConfigError(f"{name} must be at least 1; got {value}")
-    if inception_weights is not None and not inception_weights.is_file():
-        raise InputError(
-            f"{inception_weights}: InceptionV3 weights file not found (given by --inception-weights)"
-        )
 
     from pacgan_cli.cli.progress import progress_reporter
     from pacgan_cli.core.evaluate import (

@@ -26,7 +26,7 @@ from pacgan_cli.core.metrics import fidelity, memorisation, plots, similarity
 from pacgan_cli.core.metrics.classification import classification_report
 from pacgan_cli.core.models.checkpoint import DISCRIMINATOR, GENERATOR, LoadedCheckpoint, load_checkpoint
 from pacgan_cli.core.progress import Reporter, SilentReporter
-from pacgan_cli.core.stages import STAGE_FILE_PATTERN, size_to_stage, stage_file_name
+from pacgan_cli.core.stages import STAGE_FILE_PATTERN, size_to_stage, stage_file_name, stage_size
 
 MISSING_WEIGHTS_ERROR = "error"
 MISSING_WEIGHTS_SKIP = "skip"
@@ -188,25 +188,29 @@ def evaluate(
     if "classification" in chosen and discriminator is None:
         raise ConfigError("the classification metric needs a discriminator; pass --discriminator D.pt")
     num_classes = _check_sets(real, fake, train, discriminator)
+    if "classification" in chosen and train is None:
+        _check_stored_statistic(discriminator, real.size)
     ensure_can_write(output_directory / "metrics.json", output_directory / "report.md", force=force)
     skipped: dict[str, str] = {}
     context = _Context(
         real, fake, train, discriminator, options, output_directory, num_classes, device, reporter
     )
-    if {"fid", "kid"} & set(chosen):
-        weights = fidelity.find_inception_weights(options.inception_weights)
-        if weights is None:
-            if options.missing_weights != MISSING_WEIGHTS_SKIP:
-                raise InputError(fidelity.missing_weights_message())
-            for name in ("fid", "kid"):
-                if name in chosen:
-                    chosen.remove(name)
-                    skipped[name] = (
-                        f"InceptionV3 weights not found; put {fidelity.INCEPTION_URL} at "
-                        f"{fidelity.inception_cache_path()} to compute it"
-                    )
-        else:
-            context.extractor = fidelity.build_inception_extractor(weights, options.resize)
+    wants_inception = bool({"fid", "kid"} & set(chosen))
+    # A weights file that was named must exist even when FID/KID are not asked for.
+    named_or_needed = wants_inception or options.inception_weights is not None
+    weights = fidelity.find_inception_weights(options.inception_weights) if named_or_needed else None
+    if wants_inception and weights is not None:
+        context.extractor = fidelity.build_inception_extractor(weights, options.resize)
+    elif wants_inception:
+        if options.missing_weights != MISSING_WEIGHTS_SKIP:
+            raise InputError(fidelity.missing_weights_message())
+        for name in ("fid", "kid"):
+            if name in chosen:
+                chosen.remove(name)
+                skipped[name] = (
+                    f"InceptionV3 weights not found; put {fidelity.INCEPTION_URL} at "
+                    f"{fidelity.inception_cache_path()} to compute it"
+                )
     output_directory.mkdir(parents=True, exist_ok=True)
     sections: dict[str, _Section] = {}
     for name in chosen:
@@ -521,8 +525,16 @@ def _classification(context: _Context) -> _Section:
     files: list[Path] = []
     rows = []
     notes: set[str] = set()
+    measured: float | None = None  # the reference statistic is measured once, for both sets
     for name, image_set in (("real", context.real), ("synthetic", context.fake)):
-        result = classify_images(discriminator, image_set.images, reference=reference, device=context.device)
+        result = classify_images(
+            discriminator,
+            image_set.images,
+            reference=reference,
+            reference_statistic=measured,
+            device=context.device,
+        )
+        measured = result.statistic if result.statistic_source == "reference" else None
         report = classification_report(image_set.labels, result.probabilities)
         data[name] = {**report.to_data(), "batch_statistic": result.statistic_source}
         notes.add(result.note)
@@ -589,6 +601,18 @@ def _check_sets(
             )
         num_classes = discriminator.architecture.num_classes
     return max(num_classes, 2)
+
+
+def _check_stored_statistic(discriminator: LoadedCheckpoint | None, size: int) -> None:
+    """Without training images, the statistic stored in the checkpoint must belong to this image size."""
+    if discriminator is None or discriminator.batch_statistic is None or discriminator.stage is None:
+        return
+    if discriminator.stage != size_to_stage(size):
+        stored = stage_size(discriminator.stage)
+        raise InputError(
+            f"{discriminator.path}: its stored batch statistic belongs to size {stored}, not {size}; "
+            f"pass --train with the training images ({size}x{size}) to measure it"
+        )
 
 
 def _stage_file(folder: Path, size: int | None) -> Path:

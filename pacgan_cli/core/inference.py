@@ -128,6 +128,7 @@ def classify_images(
     *,
     statistic_mode: str = STATISTIC_AUTO,
     reference: np.ndarray | None = None,
+    reference_statistic: float | None = None,
     batch_size: int = 64,
     device: torch.device | str = "cpu",
     reporter: Reporter | None = None,
@@ -137,7 +138,8 @@ def classify_images(
     The minibatch-stddev layer would make a prediction depend on the other images in its batch. In `auto`
     mode one fixed statistic is used for every image: measured on `reference` images when given, else the
     one stored in the checkpoint; a checkpoint without one falls back to `published` (the statistic of all
-    `images` together, exactly as if the whole file were one batch) with a note.
+    `images` together, exactly as if the whole file were one batch) with a note. `reference_statistic` is
+    one an earlier call measured on reference images, reused instead of measuring it again.
     """
     if checkpoint.kind != DISCRIMINATOR:
         raise InputError(f"{checkpoint.path}: this is a {checkpoint.kind}; classifying needs a discriminator")
@@ -150,9 +152,12 @@ def classify_images(
     alpha = fade_alpha(checkpoint, stage)
     model = checkpoint.model.to(device).eval()
     tensor = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
-    statistic, source, note = _choose_statistic(
-        checkpoint, tensor, statistic_mode, reference, stage, alpha, batch_size
-    )
+    if statistic_mode == STATISTIC_AUTO and reference_statistic is not None:
+        statistic, source, note = reference_statistic, "reference", ""
+    else:
+        statistic, source, note = _choose_statistic(
+            checkpoint, tensor, statistic_mode, reference, stage, alpha, batch_size
+        )
     reporter = reporter or SilentReporter()
     reporter.stage_started("classify", len(images))
     probabilities = np.empty((len(images), checkpoint.architecture.num_classes), dtype=np.float64)

@@ -119,3 +119,37 @@ def test_a_real_folder_without_the_fake_size_is_a_clear_error(inputs, tmp_path: 
         capsys,
     )
     assert code == 1 and "Real16x16" in stderr
+
+
+def test_a_negative_label_stops_before_any_metric_runs(inputs, tmp_path: Path, capsys) -> None:
+    test, _, fake = inputs
+    labels_path = fake.parent / "labels_syn.csv"
+    labels_path.write_text(labels_path.read_text().replace("\n0,0\n", "\n0,-1\n", 1))
+    out = tmp_path / "r"
+    code, _, stderr = run_cli(
+        ["evaluate", "--real", str(test), "--fake", str(fake), "-o", str(out), "--metrics", "ssim"], capsys
+    )
+    assert code == 1 and "label -1 is negative" in stderr and stderr.count("\n") == 1
+    assert not out.exists()
+
+
+def test_a_statistic_stored_for_another_size_asks_for_the_training_images(
+    inputs, tmp_path: Path, capsys
+) -> None:
+    test, _, fake = inputs
+    architecture = NetworkArchitecture(8, (1.0, 1.0, 1.0, 1.0), 1, 2, 6, 2)
+    model = save_checkpoint(
+        tmp_path / "D32.pt",
+        architecture.build(DISCRIMINATOR),
+        architecture,
+        epoch=1,
+        stage=3,
+        alpha=1,
+        batch_statistic=0.5,
+    )
+    out = tmp_path / "r"
+    args = ["evaluate", "--real", str(test), "--fake", str(fake), "-o", str(out), "-d", str(model)]
+    code, _, stderr = run_cli([*args, "--metrics", "ssim,classification"], capsys)
+    assert code == 1 and stderr.count("\n") == 1
+    assert "belongs to size 32, not 16; pass --train with the training images (16x16)" in stderr
+    assert not out.exists()

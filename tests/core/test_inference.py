@@ -148,6 +148,9 @@ def test_classify_a_published_checkpoint_with_a_reference_stack(tmp_path: Path, 
     whole = classify_images(checkpoint, images, reference=reference)
     assert alone.statistic_source == "reference" and not alone.note
     np.testing.assert_allclose(alone.probabilities[0], whole.probabilities[0], atol=1e-6)
+    reused = classify_images(checkpoint, images, reference_statistic=whole.statistic)
+    assert reused.statistic_source == "reference" and reused.statistic == whole.statistic
+    np.testing.assert_array_equal(reused.probabilities, whole.probabilities)
 
 
 def test_published_mode_equals_the_whole_file_as_one_batch(tmp_path: Path, images: np.ndarray) -> None:

@@ -54,13 +54,17 @@ def read_labels(
                 f"{path}: image ID {int(outside['ID'].iloc[0])} is outside the stack, which holds "
                 f"{image_count} images (IDs 0..{image_count - 1})"
             )
+    outside = table["Label"] < 0
     if num_classes is not None:
-        outside = table[(table["Label"] < 0) | (table["Label"] >= num_classes)]
-        if not outside.empty:
-            raise InputError(
-                f"{path}: label {int(outside['Label'].iloc[0])} is outside 0..{num_classes - 1}; "
-                f"set class_size to the number of classes or fix the labels"
-            )
+        outside |= table["Label"] >= num_classes
+    if outside.any():
+        label = int(table.loc[outside, "Label"].iloc[0])
+        if num_classes is None:
+            raise InputError(f"{path}: label {label} is negative; classes are numbered 0, 1, ...")
+        raise InputError(
+            f"{path}: label {label} is outside 0..{num_classes - 1}; "
+            f"set class_size to the number of classes or fix the labels"
+        )
     if require_subject:
         if table["Subject_ID"].isna().any():
             raise InputError(f"{path}: Subject_ID is empty in some rows; every image needs its subject")
