@@ -55,6 +55,11 @@ def test_split_errors_are_one_line_and_write_nothing(
         ["split", str(stack), str(table), "-o", str(tmp_path / "data"), "--folds", "1"], capsys
     )
     assert code == 2 and "--folds must be at least 2" in err
+    code, _, err = run_cli(
+        ["split", str(stack), str(table), "-o", str(tmp_path / "data"), "--patients", "CN"], capsys
+    )
+    assert code == 2 and err == "error: --patients and --controls must name different groups\n"
+    assert not (tmp_path / "data").exists()
 
 
 def test_split_refuses_a_folder_with_results(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -21,9 +21,9 @@ import pandas as pd
 from pacgan_cli.core.cohort.figures import save_age_histograms
 from pacgan_cli.core.cohort.stats import GroupTests, compare_groups, worst_p_after_toggle
 from pacgan_cli.core.cohort.table import (
-    LEVELS,
     CohortColumns,
     GroupCount,
+    check_level,
     group_ages,
     group_counts,
     other_group_rows,
@@ -251,7 +251,7 @@ def _search(
     priority[tie_order] = np.arange(len(tie_order))
     kept = np.ones(units.subject_count, dtype=bool)
     current = _Search(kept.copy(), units.tests(kept), [], threshold)
-    best = replace(current, kept=kept.copy())
+    best = replace(current, kept=kept.copy(), removed_order=[])  # its own list: `current` grows its own
     while not current.tests.passes(threshold):
         scores = _scores(units, current.kept, current.kept)
         choice = _choose(scores, priority, rng)
@@ -299,9 +299,6 @@ def _choose(scores: np.ndarray, priority: np.ndarray, rng: np.random.Generator |
 def _check_options(options: MatchOptions) -> None:
     if not 0 < options.threshold < 1:
         raise ConfigError(f"--threshold must be between 0 and 1; got {options.threshold}")
-    if options.level not in LEVELS:
-        raise ConfigError(f"--level must be image or subject; got {options.level!r}")
+    check_level(options.level)
     if options.restarts < 0:
         raise ConfigError(f"--restarts must be 0 or more; got {options.restarts}")
-    if options.columns.patients == options.columns.controls:
-        raise ConfigError("--patients and --controls must name different groups")

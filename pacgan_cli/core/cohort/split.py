@@ -23,8 +23,8 @@ from pacgan_cli.core.cohort.figures import save_age_histograms
 from pacgan_cli.core.cohort.pyramid import pyramid_sizes, resize_pyramid
 from pacgan_cli.core.cohort.stats import GroupTests
 from pacgan_cli.core.cohort.table import (
-    LEVELS,
     CohortColumns,
+    check_level,
     cohort_tests,
     group_ages,
     other_group_rows,
@@ -376,5 +376,4 @@ def _check_options(options: SplitOptions) -> None:
         raise ConfigError(f"--attempts must be at least 1; got {options.attempts}")
     if options.scale not in SCALINGS:
         raise ConfigError(f"scale must be max or none; got {options.scale!r}")
-    if options.level not in LEVELS:
-        raise ConfigError(f"--level must be image or subject; got {options.level!r}")
+    check_level(options.level)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from pacgan_cli.core.cohort.stats import GroupTests, compare_groups
-from pacgan_cli.core.errors import InputError
+from pacgan_cli.core.errors import ConfigError, InputError
 
 LEVELS = ("image", "subject")
 
@@ -24,6 +24,16 @@ class CohortColumns:
     sex: str = "Sex"
     patients: str = "AD"
     controls: str = "CN"
+
+    def __post_init__(self) -> None:
+        if self.patients == self.controls:
+            raise ConfigError("--patients and --controls must name different groups")
+
+
+def check_level(level: str) -> None:
+    """The statistical tests run on one value per image (published) or per subject."""
+    if level not in LEVELS:
+        raise ConfigError(f"--level must be image or subject; got {level!r}")
 
 
 @dataclass(frozen=True)
