@@ -6,26 +6,19 @@ from pathlib import Path
 
 import typer
 
-from pacgan_cli.cli.options import ForceOption, QuietOption, SeedOption
-from pacgan_cli.cli.progress import progress_reporter
-from pacgan_cli.core.cohort.match import (
-    CohortColumns,
-    MatchOptions,
-    match_cohort,
-    match_output_paths,
-    save_match,
+from pacgan_cli.cli.options import (
+    AgeColumnOption,
+    ControlsOption,
+    ForceOption,
+    GroupColumnOption,
+    PatientsOption,
+    QuietOption,
+    SeedOption,
+    SexColumnOption,
+    SubjectColumnOption,
+    ThresholdOption,
 )
 from pacgan_cli.core.errors import PacganError
-from pacgan_cli.core.io.atomic import ensure_can_write
-from pacgan_cli.core.io.tables import read_csv
-
-SubjectColumnOption = typer.Option("Subject_ID", "--subject-column", help="Column with the subject id.")
-GroupColumnOption = typer.Option("Group", "--group-column", help="Column with the diagnostic group.")
-AgeColumnOption = typer.Option("Age", "--age-column", help="Column with the age (a number).")
-SexColumnOption = typer.Option("Sex", "--sex-column", help="Column with the sex.")
-PatientsOption = typer.Option("AD", "--patients", help="Group value of the patients.")
-ControlsOption = typer.Option("CN", "--controls", help="Group value of the controls.")
-ThresholdOption = typer.Option(0.05, "--threshold", help="Every test must reach this p-value.")
 
 
 def match_command(
@@ -51,6 +44,12 @@ def match_command(
     Writes the matched rows, <output>_removed.csv, <output>_report.json/.txt and <output>_ages.png.
     Exits with 1 if the threshold cannot be reached (the best attempt is written all the same).
     """
+    from pacgan_cli.cli.progress import progress_reporter
+    from pacgan_cli.core.cohort.match import MatchOptions, match_cohort, match_output_paths, save_match
+    from pacgan_cli.core.cohort.table import CohortColumns
+    from pacgan_cli.core.io.atomic import ensure_can_write
+    from pacgan_cli.core.io.tables import read_csv
+
     options = MatchOptions(
         columns=CohortColumns(subject_column, group_column, age_column, sex_column, patients, controls),
         threshold=threshold,

@@ -7,8 +7,6 @@ from pathlib import Path
 import typer
 
 from pacgan_cli.cli.options import ForceOption, QuietOption
-from pacgan_cli.cli.progress import progress_reporter
-from pacgan_cli.core.cohort.pyramid import build_pyramid
 
 
 def pyramid_command(
@@ -21,6 +19,9 @@ def pyramid_command(
     quiet: bool = QuietOption,
 ) -> None:
     """Write Real{S}x{S}.nii.gz for every size from the stack's down to 4 (bilinear, as published)."""
+    from pacgan_cli.cli.progress import progress_reporter
+    from pacgan_cli.core.cohort.pyramid import build_pyramid
+
     with progress_reporter(quiet) as reporter:
         result = build_pyramid(stack, output_dir, min_size=min_size, force=force, reporter=reporter)
     for line in result.summary_lines():

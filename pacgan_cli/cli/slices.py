@@ -7,13 +7,7 @@ from pathlib import Path
 import typer
 
 from pacgan_cli.cli.options import ForceOption, QuietOption
-from pacgan_cli.cli.progress import progress_reporter
-from pacgan_cli.core.cohort.slices import (
-    DEFAULT_CUBE_SIZE,
-    SliceOptions,
-    extract_slices,
-    parse_slice_indices,
-)
+from pacgan_cli.core.cohort.slices import DEFAULT_CUBE_SIZE
 
 
 def slices_command(
@@ -39,6 +33,9 @@ def slices_command(
     quiet: bool = QuietOption,
 ) -> None:
     """Pad/crop each volume to a cube, take its axial slice(s), write one [S, S, 1, N] stack."""
+    from pacgan_cli.cli.progress import progress_reporter
+    from pacgan_cli.core.cohort.slices import SliceOptions, extract_slices, parse_slice_indices
+
     indices = parse_slice_indices(slice_index) if slice_index is not None else None
     options = SliceOptions(cube_size=cube_size, indices=indices, recursive=recursive)
     with progress_reporter(quiet) as reporter:

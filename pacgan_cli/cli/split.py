@@ -6,21 +6,19 @@ from pathlib import Path
 
 import typer
 
-from pacgan_cli.cli.match import (
+from pacgan_cli.cli.options import (
     AgeColumnOption,
     ControlsOption,
+    ForceOption,
     GroupColumnOption,
     PatientsOption,
+    QuietOption,
+    SeedOption,
     SexColumnOption,
     SubjectColumnOption,
     ThresholdOption,
 )
-from pacgan_cli.cli.options import ForceOption, QuietOption, SeedOption
-from pacgan_cli.cli.progress import progress_reporter
-from pacgan_cli.core.cohort.split import SplitOptions, split_cohort
-from pacgan_cli.core.cohort.table import CohortColumns
 from pacgan_cli.core.errors import PacganError
-from pacgan_cli.core.io.tables import read_csv
 
 
 def split_command(
@@ -59,6 +57,11 @@ def split_command(
     labels.csv and source.csv; split_report.json/.txt and split_ages.png go beside them.
     Exits with 1 if no candidate keeps both parts matched (the closest one is written all the same).
     """
+    from pacgan_cli.cli.progress import progress_reporter
+    from pacgan_cli.core.cohort.split import SplitOptions, split_cohort
+    from pacgan_cli.core.cohort.table import CohortColumns
+    from pacgan_cli.core.io.tables import read_csv
+
     options = SplitOptions(
         columns=CohortColumns(subject_column, group_column, age_column, sex_column, patients, controls),
         image_column=image_column,
