@@ -146,7 +146,7 @@ def split_cohort(
     _check_options(options)
     output_directory = Path(output_directory)
     _check_output(output_directory, force)
-    image_count = _stack_image_count(stack)
+    image_count = read_stack_shape(stack)[3]
     columns = options.columns
     cohort = prepare_cohort(table, columns)
     cohort["_image"] = _image_indices(table, cohort, options.image_column, image_count)
@@ -318,13 +318,6 @@ def _check_output(output_directory: Path, force: bool) -> None:
 
 def _stage_files(folder: Path) -> list[Path]:
     return sorted(folder.glob("Real*x*.nii*")) if folder.is_dir() else []
-
-
-def _stack_image_count(stack: str | os.PathLike[str]) -> int:
-    shape = read_stack_shape(stack)
-    if len(shape) != 4:
-        raise InputError(f"{stack}: expected a 4D image stack [W, H, C, N]; got shape {list(shape)}")
-    return shape[3]
 
 
 def _image_indices(table: pd.DataFrame, cohort: pd.DataFrame, column: str, image_count: int) -> np.ndarray:

@@ -31,11 +31,7 @@ def read_stack(path: str | os.PathLike[str], expected_size: int | None = None) -
     not 4D, an image size other than `expected_size`, no images, or NaN/inf pixels.
     """
     array = _load_array(path)
-    if array.ndim != 4:
-        raise InputError(
-            f"{path}: expected a 4D image stack [W, H, C, N]; got shape {list(array.shape)}"
-            " (a stack of N grey images has shape [W, H, 1, N])"
-        )
+    _check_stack_shape(array.shape, path)
     width, height, channels, count = array.shape
     if count == 0:
         raise InputError(f"{path}: the stack holds no images (shape {list(array.shape)})")
@@ -84,8 +80,18 @@ def write_volume(
 
 
 def read_stack_shape(path: str | os.PathLike[str]) -> tuple[int, ...]:
-    """The on-disk shape `[W, H, C, N]` without reading the pixels."""
-    return tuple(int(v) for v in _load_image(path).shape)
+    """The on-disk shape `[W, H, C, N]` of a stack (checked to be 4D), without reading the pixels."""
+    shape = tuple(int(v) for v in _load_image(path).shape)
+    _check_stack_shape(shape, path)
+    return shape
+
+
+def _check_stack_shape(shape: tuple[int, ...], path: str | os.PathLike[str]) -> None:
+    if len(shape) != 4:
+        raise InputError(
+            f"{path}: expected a 4D image stack [W, H, C, N]; got shape {list(shape)}"
+            " (a stack of N grey images has shape [W, H, 1, N])"
+        )
 
 
 def read_volume(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -56,8 +56,6 @@ def open_data_folder(
         if not path.is_file():
             raise InputError(f"{path}: missing; the folder needs Real{{S}}x{{S}}.nii.gz for every stage size")
         shape = read_stack_shape(path)
-        if len(shape) != 4:
-            raise InputError(f"{path}: expected a 4D image stack [W, H, C, N]; got shape {list(shape)}")
         if shape[:2] != (size, size):
             raise InputError(f"{path}: expected {size}x{size} images; got {shape[0]}x{shape[1]}")
         if shape[2] != image_channels:
