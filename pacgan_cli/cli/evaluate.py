@@ -8,7 +8,7 @@ import typer
 
 from pacgan_cli.cli.options import DeviceOption, ForceOption, QuietOption
 from pacgan_cli.core.errors import ConfigError
-from pacgan_cli.core.metrics import METRIC_NAMES
+from pacgan_cli.core.metrics import METRIC_NAMES, RESIZE_MODES
 
 
 def evaluate_command(
@@ -68,8 +68,8 @@ def evaluate_command(
 ) -> None:
     """Compare synthetic with real images and write metrics.json and report.md."""
     chosen = _metric_list(metrics)
-    if resize not in ("antialias", "legacy"):
-        raise ConfigError(f"--resize must be antialias or legacy; got {resize!r}")
+    if resize not in RESIZE_MODES:
+        raise ConfigError(f"--resize must be one of {', '.join(RESIZE_MODES)}; got {resize!r}")
     for name, value in (
         ("--kid-subset-size", kid_subset_size),
         ("--kid-subsets", kid_subsets),

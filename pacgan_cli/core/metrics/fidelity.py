@@ -17,13 +17,11 @@ import torch
 from torch import nn
 
 from pacgan_cli.core.errors import InputError
+from pacgan_cli.core.metrics import RESIZE_MODES
 
 INCEPTION_URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth"
 INCEPTION_FILE_NAME = "weights-inception-2015-12-05-6726825d.pth"
 INCEPTION_WEIGHTS_VARIABLE = "PACGAN_INCEPTION_WEIGHTS"
-# antialias: torchmetrics >= 1.8 default; legacy: TF1-compatible bilinear without antialiasing (torch-fidelity,
-# and torchmetrics 0.11 as used for the published numbers).
-RESIZE_MODES = ("antialias", "legacy")
 
 
 @dataclass(frozen=True)
@@ -33,7 +31,6 @@ class KernelDistance:
     mean: float
     std: float
     subset_size: int
-    subsets: int
 
 
 def inception_cache_path() -> Path:
@@ -150,7 +147,7 @@ def kernel_inception_distance(
 
     size = min(int(subset_size), len(features_a), len(features_b))
     if size < 2:
-        return KernelDistance(float("nan"), float("nan"), size, 0)
+        return KernelDistance(float("nan"), float("nan"), size)
     a = torch.from_numpy(np.asarray(features_a, dtype=np.float64))
     b = torch.from_numpy(np.asarray(features_b, dtype=np.float64))
     generator = torch.Generator().manual_seed(int(seed))
@@ -159,4 +156,4 @@ def kernel_inception_distance(
         subset_a = a[torch.randperm(len(a), generator=generator)[:size]]
         subset_b = b[torch.randperm(len(b), generator=generator)[:size]]
         scores.append(float(poly_mmd(subset_a, subset_b)))
-    return KernelDistance(float(np.mean(scores)), float(np.std(scores)), size, subsets)
+    return KernelDistance(float(np.mean(scores)), float(np.std(scores)), size)
