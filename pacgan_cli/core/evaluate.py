@@ -304,26 +304,26 @@ def generate_and_evaluate(
     `evaluation/` under `output_directory`. FID/KID are skipped (and the report says why) when the
     InceptionV3 weights are absent, so a long run never fails at its very end for want of them.
     """
-    from pacgan_cli.core.inference import generate_images, save_generation
+    from pacgan_cli.core.inference import generate_images, resolve_stage, save_generation
 
     reporter = reporter or SilentReporter()
     output_directory = Path(output_directory)
     options = options or EvaluationOptions(seed=seed, missing_weights=MISSING_WEIGHTS_SKIP)
     generator = load_checkpoint(generator_path, expected_kind=GENERATOR)
-    result = generate_images(
-        generator, counts, seed=seed, batch_size=batch_size, device=device, reporter=reporter
-    )
-    stack_path = output_directory / "generated" / f"Synthetic{result.size}x{result.size}.nii.gz"
-    save_generation(result, stack_path, force=force)
-    real = load_image_set(test_images, test_labels, size=result.size, role="real")
-    train = (
-        load_image_set(train_images, train_labels, size=result.size, role="train") if train_images else None
-    )
+    size = stage_size(resolve_stage(generator, None))
+    # Every input is read before the first image is generated, so a bad path fails before any work.
+    real = load_image_set(test_images, test_labels, size=size, role="real")
+    train = load_image_set(train_images, train_labels, size=size, role="train") if train_images else None
     discriminator = (
         load_checkpoint(discriminator_path, expected_kind=DISCRIMINATOR)
         if discriminator_path is not None
         else None
     )
+    result = generate_images(
+        generator, counts, seed=seed, batch_size=batch_size, device=device, reporter=reporter
+    )
+    stack_path = output_directory / "generated" / f"Synthetic{size}x{size}.nii.gz"
+    save_generation(result, stack_path, force=force)
     fake = ImageSet(result.images, result.labels, str(stack_path))
     return evaluate(
         real,
