@@ -18,8 +18,9 @@ import torch.nn.functional as F
 
 from pacgan_cli.core.config import build_config
 from pacgan_cli.core.stages import size_to_stage
-from pacgan_cli.core.training.loop import build_networks, critic_step, generator_step
+from pacgan_cli.core.training.loop import critic_step, generator_step
 from pacgan_cli.core.training.losses import critic_loss, gradient_penalty
+from pacgan_cli.core.training.networks import build_networks
 
 
 def published_step(networks, real, labels, alpha, stage, config) -> None:

@@ -1,0 +1,229 @@
+"""The networks' state during training: building them, typed snapshots of a chosen epoch, and the stage
+checkpoints they are saved to and loaded from."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from pacgan_cli.core.config import TrainingConfig
+from pacgan_cli.core.errors import InputError
+from pacgan_cli.core.models.checkpoint import (
+    DISCRIMINATOR,
+    GENERATOR,
+    NetworkArchitecture,
+    load_checkpoint,
+    save_checkpoint,
+)
+from pacgan_cli.core.models.discriminator import Discriminator, measure_batch_statistic
+from pacgan_cli.core.models.generator import Generator
+
+StateDict = dict[str, torch.Tensor]
+
+
+@dataclass
+class Networks:
+    """The two networks, their optimisers and the optional moving average of the generator."""
+
+    architecture: NetworkArchitecture
+    generator: Generator
+    discriminator: Discriminator
+    generator_optimizer: torch.optim.Adam
+    critic_optimizer: torch.optim.Adam
+    ema: Generator | None
+    # What the training steps call: the networks themselves, or DataParallel copies over several GPUs.
+    generator_step_module: nn.Module
+    critic_step_module: nn.Module
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.generator.parameters()).device
+
+
+@dataclass(frozen=True)
+class NetworkSnapshot:
+    """Copies of both networks, their optimisers and the EMA at one epoch, to save or restore later.
+
+    `score` is the validation score that made the epoch a stage's best (None for the last epoch);
+    `batch_statistic` is the discriminator's minibatch statistic over the training images, once measured.
+    """
+
+    epoch: int
+    alpha: float
+    score: float | None
+    generator: StateDict
+    discriminator: StateDict
+    generator_optimizer: dict[str, Any]
+    critic_optimizer: dict[str, Any]
+    ema: StateDict | None
+    batch_statistic: float | None = None
+
+    def with_statistic(self, statistic: float) -> NetworkSnapshot:
+        return replace(self, batch_statistic=statistic)
+
+
+@dataclass(frozen=True)
+class StageCheckpointPaths:
+    """Where one snapshot of a stage is written: generator, discriminator and (with EMA) the averaged generator."""
+
+    generator: Path
+    discriminator: Path
+    ema: Path
+
+
+def build_networks(config: TrainingConfig, devices: list[torch.device]) -> Networks:
+    """Fresh networks and Adam optimisers (lr and betas from the config) on `devices[0]`.
+
+    With several GPUs each training batch is split between them (DataParallel, as published), so the
+    minibatch-stddev layer sees one GPU's share of the batch.
+    """
+    device = devices[0]
+    architecture = NetworkArchitecture(
+        base_channels=config.in_channels,
+        factors=tuple(config.factors),
+        image_channels=config.image_channels,
+        num_classes=config.class_size,
+        latent_size=config.z_dim,
+        embedding_size=config.embedding_dim,
+    )
+    generator = architecture.build(GENERATOR).to(device)
+    discriminator = architecture.build(DISCRIMINATOR).to(device)
+    betas = (config.adam_betas[0], config.adam_betas[1])
+    parallel = [d.index for d in devices] if len(devices) > 1 else None
+    return Networks(
+        architecture=architecture,
+        generator=generator,
+        discriminator=discriminator,
+        generator_optimizer=torch.optim.Adam(generator.parameters(), lr=config.learning_rate, betas=betas),
+        critic_optimizer=torch.optim.Adam(discriminator.parameters(), lr=config.learning_rate, betas=betas),
+        ema=copy.deepcopy(generator).requires_grad_(False) if config.ema else None,
+        generator_step_module=nn.DataParallel(generator, parallel) if parallel else generator,
+        critic_step_module=nn.DataParallel(discriminator, parallel) if parallel else discriminator,
+    )
+
+
+@torch.no_grad()
+def update_ema(average: Generator, generator: Generator, decay: float) -> None:
+    """average <- decay * average + (1 - decay) * generator, parameter by parameter."""
+    for averaged, current in zip(average.parameters(), generator.parameters(), strict=True):
+        averaged.lerp_(current, 1 - decay)
+
+
+def take_snapshot(
+    networks: Networks, epoch: int, alpha: float, score: float | None = None
+) -> NetworkSnapshot:
+    return NetworkSnapshot(
+        epoch=epoch,
+        alpha=alpha,
+        score=score,
+        generator=_copy_state(networks.generator),
+        discriminator=_copy_state(networks.discriminator),
+        generator_optimizer=copy.deepcopy(networks.generator_optimizer.state_dict()),
+        critic_optimizer=copy.deepcopy(networks.critic_optimizer.state_dict()),
+        ema=_copy_state(networks.ema) if networks.ema is not None else None,
+    )
+
+
+def restore_snapshot(networks: Networks, snapshot: NetworkSnapshot) -> None:
+    networks.generator.load_state_dict(snapshot.generator)
+    networks.discriminator.load_state_dict(snapshot.discriminator)
+    networks.generator_optimizer.load_state_dict(snapshot.generator_optimizer)
+    networks.critic_optimizer.load_state_dict(snapshot.critic_optimizer)
+    if networks.ema is not None and snapshot.ema is not None:
+        networks.ema.load_state_dict(snapshot.ema)
+
+
+def snapshot_batch_statistic(
+    networks: Networks, snapshot: NetworkSnapshot, images: torch.Tensor, stage: int
+) -> float:
+    """The minibatch statistic of the snapshot's discriminator over `images` (the networks are untouched)."""
+    discriminator = copy.deepcopy(networks.discriminator)
+    discriminator.load_state_dict(snapshot.discriminator)
+    return measure_batch_statistic(discriminator, images, snapshot.alpha, stage)
+
+
+def save_snapshot(
+    networks: Networks,
+    snapshot: NetworkSnapshot,
+    stage: int,
+    config_data: dict[str, Any],
+    paths: StageCheckpointPaths,
+) -> dict[str, Path]:
+    """Write the snapshot's checkpoints (the discriminator's with its batch statistic); returns what was written."""
+    written = {}
+    for name, model, weights, optimizer_state in (
+        (GENERATOR, networks.generator, snapshot.generator, snapshot.generator_optimizer),
+        (DISCRIMINATOR, networks.discriminator, snapshot.discriminator, snapshot.critic_optimizer),
+    ):
+        written[name] = save_checkpoint(
+            getattr(paths, name),
+            model,
+            networks.architecture,
+            epoch=snapshot.epoch,
+            stage=stage,
+            alpha=snapshot.alpha,
+            config=config_data,
+            batch_statistic=snapshot.batch_statistic if name == DISCRIMINATOR else None,
+            state_dict=weights,
+            optimizer_state=optimizer_state,
+        )
+    if networks.ema is not None and snapshot.ema is not None:
+        written["ema"] = save_checkpoint(
+            paths.ema,
+            networks.ema,
+            networks.architecture,
+            epoch=snapshot.epoch,
+            stage=stage,
+            alpha=snapshot.alpha,
+            config=config_data,
+            state_dict=snapshot.ema,
+        )
+    return written
+
+
+def load_stage_checkpoints(networks: Networks, candidates: list[StageCheckpointPaths], size: int) -> None:
+    """Load a finished stage's networks, optimiser states and EMA, from the first candidate that exists,
+    so that training continues at the next stage."""
+    for name, model, optimizer in (
+        (GENERATOR, networks.generator, networks.generator_optimizer),
+        (DISCRIMINATOR, networks.discriminator, networks.critic_optimizer),
+    ):
+        path = next((getattr(c, name) for c in candidates if getattr(c, name).is_file()), None)
+        if path is None:
+            raise InputError(
+                f"{getattr(candidates[0], name)}: not found; the run has no {size}x{size} stage to resume from"
+            )
+        loaded = load_checkpoint(path, expected_kind=name)
+        if _shape_of(loaded.architecture, name) != _shape_of(networks.architecture, name):
+            raise InputError(
+                f"{path}: its architecture {loaded.architecture} differs from the configuration's"
+            )
+        model.load_state_dict(loaded.model.state_dict())
+        if loaded.optimizer_state is not None:
+            optimizer.load_state_dict(loaded.optimizer_state)
+    if networks.ema is not None:
+        ema_path = candidates[0].ema
+        source = load_checkpoint(ema_path).model if ema_path.is_file() else networks.generator
+        networks.ema.load_state_dict(source.state_dict())
+    device = networks.device
+    networks.generator.to(device)
+    networks.discriminator.to(device)
+
+
+def _copy_state(module: nn.Module) -> StateDict:
+    return {key: value.detach().clone() for key, value in module.state_dict().items()}
+
+
+def _shape_of(architecture: NetworkArchitecture, kind: str) -> tuple[Any, ...]:
+    shape = (
+        architecture.base_channels,
+        architecture.factors,
+        architecture.image_channels,
+        architecture.num_classes,
+    )
+    return (*shape, architecture.latent_size, architecture.embedding_size) if kind == GENERATOR else shape
