@@ -3,7 +3,9 @@
 Names are the published UPPER_CASE names in lower_snake_case (`BATCH_SIZES` -> `batch_sizes`). The
 published `config.json` is read as it is: its string values such as `"[1, 1, 1/2]"`, `"[100] * len(factors)"`
 or `"L_cls1/2"` are understood by a small expression reader that only knows numbers, lists, arithmetic,
-`len()`, True/False and the published device expression; nothing from a file is ever executed.
+`len()`, True/False, quoted text (`"'cpu'"`) and the published device expression; nothing from a file is
+ever executed. Every key the published `main.py` passes to `eval()` is read this way, with the variables
+its earlier lines define (`factors`, `L_cls1`, `bs`, ...).
 Precedence: defaults < config file < explicit command-line options (`resolve_config`).
 """
 
@@ -14,6 +16,7 @@ import difflib
 import json
 import operator
 import os
+import re
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -28,6 +31,9 @@ DEFAULT_BATCH_SIZES = (32, 32, 32, 16, 16, 16, 16)
 DEFAULT_CRITIC_ITERATIONS = (1, 1, 1, 1, 1, 2, 2)
 DEFAULT_EPOCHS = 100
 PER_STAGE_KEYS = ("batch_sizes", "critic_iterations", "progressive_epochs")
+# The published code reads these per stage and never looks past the last one (extra entries are unused);
+# progressive_epochs decides how many stages it runs, so there a longer list stays an error.
+UNREAD_BEYOND_LAST_STAGE = ("batch_sizes", "critic_iterations")
 STAGE_HANDOVERS = ("last", "best")
 
 
@@ -89,9 +95,12 @@ class TrainingConfig:
 
 
 FIELD_TYPES = {f.name: f.type for f in fields(TrainingConfig)}
+DEFAULT_CONFIG = TrainingConfig()
 KNOWN_KEYS = tuple(FIELD_TYPES)
 
-# The variable names the published main.py gives each setting, which config.json expressions may use.
+# The variable names the published main.py gives each setting, which config.json expressions may use
+# (each one only in the keys read after it, as in main.py). `device` is left out: the published value is
+# decided by the machine ('cuda' or 'cpu'), ours may be 'auto'.
 PUBLISHED_VARIABLES = {
     "img_channels": "image_channels",
     "class_size": "class_size",
@@ -104,9 +113,18 @@ PUBLISHED_VARIABLES = {
     "critic_iterations": "critic_iterations",
     "L_GP": "lambda_gp",
     "L_cls1": "lambda_cls_1",
+    "L_cls2": "lambda_cls_2",
     "prog_epochs": "progressive_epochs",
+    "disp_every_n_epochs": "disp_every_n_epochs",
+    "validate": "validate",
+    "perc": "start_check_at",
+    "testing": "testing",
+    "use_best_model": "test_using_best_model",
+    "generate": "generate",
+    "gen_n_images": "n_images_generated",
     "gpus": "gpus_n",
 }
+BARE_DEVICE = re.compile(r"[\w:]+")  # cpu, cuda, cuda:1, auto: taken as they are, not as expressions
 
 
 def resolve_config(
@@ -144,16 +162,20 @@ def build_config(raw: dict[str, Any], source: str = "config") -> TrainingConfig:
     names: dict[str, Any] = {}
     problems: list[str] = []
     for key in KNOWN_KEYS:
-        if key not in raw:
-            continue
-        try:
-            values[key] = _coerce(key, raw[key], names)
-        except ConfigError as error:
-            problems.append(str(error))
-            continue
+        if key in raw:
+            try:
+                values[key] = _coerce(key, raw[key], names)
+            except ConfigError as error:
+                problems.append(str(error))
+                continue
+            value = values[key]
+        elif key in PER_STAGE_KEYS:  # a later expression sees the default a missing key will get
+            value = _default_per_stage(key, len(names.get("factors", DEFAULT_FACTORS)))
+        else:
+            value = getattr(DEFAULT_CONFIG, key)
         for variable, field_name in PUBLISHED_VARIABLES.items():
             if field_name == key:
-                names[variable] = list(values[key]) if isinstance(values[key], tuple) else values[key]
+                names[variable] = list(value) if isinstance(value, tuple) else value
     if problems:
         raise ConfigError("\n".join(problems))
     factors = values.get("factors", DEFAULT_FACTORS)
@@ -162,6 +184,8 @@ def build_config(raw: dict[str, Any], source: str = "config") -> TrainingConfig:
             values[key] = _default_per_stage(key, len(factors))
         elif isinstance(raw[key], int) and not isinstance(raw[key], bool):
             values[key] = values[key] * len(factors)
+    for key in UNREAD_BEYOND_LAST_STAGE:  # so a config.json with fewer FACTORS but the 7 defaults runs
+        values[key] = values[key][: len(factors)]
     if "lambda_cls_1" in values and "lambda_cls_2" not in values:
         values["lambda_cls_2"] = values["lambda_cls_1"] / 2
     config = TrainingConfig(**values)
@@ -266,8 +290,9 @@ def with_overrides(config: TrainingConfig, **changes: Any) -> TrainingConfig:
 def evaluate_expression(text: str, names: dict[str, Any] | None = None) -> Any:
     """Evaluate a published config expression without executing anything.
 
-    Understands numbers, strings, lists, + - * / // % **, unary minus, len(x), True/False/None,
-    the names in `names`, and `'cuda' if torch.cuda.is_available() else 'cpu'` (which becomes 'auto').
+    Understands numbers, strings, lists, list[a:b] and list[i], + - * / // % **, unary minus, `not`,
+    len(x), True/False/None, the names in `names`, torch.device('x') (-> 'x') and
+    `'cuda' if torch.cuda.is_available() else 'cpu'` (which becomes 'auto').
     """
     if len(text) > 1000:
         raise ConfigError(f"expression too long ({len(text)} characters)")
@@ -312,6 +337,13 @@ class _ExpressionReader:
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
             value = self.number(self.visit(node.operand))
             return -value if isinstance(node.op, ast.USub) else value
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            value = self.visit(node.operand)
+            if not isinstance(value, bool):
+                raise self.refuse("`not` works on True/False only")
+            return not value
+        if isinstance(node, ast.Subscript):
+            return self.subscript(node)
         if isinstance(node, ast.BinOp) and type(node.op) in self.OPERATORS:
             return self.binary(node)
         if isinstance(node, ast.Name):
@@ -347,6 +379,29 @@ class _ExpressionReader:
         except ZeroDivisionError as error:
             raise self.refuse("division by zero") from error
 
+    def subscript(self, node: ast.Subscript) -> Any:
+        """`[32, 32, 16][:len(factors)]` or `bs[0]`: whole-number indices and slices of a list."""
+        items = self.visit(node.value)
+        if not isinstance(items, list):
+            raise self.refuse("only lists can be indexed")
+        if isinstance(node.slice, ast.Slice):
+            if node.slice.step is not None:
+                raise self.refuse("slices take a start and an end only")
+            bounds = [
+                None if part is None else self.index(part) for part in (node.slice.lower, node.slice.upper)
+            ]
+            return items[bounds[0] : bounds[1]]
+        try:
+            return items[self.index(node.slice)]
+        except IndexError as error:
+            raise self.refuse("index out of range") from error
+
+    def index(self, node: ast.AST) -> int:
+        value = self.visit(node)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.refuse("indices must be whole numbers")
+        return value
+
     def number(self, value: Any) -> float | int:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.refuse("arithmetic works on numbers only")
@@ -355,6 +410,11 @@ class _ExpressionReader:
     def call(self, node: ast.Call) -> Any:
         if _dotted_name(node.func) == "torch.cuda.is_available" and not node.args and not node.keywords:
             return _CudaAvailable()
+        if _dotted_name(node.func) == "torch.device" and len(node.args) == 1 and not node.keywords:
+            value = self.visit(node.args[0])
+            if not isinstance(value, str):
+                raise self.refuse("torch.device() takes a device name")
+            return value
         if _dotted_name(node.func) == "len" and len(node.args) == 1 and not node.keywords:
             value = self.visit(node.args[0])
             if not isinstance(value, list | str):
@@ -364,8 +424,14 @@ class _ExpressionReader:
 
     def device_choice(self, node: ast.IfExp) -> str:
         test, body, orelse = self.visit(node.test), self.visit(node.body), self.visit(node.orelse)
-        if isinstance(test, _CudaAvailable) and str(body).startswith("cuda") and orelse == "cpu":
+        if isinstance(test, _CudaAvailable) and body == "cuda" and orelse == "cpu":
             return "auto"
+        if isinstance(test, _CudaAvailable) and str(body).startswith("cuda:") and orelse == "cpu":
+            raise ConfigError(
+                f"{self.text!r} picks GPU {str(body)[5:]} when there is one: write {body!r} (which stops "
+                "without a GPU), or keep 'cuda' if torch.cuda.is_available() else 'cpu' and list the GPU "
+                f"in GPUS_N, e.g. [{str(body)[5:]}]"
+            )
         raise self.refuse("the only conditional understood is 'cuda' if torch.cuda.is_available() else 'cpu'")
 
 
@@ -382,11 +448,18 @@ def _coerce(key: str, value: Any, names: dict[str, Any]) -> Any:
     """Convert one raw value to its field's type, reading expression strings where the field is not a string."""
     kind = FIELD_TYPES[key]
     is_expression = isinstance(value, str) and (
-        kind not in ("str", "str | None", "bool") or (key == "device" and "(" in value)
+        kind not in ("str", "str | None", "bool")
+        or (kind == "bool" and (not value.isidentifier() or value in names))
+        or (key == "device" and not BARE_DEVICE.fullmatch(value))
     )
     try:
         if is_expression:
-            value = evaluate_expression(value, names)
+            text, value = value, evaluate_expression(value, names)
+            if kind == "bool" and isinstance(value, str):
+                raise ConfigError(
+                    f"{text!r} is quoted text, which the published code reads as true whatever it says; "
+                    "write True or False without quotes"
+                )
         return _convert(kind, value)
     except ConfigError as error:
         raise ConfigError(f"`{key}`: {error}") from None
@@ -404,6 +477,8 @@ def _convert(kind: str, value: Any) -> Any:
     if kind == "bool":
         if isinstance(value, bool):
             return value
+        if isinstance(value, int) and value in (0, 1):  # published: eval("1") is a true value
+            return bool(value)
         if isinstance(value, str) and value.lower() in ("true", "false"):
             return value.lower() == "true"
         raise TypeError(f"expected True or False; got {value!r}")

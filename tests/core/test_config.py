@@ -116,3 +116,74 @@ def test_missing_and_unparsable_files_are_config_errors(tmp_path: Path) -> None:
     broken.write_text("{not json")
     with pytest.raises(ConfigError, match="cannot be parsed"):
         read_config_file(broken)
+
+
+# Values users of the published code write in config.json, which its main.py passes to eval(), and what
+# that main.py would then have used (for DEVICE's conditional: 'cuda' or 'cpu' by machine, ours 'auto').
+PUBLISHED_VALUES = [
+    ({"DEVICE": "'cpu'"}, {"device": "cpu"}),
+    ({"DEVICE": '"cpu"'}, {"device": "cpu"}),
+    ({"DEVICE": "'cuda'"}, {"device": "cuda"}),
+    ({"DEVICE": "'cuda:1'"}, {"device": "cuda:1"}),
+    ({"DEVICE": "torch.device('cpu')"}, {"device": "cpu"}),
+    ({"DEVICE": "'cuda' if torch.cuda.is_available() else 'cpu'"}, {"device": "auto"}),
+    ({"GPUS_N": "[0, 1]"}, {"gpus_n": (0, 1)}),
+    # The published file keeps its 7 batch sizes and critic iterations; main.py never reads past stage 4.
+    (
+        {"FACTORS": "[1, 1, 1/2, 1/4]"},
+        {"factors": (1.0, 1.0, 0.5, 0.25), "progressive_epochs": (100,) * 4, "batch_sizes": (32, 32, 32, 16)},
+    ),
+    ({"BATCH_SIZES": "[32] * 3 + [16] * 4"}, {"batch_sizes": (32, 32, 32, 16, 16, 16, 16)}),
+    (
+        {"FACTORS": "[1, 1, 1/2]", "BATCH_SIZES": "[32, 32, 32, 16, 16, 16, 16][:len(factors)]"},
+        {"batch_sizes": (32, 32, 32)},
+    ),
+    ({"CRITIC_ITERATIONS": "[1] * (len(bs) - 2) + [2, 2]"}, {"critic_iterations": (1, 1, 1, 1, 1, 2, 2)}),
+    ({"LAMBDA_CLS_1": 6, "LAMBDA_CLS_2": "L_cls1/2"}, {"lambda_cls_2": 3.0}),
+    ({"LAMBDA_CLS_2": "L_cls1 * 0.25 + L_GP / 10"}, {"lambda_cls_2": 2.0}),
+    (
+        {"PROGRESSIVE_EPOCHS": "[10, 20] + [50] * (len(factors) - 2)"},
+        {"progressive_epochs": (10, 20, *[50] * 5)},
+    ),
+    ({"N_IMAGES_GENERATED": "[500] * class_size"}, {"n_images_generated": (500, 500)}),
+    ({"N_IMAGES_GENERATED": "[200, 800]"}, {"n_images_generated": (200, 800)}),
+    ({"VALIDATE": "False", "TESTING": "True"}, {"validate": False, "testing": True}),
+    ({"TESTING": "not validate"}, {"testing": False}),
+    ({"GENERATE": "0", "TEST_USING_BEST_MODEL": "1"}, {"generate": False, "test_using_best_model": True}),
+    (
+        {"LOAD_MODEL": "True", "START_TRAIN_AT_IMG_SIZE": 8},
+        {"load_model": True, "start_train_at_img_size": 8},
+    ),
+]
+
+
+@pytest.mark.parametrize(("values", "expected"), PUBLISHED_VALUES)
+def test_published_config_values_read_as_the_published_code_used_them(
+    values: dict[str, object], expected: dict[str, object], tmp_path: Path
+) -> None:
+    data = json.loads(PUBLISHED.read_text())
+    data.update(values)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(data))
+    config = resolve_config(path)
+    assert {key: getattr(config, key) for key in expected} == expected
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"VALIDATE": "'False'"}, "quoted text, which the published code reads as true"),
+        ({"DEVICE": "'cuda:1' if torch.cuda.is_available() else 'cpu'"}, "or keep 'cuda' if torch.cuda"),
+        ({"DEVICE": "'tpu'"}, "`device` must be auto, cpu or cuda"),
+        ({"PROGRESSIVE_EPOCHS": "[100] * len(bs)", "BATCH_SIZES": "[8] * len(prog_epochs)"}, "unknown name"),
+    ],
+)
+def test_published_values_that_would_mislead_are_refused_with_the_fix(
+    values: dict[str, object], message: str, tmp_path: Path
+) -> None:
+    data = json.loads(PUBLISHED.read_text())
+    data.update(values)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ConfigError, match=message):
+        resolve_config(path)
