@@ -35,6 +35,7 @@ PER_STAGE_KEYS = ("batch_sizes", "critic_iterations", "progressive_epochs")
 # progressive_epochs decides how many stages it runs, so there a longer list stays an error.
 UNREAD_BEYOND_LAST_STAGE = ("batch_sizes", "critic_iterations")
 STAGE_HANDOVERS = ("last", "best")
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,8 @@ class TrainingConfig:
     ema: bool = False
     ema_decay: float = 0.999
     samples_per_class: int = 8
+    precision: str = "fp32"
+    compile: bool = False
 
     @property
     def num_stages(self) -> int:
@@ -258,6 +261,7 @@ def validate_config(config: TrainingConfig) -> None:
         config.device in ("auto", "cpu", "cuda") or config.device.startswith("cuda:"),
         f"`device` must be auto, cpu or cuda; got {config.device!r}",
     )
+    check(config.precision in PRECISIONS, f"`precision` must be fp32 or bf16; got {config.precision!r}")
     check(
         config.stage_handover in STAGE_HANDOVERS,
         f"`stage_handover` must be last or best; got {config.stage_handover!r}",

@@ -1,14 +1,31 @@
-"""Device choice and seeding, shared by every command that runs a network."""
+"""Device choice, numeric precision and seeding, shared by every command that runs a network."""
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 
+from pacgan_cli.core.config import PRECISIONS
 from pacgan_cli.core.errors import ConfigError
+
+
+def forward_precision(device: torch.device | str, precision: str) -> contextlib.AbstractContextManager[None]:
+    """The context for forward passes: bf16 autocast (matrix units on CPUs with AMX and on GPUs) or, for
+    fp32, plain float32 arithmetic, the published mathematics."""
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision must be fp32 or bf16; got {precision!r}")
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
+
+
+def compile_module(module: torch.nn.Module, enabled: bool) -> torch.nn.Module:
+    """`torch.compile` the module when asked (dynamic shapes off: each stage's shapes are fixed)."""
+    return torch.compile(module, dynamic=False) if enabled else module  # type: ignore[return-value]
 
 
 def resolve_device(name: str) -> torch.device:

@@ -55,9 +55,15 @@ class Discriminator(nn.Module):
         alpha: float,
         stage: int,
         batch_statistic: float | torch.Tensor | None = None,
+        groups: int = 1,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Images [B, C, S, S] -> (critic scores [B, 1], class logits [B, K])."""
-        return self.heads(self.features(images, alpha, stage), batch_statistic)
+        """Images [B, C, S, S] -> (critic scores [B, 1], class logits [B, K]).
+
+        `groups` > 1 splits the batch into that many equal consecutive parts, each with its own minibatch
+        statistic, so that one call on `cat([real, fake])` gives each half exactly what a call on it alone
+        gives.
+        """
+        return self.heads(self.features(images, alpha, stage), batch_statistic, groups)
 
     def features(self, images: torch.Tensor, alpha: float, stage: int) -> torch.Tensor:
         """The 4x4 feature maps [B, C0, 4, 4] that enter the minibatch-stddev layer."""
@@ -73,14 +79,20 @@ class Discriminator(nn.Module):
         return out
 
     def heads(
-        self, features: torch.Tensor, batch_statistic: float | torch.Tensor | None = None
+        self,
+        features: torch.Tensor,
+        batch_statistic: float | torch.Tensor | None = None,
+        groups: int = 1,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Minibatch stddev, final block and both heads on `features` [B, C0, 4, 4]."""
+        """Minibatch stddev (in fp32, also under autocast), final block and both heads on `features` [B, C0, 4, 4]."""
+        count, _, height, width = features.shape
         if batch_statistic is None:
-            statistic = torch.std(features, dim=0).mean()
+            grouped = features.float().view(groups, count // groups, -1)
+            statistic = torch.std(grouped, dim=1).mean(dim=1).repeat_interleave(count // groups)
         else:
-            statistic = torch.as_tensor(batch_statistic, dtype=features.dtype, device=features.device)
-        statistic_map = statistic.expand(features.shape[0], 1, features.shape[2], features.shape[3])
+            statistic = torch.as_tensor(batch_statistic, dtype=torch.float32, device=features.device)
+            statistic = statistic.expand(count)
+        statistic_map = statistic.to(features.dtype).view(count, 1, 1, 1).expand(count, 1, height, width)
         out = self.final_block(torch.cat([features, statistic_map], dim=1))
         scores = self.adv_layer(out)
         logits = self.aux_layer(self.aux_FC1(out))

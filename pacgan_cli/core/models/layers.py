@@ -29,7 +29,9 @@ class WSConv2d(nn.Module):
         nn.init.normal_(self.conv.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(x * self.scale) + self.bias.view(1, -1, 1, 1)
+        out = self.conv(x * self.scale)
+        # In the convolution's dtype, so that under bf16 autocast activations stay bf16 between layers.
+        return out + self.bias.to(out.dtype).view(1, -1, 1, 1)
 
 
 class PixelNorm(nn.Module):

@@ -126,7 +126,7 @@ def train(
     # Read and check every input before the run folder is touched.
     train_data = _open_data(config, "train", stages)
     test_data = _open_data(config, "test", stages) if mode == "test" else None
-    if mode != "test" and config.generate:  # so that a long run does not fail at its very end
+    if mode == "train" and config.generate:  # so that a long run does not fail at its very end
         _open_data(config, "test", range(config.num_stages - 1, config.num_stages))
     epochs = (
         best_epochs(config) if mode == "test" and config.test_using_best_model else config.progressive_epochs
@@ -168,7 +168,7 @@ def train(
         )
         folder.write_summary(config, mode, str(devices[0]), result.stages)
     if config.generate:
-        result.evaluation_directory = _generate_and_evaluate(config, layout, devices[0], reporter)
+        result.evaluation_directory = _generate_and_evaluate(config, layout, devices[0], reporter, rows)
     return result
 
 
@@ -213,7 +213,7 @@ def train_stage(
         totals = records.EpochTotals(
             defaultdict(lambda: torch.zeros((), device=device)), len(ranges), [], [], []
         )
-        for batch_index, (begin, end) in enumerate(ranges):
+        for begin, end in ranges:
             selected = permutation[begin:end]
             real, real_labels = images[selected].to(device), labels[selected].to(device)
             # n_critic critic updates, then one generator update, on the same labels.
@@ -232,8 +232,7 @@ def train_stage(
             totals.real_logits.append(real_logits.detach())
             totals.fake_logits.append(fake_logits.detach())
             totals.labels.append(real_labels)
-            shown = records.display_values(totals.sums, batch_index + 1) if batch_index % 10 == 0 else {}
-            reporter.advance(1, epoch=epoch, epochs=epochs, alpha=alpha, **shown)
+            reporter.advance(1, epoch=epoch, epochs=epochs, alpha=alpha)
 
         # One metrics line per epoch; in validation mode it also decides the stage's best epoch.
         seconds = time.perf_counter() - epoch_started
@@ -258,14 +257,9 @@ def train_stage(
                 networks, sample_z, sample_labels, alpha, stage
             ).items():
                 folder.save_samples(samples, config.class_size, size, f"{name}_epoch_{epoch:04d}", title)
-        reporter.advance(
-            0,
-            epoch=epoch,
-            epochs=epochs,
-            alpha=alpha,
-            epoch_done=True,
-            **records.display_values(totals.sums, len(ranges)),
-        )
+        # The bar shows each finished epoch's mean losses (read once per epoch, not per batch).
+        shown = {name: record[name] for name in ("d_loss", "g_loss")}
+        reporter.advance(0, epoch=epoch, epochs=epochs, alpha=alpha, epoch_done=True, **shown)
 
     result = _finish_stage(plan, networks, config, images, alpha, best, folder, epoch_records)
     if test_data is not None:
@@ -286,17 +280,27 @@ def critic_step(
     """One critic update; returns the loss terms and the class logits of the real and fake batches."""
     generator, discriminator = networks.generator_step_module, networks.critic_step_module
     z = torch.randn(real.shape[0], config.z_dim, device=real.device)
-    with torch.no_grad():
-        fake = generator(z, labels, alpha, stage)
-    real_scores, real_logits = discriminator(real, alpha, stage)
-    fake_scores, fake_logits = discriminator(fake, alpha, stage)
+    with networks.forward_precision():
+        # The fakes need no generator graph: only the critic learns here.
+        with torch.no_grad():
+            fake = generator(z, labels, alpha, stage)
+        # Real and fake in one call, each half with its own minibatch statistic (as two calls would give).
+        if networks.batched_critic:
+            scores, logits = discriminator(torch.cat([real, fake]), alpha, stage, groups=2)
+            (real_scores, fake_scores), (real_logits, fake_logits) = scores.chunk(2), logits.chunk(2)
+        else:
+            real_scores, real_logits = discriminator(real, alpha, stage)
+            fake_scores, fake_logits = discriminator(fake, alpha, stage)
     mix = torch.rand(real.shape[0], 1, 1, 1, device=real.device)
-    penalty = gradient_penalty(discriminator, real, fake, alpha, stage, mix)
+    penalty = gradient_penalty(
+        networks.penalty_module, real, fake, alpha, stage, mix, networks.forward_precision
+    )
+    # Losses in fp32 whatever the forward precision.
     terms = critic_loss(
-        real_scores,
-        fake_scores,
-        real_logits,
-        fake_logits,
+        real_scores.float(),
+        fake_scores.float(),
+        real_logits.float(),
+        fake_logits.float(),
         labels,
         penalty,
         lambda_cls_real=config.lambda_cls_1,
@@ -316,15 +320,18 @@ def generator_step(
     """One generator update with a fresh latent batch; the critic's weights get no gradient."""
     generator, discriminator = networks.generator_step_module, networks.critic_step_module
     z = torch.randn(labels.shape[0], config.z_dim, device=labels.device)
-    discriminator.requires_grad_(False)
+    networks.discriminator.requires_grad_(False)
     try:
-        fake_scores, fake_logits = discriminator(generator(z, labels, alpha, stage), alpha, stage)
-        terms = generator_loss(fake_scores, fake_logits, labels, lambda_cls=config.lambda_cls_1)
+        with networks.forward_precision():
+            fake_scores, fake_logits = discriminator(generator(z, labels, alpha, stage), alpha, stage)
+        terms = generator_loss(
+            fake_scores.float(), fake_logits.float(), labels, lambda_cls=config.lambda_cls_1
+        )
         networks.generator_optimizer.zero_grad(set_to_none=True)
         terms["g_loss"].backward()
         networks.generator_optimizer.step()
     finally:
-        discriminator.requires_grad_(True)
+        networks.discriminator.requires_grad_(True)
     return terms
 
 
@@ -392,20 +399,33 @@ def _open_data(config: TrainingConfig, part: str, stages: range) -> DataFolder:
 
 
 def _generate_and_evaluate(
-    config: TrainingConfig, layout: RunLayout, device: torch.device, reporter: Reporter
+    config: TrainingConfig,
+    layout: RunLayout,
+    device: torch.device,
+    reporter: Reporter,
+    rows: tuple[np.ndarray, np.ndarray] | None,
 ) -> Path:
-    """Generate `n_images_generated` images with the final stage's best generator and evaluate them against
-    the test set (published GENERATE); the images and the report go under the image directory."""
-    from pacgan_cli.core.evaluate import generate_and_evaluate
+    """Generate `n_images_generated` images with the final stage's best generator and evaluate them
+    (published GENERATE); the images and the report go under the image directory. A validation run
+    (`rows`: training part, held-out fold) compares them with its held-out fold, never the test set,
+    which belongs to test mode; the other modes compare them with the test set."""
+    from pacgan_cli.core.evaluate import ImageSet, generate_and_evaluate, load_image_set
 
+    real: str | ImageSet = config.data_test_directory
+    train: str | ImageSet = config.data_train_directory
+    if rows is not None:
+        every = load_image_set(
+            config.data_train_directory, config.label_train_directory, size=config.max_size, role="train"
+        )
+        train, real = every.subset(rows[0], "training part"), every.subset(rows[1], "validation fold")
     reporter.message(f"generating {list(config.n_images_generated)} images and evaluating them")
     report = generate_and_evaluate(
         layout.checkpoint(config.max_size, "generator", "best"),
         config.n_images_generated,
-        config.data_test_directory,
+        real,
         layout.image_directory,
         test_labels=config.label_test_directory,
-        train_images=config.data_train_directory,
+        train_images=train,
         train_labels=config.label_train_directory,
         discriminator_path=layout.checkpoint(config.max_size, "discriminator", "best"),
         seed=config.seed,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -14,15 +17,18 @@ def gradient_penalty(
     alpha: float,
     stage: int,
     mix: torch.Tensor,
+    forward_precision: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext,
 ) -> torch.Tensor:
     """Mean over the batch of (||grad D(x_hat)||_2 - 1)^2 with x_hat = mix * real + (1 - mix) * fake.
 
     `mix` [B, 1, 1, 1] in [0, 1], one weight per image. The graph is kept so the penalty can be minimised.
+    Only the critic's forward pass runs under `forward_precision`; the gradient's norm is taken in fp32.
     """
     mixed = (mix * real + (1 - mix) * fake.detach()).requires_grad_(True)
-    scores, _ = discriminator(mixed, alpha, stage)
-    (gradient,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
-    return ((gradient.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
+    with forward_precision():
+        scores, _ = discriminator(mixed, alpha, stage)
+    (gradient,) = torch.autograd.grad(scores.float().sum(), mixed, create_graph=True)
+    return ((gradient.float().flatten(1).norm(2, dim=1) - 1) ** 2).mean()
 
 
 def critic_loss(

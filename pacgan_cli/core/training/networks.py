@@ -3,6 +3,7 @@ checkpoints they are saved to and loaded from."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,6 +23,7 @@ from pacgan_cli.core.models.checkpoint import (
 )
 from pacgan_cli.core.models.discriminator import Discriminator, measure_batch_statistic
 from pacgan_cli.core.models.generator import Generator
+from pacgan_cli.core.runtime import compile_module, forward_precision
 
 StateDict = dict[str, torch.Tensor]
 
@@ -36,13 +38,25 @@ class Networks:
     generator_optimizer: torch.optim.Adam
     critic_optimizer: torch.optim.Adam
     ema: Generator | None
-    # What the training steps call: the networks themselves, or DataParallel copies over several GPUs.
+    # What the training steps call: the networks themselves, DataParallel copies over several GPUs, or
+    # compiled versions. The gradient penalty's double backward needs the uncompiled critic.
     generator_step_module: nn.Module
     critic_step_module: nn.Module
+    penalty_module: nn.Module
+    precision: str = "fp32"
 
     @property
     def device(self) -> torch.device:
         return next(self.generator.parameters()).device
+
+    @property
+    def batched_critic(self) -> bool:
+        """Real and fake images in one critic call (each half with its own minibatch statistic); not under
+        DataParallel, which would scatter the halves over the GPUs."""
+        return not isinstance(self.penalty_module, nn.DataParallel)
+
+    def forward_precision(self) -> contextlib.AbstractContextManager[None]:
+        return forward_precision(self.device, self.precision)
 
 
 @dataclass(frozen=True)
@@ -95,6 +109,8 @@ def build_networks(config: TrainingConfig, devices: list[torch.device]) -> Netwo
     discriminator = architecture.build(DISCRIMINATOR).to(device)
     betas = (config.adam_betas[0], config.adam_betas[1])
     parallel = [d.index for d in devices] if len(devices) > 1 else None
+    generator_module = nn.DataParallel(generator, parallel) if parallel else generator
+    critic_module = nn.DataParallel(discriminator, parallel) if parallel else discriminator
     return Networks(
         architecture=architecture,
         generator=generator,
@@ -102,16 +118,17 @@ def build_networks(config: TrainingConfig, devices: list[torch.device]) -> Netwo
         generator_optimizer=torch.optim.Adam(generator.parameters(), lr=config.learning_rate, betas=betas),
         critic_optimizer=torch.optim.Adam(discriminator.parameters(), lr=config.learning_rate, betas=betas),
         ema=copy.deepcopy(generator).requires_grad_(False) if config.ema else None,
-        generator_step_module=nn.DataParallel(generator, parallel) if parallel else generator,
-        critic_step_module=nn.DataParallel(discriminator, parallel) if parallel else discriminator,
+        generator_step_module=compile_module(generator_module, config.compile),
+        critic_step_module=compile_module(critic_module, config.compile),
+        penalty_module=critic_module,
+        precision=config.precision,
     )
 
 
 @torch.no_grad()
 def update_ema(average: Generator, generator: Generator, decay: float) -> None:
-    """average <- decay * average + (1 - decay) * generator, parameter by parameter."""
-    for averaged, current in zip(average.parameters(), generator.parameters(), strict=True):
-        averaged.lerp_(current, 1 - decay)
+    """average <- decay * average + (1 - decay) * generator, for all parameters in one fused call."""
+    torch._foreach_lerp_(list(average.parameters()), list(generator.parameters()), 1 - decay)
 
 
 def take_snapshot(

@@ -1,4 +1,4 @@
-"""What a run records each epoch: the metrics line, the values the progress bar shows, per-class sample
+"""What a run records each epoch: the metrics line, per-class sample
 grids and loss/AUC curves (matplotlib, no display needed)."""
 
 from __future__ import annotations
@@ -81,13 +81,6 @@ def epoch_record(
     record["seconds"] = seconds
     record["images_per_s"] = images / seconds if seconds > 0 else float("nan")
     return record
-
-
-def display_values(sums: dict[str, torch.Tensor], batches: int) -> dict[str, float]:
-    """Mean critic and generator losses so far, for the progress bar."""
-    if "d_loss" not in sums:
-        return {}
-    return {"d_loss": float(sums["d_loss"]) / batches, "g_loss": float(sums["g_loss"]) / batches}
 
 
 @torch.no_grad()
