@@ -31,9 +31,12 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_training.py
 
+# Generated from the app; tests/cli/test_completions.py fails when they are out of date.
 completions: $(STAMP)
-	for shell in bash zsh fish; do \
-		_PACGAN_COMPLETE=$${shell}_source $(BIN)/pacgan > completions/pacgan.$$shell || true; \
+	set -e; for shell in bash zsh fish; do \
+		$(BIN)/pacgan --show-completion $$shell > completions/pacgan.$$shell.new; \
+		test -s completions/pacgan.$$shell.new; \
+		mv completions/pacgan.$$shell.new completions/pacgan.$$shell; \
 	done
 
 clean:

@@ -36,6 +36,7 @@ CUBE_SIZE = 64
 VENTRICLE_CENTRE_MM = (1.0, -8.0, 16.0)  # MNI coordinates of the lateral ventricles' bodies
 VENTRICLE_WIDTH_MM = (14.0, 24.0, 12.0)  # x, y, z extent of the expansion (Gaussian sigma)
 EXPANSION = {"CN": (0.0, 0.08), "AD": (0.45, 0.8)}  # uniform range of the ventricular expansion
+MARKER = ".pacgan-demo"  # written into the output folder: the demo may replace only folders it made
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,11 +47,12 @@ def main(argv: list[str] | None = None) -> int:
         "--epochs", type=int, nargs="+", default=[20, 20, 40, 80], help="Epochs per stage 4..32."
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--force", action="store_true", help="Replace the output folder even if the demo did not make it."
+    )
     arguments = parser.parse_args(argv)
     output = arguments.output
-    if output.exists():
-        shutil.rmtree(output)
-    output.mkdir(parents=True)
+    prepare_output(output, arguments.force)
     timings: dict[str, float] = {}
 
     started = time.monotonic()
@@ -89,6 +91,24 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  {'total':<16} {sum(timings.values()):7.1f}")
     print(f"\nreport: {output / 'report' / 'report.md'}")
     return 0
+
+
+def prepare_output(output: Path, force: bool) -> None:
+    """Start from an empty folder. An existing one is deleted only if an earlier demo made it (it holds
+    `MARKER`) or with `force`: the demo must never destroy someone's data."""
+    if output.exists() and not output.is_dir():
+        raise SystemExit(f"error: {output} is a file; choose another --output")
+    if output.exists() and any(output.iterdir()):
+        if not (output / MARKER).is_file() and not force:
+            raise SystemExit(
+                f"error: {output} exists and was not made by the demo; choose another --output, "
+                "or add --force to delete it and everything in it"
+            )
+        shutil.rmtree(output)
+    output.mkdir(parents=True, exist_ok=True)
+    (output / MARKER).write_text(
+        "made by `python -m pacgan_cli.demo`; a later demo run may replace this folder\n"
+    )
 
 
 def run_step(arguments: list[str]) -> float:

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import numpy as np
+import pytest
 import yaml
 
 from pacgan_cli import demo
@@ -45,3 +46,19 @@ def test_the_slice_passes_through_the_ventricles_and_the_config_is_small(tmp_pat
     config = yaml.safe_load(demo.write_demo_config(tmp_path / "c.yaml", tmp_path, [1, 1, 2], 0).read_text())
     assert config["factors"] == [1.0, 1.0, 1.0] and config["progressive_epochs"] == [1, 1, 2]
     assert config["testing"] and not config["validate"]
+
+
+def test_the_demo_replaces_only_folders_it_made(tmp_path: Path) -> None:
+    data = tmp_path / "my_data"
+    data.mkdir()
+    (data / "scan.nii.gz").write_text("precious")
+    with pytest.raises(SystemExit, match="was not made by the demo; choose another --output, or add --force"):
+        demo.prepare_output(data, force=False)
+    assert (data / "scan.nii.gz").read_text() == "precious"
+    made = tmp_path / "demo_output"
+    demo.prepare_output(made, force=False)
+    (made / "old_result.txt").write_text("from an earlier demo")
+    demo.prepare_output(made, force=False)
+    assert [path.name for path in made.iterdir()] == [demo.MARKER]
+    demo.prepare_output(data, force=True)
+    assert not (data / "scan.nii.gz").exists() and (data / demo.MARKER).is_file()

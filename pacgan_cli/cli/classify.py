@@ -12,9 +12,18 @@ from pacgan_cli.cli.options import DeviceOption, ForceOption, QuietOption
 def classify_command(
     images: Path = typer.Argument(..., help="Image stack (.nii.gz, [W, H, C, N]) to classify."),
     model: Path = typer.Option(
-        ..., "--model", "-m", help="Discriminator checkpoint (ours or the published format)."
+        ...,
+        "--model",
+        "-m",
+        help="Discriminator checkpoint (ours or the published format), or a run folder: its largest stage's "
+        "discriminator_best.pt.",
     ),
-    output: Path = typer.Option(..., "--output", "-o", help="Predictions CSV (published column layout)."),
+    output: Path | None = typer.Option(
+        None,
+        "--output",
+        "-o",
+        help="Predictions CSV (published column layout; default: predictions.csv beside the images).",
+    ),
     labels: Path | None = typer.Option(
         None, "--labels", help="labels.csv of the images: adds accuracy, ROC AUC, confusion matrix and PNGs."
     ),
@@ -36,21 +45,31 @@ def classify_command(
 ) -> None:
     """Classify images with the discriminator's auxiliary head; softmax probabilities per class."""
     from pacgan_cli.cli.progress import progress_reporter
-    from pacgan_cli.core.inference import classification_targets, classify_images, write_classification
+    from pacgan_cli.core.inference import (
+        classification_targets,
+        classify_images,
+        default_predictions_path,
+        find_model,
+        write_classification,
+    )
+    from pacgan_cli.core.intensity import read_unit_stack
     from pacgan_cli.core.io.atomic import ensure_can_write
-    from pacgan_cli.core.io.nifti import read_stack
     from pacgan_cli.core.io.tables import read_labels
     from pacgan_cli.core.models.checkpoint import DISCRIMINATOR, load_checkpoint
     from pacgan_cli.core.runtime import resolve_device
 
+    output = output if output is not None else default_predictions_path(images)
     ensure_can_write(*classification_targets(output, labels is not None), force=force)
+    model, chosen = find_model(model, DISCRIMINATOR)
+    if chosen:
+        typer.echo(chosen, err=True)
     checkpoint = load_checkpoint(model, expected_kind=DISCRIMINATOR)
-    stack = read_stack(images)
+    stack = read_unit_stack(images)
     table = None
     if labels is not None:
         num_classes = checkpoint.architecture.num_classes
         table = read_labels(labels, image_count=len(stack), num_classes=num_classes, require_subject=False)
-    reference_images = read_stack(reference) if reference is not None else None
+    reference_images = read_unit_stack(reference) if reference is not None else None
     with progress_reporter(quiet) as reporter:
         result = classify_images(
             checkpoint,

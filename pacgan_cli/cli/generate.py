@@ -5,17 +5,38 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from typer.core import TyperCommand
 
 from pacgan_cli.cli.options import DeviceOption, ForceOption, QuietOption
 from pacgan_cli.core.errors import ConfigError, InputError
 
 
+class GenerateCommand(TyperCommand):
+    """The usage line leaves out the hidden argument that collects the further counts of `--per-class`."""
+
+    def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for parameter in self.get_params(ctx):
+            if not getattr(parameter, "hidden", False):
+                pieces.extend(parameter.get_usage_pieces(ctx))
+        return pieces
+
+
 def generate_command(
     model: Path = typer.Option(
-        ..., "--model", "-m", help="Generator checkpoint (ours or the published format)."
+        ...,
+        "--model",
+        "-m",
+        help="Generator checkpoint (ours or the published format), or a run folder: its largest stage's "
+        "generator_best.pt.",
     ),
     output: Path = typer.Option(
-        ..., "--output", "-o", help="Stack to write (.nii.gz); labels_syn.csv goes beside it."
+        ..., "--output", "-o", help="Stack to write (.nii.gz); its labels go beside it as <stem>_labels.csv."
+    ),
+    labels_output: Path | None = typer.Option(
+        None,
+        "--labels-output",
+        help="Labels CSV to write instead (ID, Label; e.g. labels_syn.csv, the published name).",
     ),
     per_class: str | None = typer.Option(
         None,
@@ -40,16 +61,19 @@ def generate_command(
     force: bool = ForceOption,
     quiet: bool = QuietOption,
 ) -> None:
-    """Generate images with a trained generator, with labels_syn.csv beside the stack."""
+    """Generate images with a trained generator; the labels (ID, Label) go beside the stack."""
     counts = _counts(per_class, more_counts or [], total)
 
     from pacgan_cli.cli.progress import progress_reporter
-    from pacgan_cli.core.inference import generate_images, generation_targets, save_generation
+    from pacgan_cli.core.inference import find_model, generate_images, generation_targets, save_generation
     from pacgan_cli.core.io.atomic import ensure_can_write
     from pacgan_cli.core.models.checkpoint import GENERATOR, load_checkpoint
     from pacgan_cli.core.runtime import resolve_device
 
-    ensure_can_write(*generation_targets(output, preview), force=force)
+    ensure_can_write(*generation_targets(output, preview, labels_output), force=force)
+    model, chosen = find_model(model, GENERATOR)
+    if chosen:
+        typer.echo(chosen, err=True)
     checkpoint = load_checkpoint(model, expected_kind=GENERATOR)
     num_classes = checkpoint.architecture.num_classes
     if total is None and len(counts) != num_classes:
@@ -67,7 +91,7 @@ def generate_command(
             device=resolve_device(device),
             reporter=reporter,
         )
-        written = save_generation(result, output, preview=preview, force=force)
+        written = save_generation(result, output, labels=labels_output, preview=preview, force=force)
     per_label = [int((result.labels == k).sum()) for k in range(num_classes)]
     typer.echo(
         f"{len(result.labels)} images {result.size}x{result.size} (per class {per_label}), seed {seed}"

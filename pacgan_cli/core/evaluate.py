@@ -19,8 +19,9 @@ import numpy as np
 import torch
 
 from pacgan_cli.core.errors import ConfigError, InputError
+from pacgan_cli.core.intensity import check_unit_range, read_unit_stack
 from pacgan_cli.core.io.atomic import ensure_can_write, write_json_atomic, write_text_atomic
-from pacgan_cli.core.io.nifti import read_stack
+from pacgan_cli.core.io.nifti import nifti_stem
 from pacgan_cli.core.io.tables import read_labels
 from pacgan_cli.core.metrics import fidelity, memorisation, plots, similarity
 from pacgan_cli.core.metrics.classification import classification_report
@@ -46,6 +47,10 @@ class ImageSet:
 
     def counts(self, num_classes: int) -> list[int]:
         return [int(c) for c in np.bincount(self.labels, minlength=num_classes)]
+
+    def subset(self, rows: np.ndarray, part: str) -> ImageSet:
+        """The images at positions `rows`, named after `part` (e.g. a validation fold of a training folder)."""
+        return ImageSet(self.images[rows], self.labels[rows], f"{self.source} ({part})")
 
 
 @dataclass(frozen=True)
@@ -255,8 +260,9 @@ def load_image_set(
     """Read images and labels from a folder (`Real{S}x{S}.nii.gz` + `labels.csv`) or a stack file.
 
     For a folder, `size` picks the file (default: the largest there). For a stack without `labels`, the
-    labels file beside it is used (`labels_syn.csv` first for synthetic images, else `labels.csv`).
-    Only images listed in the labels file are kept, in ID order.
+    labels file beside it is used: its own `<stem>_labels.csv` (what `pacgan generate` writes), else
+    `labels_syn.csv` first for synthetic images, else `labels.csv`. Only images listed in the labels file
+    are kept, in ID order. The images must be in [-1, 1] (`check_unit_range`).
     """
     path = Path(path)
     option = "--fake-labels" if role == "fake" else f"--{role}-labels"
@@ -268,14 +274,13 @@ def load_image_set(
         if labels is not None:
             labels_path = Path(labels)
         else:
-            names = ("labels_syn.csv", "labels.csv") if role == "fake" else ("labels.csv", "labels_syn.csv")
+            shared = ("labels_syn.csv", "labels.csv") if role == "fake" else ("labels.csv", "labels_syn.csv")
+            names = (f"{nifti_stem(path)}_labels.csv", *shared)
             found = [path.parent / name for name in names if (path.parent / name).is_file()]
             if not found:
-                raise InputError(
-                    f"{path}: no labels_syn.csv or labels.csv beside it; pass {option} LABELS.csv"
-                )
+                raise InputError(f"{path}: no {', '.join(names)} beside it; pass {option} LABELS.csv")
             labels_path = found[0]
-    images = read_stack(stack, expected_size=size)
+    images = read_unit_stack(stack, expected_size=size)
     table = read_labels(labels_path, image_count=len(images), require_subject=False)
     ids = table["ID"].to_numpy()
     return ImageSet(images=images[ids], labels=table["Label"].to_numpy(np.int64), source=str(stack))
@@ -284,11 +289,11 @@ def load_image_set(
 def generate_and_evaluate(
     generator_path: str | os.PathLike[str],
     counts: Sequence[int],
-    test_images: str | os.PathLike[str],
+    test_images: str | os.PathLike[str] | ImageSet,
     output_directory: str | os.PathLike[str],
     *,
     test_labels: str | os.PathLike[str] | None = None,
-    train_images: str | os.PathLike[str] | None = None,
+    train_images: str | os.PathLike[str] | ImageSet | None = None,
     train_labels: str | os.PathLike[str] | None = None,
     discriminator_path: str | os.PathLike[str] | None = None,
     seed: int = 0,
@@ -303,6 +308,8 @@ def generate_and_evaluate(
     Writes `generated/Synthetic{S}x{S}.nii.gz` + `generated/labels_syn.csv` and the report in
     `evaluation/` under `output_directory`. FID/KID are skipped (and the report says why) when the
     InceptionV3 weights are absent, so a long run never fails at its very end for want of them.
+    `test_images` and `train_images` are folders or stacks, or image sets already read (a validation run
+    passes its held-out fold and training part, so that it never reads the test set).
     """
     from pacgan_cli.core.inference import generate_images, resolve_stage, save_generation
 
@@ -312,8 +319,16 @@ def generate_and_evaluate(
     generator = load_checkpoint(generator_path, expected_kind=GENERATOR)
     size = stage_size(resolve_stage(generator, None))
     # Every input is read before the first image is generated, so a bad path fails before any work.
-    real = load_image_set(test_images, test_labels, size=size, role="real")
-    train = load_image_set(train_images, train_labels, size=size, role="train") if train_images else None
+    real = (
+        test_images
+        if isinstance(test_images, ImageSet)
+        else load_image_set(test_images, test_labels, size=size, role="real")
+    )
+    train = (
+        train_images
+        if isinstance(train_images, ImageSet) or train_images is None
+        else load_image_set(train_images, train_labels, size=size, role="train")
+    )
     discriminator = (
         load_checkpoint(discriminator_path, expected_kind=DISCRIMINATOR)
         if discriminator_path is not None
@@ -323,7 +338,7 @@ def generate_and_evaluate(
         generator, counts, seed=seed, batch_size=batch_size, device=device, reporter=reporter
     )
     stack_path = output_directory / "generated" / f"Synthetic{size}x{size}.nii.gz"
-    save_generation(result, stack_path, force=force)
+    save_generation(result, stack_path, labels=stack_path.parent / "labels_syn.csv", force=force)
     fake = ImageSet(result.images, result.labels, str(stack_path))
     return evaluate(
         real,
@@ -586,6 +601,7 @@ def _check_sets(
     for name, image_set in sets:
         if len(image_set.images) == 0:
             raise InputError(f"{image_set.source}: the {name} set holds no images")
+        check_unit_range(image_set.images, image_set.source)
     for name, image_set in sets[1:]:
         if image_set.images.shape[1:] != real.images.shape[1:]:
             raise InputError(

@@ -16,8 +16,9 @@ import pandas as pd
 import torch
 
 from pacgan_cli.core.errors import ConfigError, InputError
+from pacgan_cli.core.intensity import check_unit_range
 from pacgan_cli.core.io.atomic import ensure_can_write, write_json_atomic
-from pacgan_cli.core.io.nifti import write_stack
+from pacgan_cli.core.io.nifti import nifti_stem, write_stack
 from pacgan_cli.core.io.tables import write_predictions, write_synthetic_labels
 from pacgan_cli.core.metrics.classification import ClassificationReport, classification_report
 from pacgan_cli.core.models.checkpoint import DISCRIMINATOR, GENERATOR, LoadedCheckpoint
@@ -26,6 +27,7 @@ from pacgan_cli.core.progress import Reporter, SilentReporter
 from pacgan_cli.core.stages import size_to_stage, stage_size
 
 LATENT_BLOCK = 256  # latent vectors are drawn in blocks of this many, whatever the batch size
+MAX_STAGES = 16  # stage folders looked for in a run folder: sizes 4 .. 4 * 2**15
 STATISTIC_AUTO = "auto"
 STATISTIC_PUBLISHED = "published"
 BATCH_STATISTIC_MODES = (STATISTIC_AUTO, STATISTIC_PUBLISHED)
@@ -177,29 +179,65 @@ def classify_images(
     )
 
 
-def generation_targets(
-    path: str | os.PathLike[str], preview: str | os.PathLike[str] | None = None
-) -> list[Path]:
-    """The files `save_generation` writes: the stack, `labels_syn.csv` beside it, the optional preview."""
+def find_model(path: str | os.PathLike[str], kind: str) -> tuple[Path, str]:
+    """A checkpoint file as it is, or for a run folder of `pacgan train` the best `kind` checkpoint of its
+    largest stage; the second value says which file a folder gave (empty for a file)."""
+    from pacgan_cli.core.training.run_folder import RunLayout
+
     path = Path(path)
-    return [path, path.parent / "labels_syn.csv"] + ([Path(preview)] if preview is not None else [])
+    if not path.is_dir():
+        return path, ""
+    layout = RunLayout(path, path)
+    stages = [stage_size(stage) for stage in reversed(range(MAX_STAGES))]
+    present = [size for size in stages if layout.model_stage(size).is_dir()]
+    for size in present:
+        candidate = layout.checkpoint(size, kind, "best")
+        if candidate.is_file():
+            note = f"using {candidate}, the best {kind} of the largest stage ({size}x{size})"
+            if size != present[0]:
+                note += f"; {layout.model_stage(present[0]).name} has no {candidate.name} (unfinished stage?)"
+            return candidate, note
+    raise InputError(
+        f"{path}: is a folder without PACGAN_{{S}}x{{S}}/{kind}_best.pt; "
+        f"pass a {kind} checkpoint file or the run folder of `pacgan train`"
+    )
+
+
+def synthetic_labels_path(path: str | os.PathLike[str]) -> Path:
+    """`synth/a.nii.gz` -> `synth/a_labels.csv`: each stack its own labels, so stacks can share a folder."""
+    path = Path(path)
+    return path.with_name(f"{nifti_stem(path)}_labels.csv")
+
+
+def generation_targets(
+    path: str | os.PathLike[str],
+    preview: str | os.PathLike[str] | None = None,
+    labels: str | os.PathLike[str] | None = None,
+) -> list[Path]:
+    """The files `save_generation` writes: the stack, its labels (default `<stem>_labels.csv` beside it),
+    the optional preview."""
+    path = Path(path)
+    labels_path = Path(labels) if labels is not None else synthetic_labels_path(path)
+    return [path, labels_path] + ([Path(preview)] if preview is not None else [])
 
 
 def save_generation(
     result: GenerationResult,
     path: str | os.PathLike[str],
     *,
+    labels: str | os.PathLike[str] | None = None,
     preview: str | os.PathLike[str] | None = None,
     preview_per_class: int = 8,
     force: bool = False,
 ) -> list[Path]:
-    """Write the stack, `labels_syn.csv` beside it and optionally a PNG grid (one row per class).
+    """Write the stack, its labels (`ID, Label`, the published `labels_syn.csv` layout; default
+    `<stem>_labels.csv` beside the stack) and optionally a PNG grid (one row per class).
 
     Nothing is written unless every target may be written (existing files need `force`).
     """
     from pacgan_cli.core.metrics.plots import save_image_rows
 
-    targets = generation_targets(path, preview)
+    targets = generation_targets(path, preview, labels)
     ensure_can_write(*targets, force=force)
     path, labels_path = targets[:2]
     write_stack(path, result.images, force=True)
@@ -232,6 +270,11 @@ class ClassificationOutcome:
             f"ROC AUC macro {report.auc_macro:.3f}  per class [{per_class}]",
             f"confusion matrix (rows: true class) {report.confusion.tolist()}",
         ]
+
+
+def default_predictions_path(images: str | os.PathLike[str]) -> Path:
+    """`predictions.csv` in the folder of the classified stack, where the published `Discriminator.py` puts it."""
+    return Path(images).parent / "predictions.csv"
 
 
 def classification_targets(path: str | os.PathLike[str], with_labels: bool) -> list[Path]:
@@ -308,11 +351,12 @@ def fade_alpha(checkpoint: LoadedCheckpoint, stage: int) -> float:
 
 
 def check_images(images: np.ndarray, checkpoint: LoadedCheckpoint, what: str) -> None:
-    """Images must be `[N, C, S, S]` with the model's channel count and at least one image."""
+    """Images must be `[N, C, S, S]` in [-1, 1] with the model's channel count and at least one image."""
     if images.ndim != 4 or images.shape[-1] != images.shape[-2]:
         raise InputError(f"{what} must be square images [N, C, S, S]; got shape {list(images.shape)}")
     if len(images) == 0:
         raise InputError(f"{what} hold no images")
+    check_unit_range(images, what)
     expected = checkpoint.architecture.image_channels
     if images.shape[1] != expected:
         raise InputError(

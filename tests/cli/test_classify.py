@@ -116,6 +116,7 @@ def test_bad_inputs_are_one_line_errors(ours: Path, tmp_path: Path, capsys) -> N
         (["rgb.nii.gz"], "expects 1"),
         (["odd.nii.gz"], "not a stage size"),
         (["missing.nii.gz"], "not found"),
+        ([""], "is a folder; an image stack file (.nii or .nii.gz) is needed here"),
         (["ok.nii.gz", "--labels", str(tmp_path / "labels.csv")], "label 5 is outside"),
         (["ok.nii.gz", "--labels", str(tmp_path / "nothing.csv")], "not found"),
     ]
@@ -134,3 +135,35 @@ def test_bad_inputs_are_one_line_errors(ours: Path, tmp_path: Path, capsys) -> N
             capsys,
         )
         assert code == 1 and message in stderr and stderr.count("\n") == 1, (args, stderr)
+
+
+def test_short_form_writes_predictions_beside_the_scans_from_a_run_folder(
+    ours: Path, tmp_path: Path, capsys
+) -> None:
+    scans = tmp_path / "scans" / "scans.nii.gz"
+    write_stack(scans, make_separable_images(np.arange(4) % 2, 16, seed=6))
+    run = tmp_path / "run"
+    (run / "PACGAN_16x16").mkdir(parents=True)
+    (run / "PACGAN_16x16" / "discriminator_best.pt").write_bytes(ours.read_bytes())
+    code, stdout, stderr = run_cli(["classify", str(scans), "--model", str(run), "-q"], capsys)
+    assert code == 0, stderr
+    assert f"using {run / 'PACGAN_16x16' / 'discriminator_best.pt'}" in stderr
+    assert f"wrote {scans.parent / 'predictions.csv'}" in stdout
+    assert len(read_csv(scans.parent / "predictions.csv")) == 4
+    code, _, stderr = run_cli(["classify", str(scans), "--model", str(run), "-q"], capsys)
+    assert code == 1 and "predictions.csv already exists" in stderr and "--force" in stderr
+    assert run_cli(["classify", str(scans), "--model", str(run), "-q", "--force"], capsys)[0] == 0
+
+
+def test_unscaled_scans_are_refused_until_scaled(ours: Path, tmp_path: Path, capsys) -> None:
+    raw = tmp_path / "raw.nii.gz"
+    write_stack(raw, np.random.default_rng(0).uniform(0, 270, (4, 1, 16, 16)).astype(np.float32))
+    classify = ["classify", str(raw), "-m", str(ours), "-o", str(tmp_path / "p.csv"), "-q"]
+    code, _, stderr = run_cli(classify, capsys)
+    assert code == 1 and stderr.count("\n") == 1
+    assert f"pacgan scale {raw} -o {tmp_path / 'raw_scaled.nii.gz'}" in stderr
+    scaled = tmp_path / "raw_scaled.nii.gz"
+    code, stdout, _ = run_cli(["scale", str(raw), "-o", str(scaled)], capsys)
+    assert code == 0 and "intensities [0.05" in stdout and f"wrote {scaled}" in stdout
+    classify[1] = str(scaled)
+    assert run_cli(classify, capsys)[0] == 0

@@ -34,7 +34,7 @@ def test_evaluate_without_weights_stops_with_where_to_get_them(inputs, tmp_path:
     assert (
         fidelity.INCEPTION_URL in stderr
         and "torch-home" in stderr
-        and "--metrics ssim,memorisation" in stderr
+        and "--skip-unavailable, which computes every other metric" in stderr
     )
 
 
@@ -153,3 +153,23 @@ def test_a_statistic_stored_for_another_size_asks_for_the_training_images(
     assert code == 1 and stderr.count("\n") == 1
     assert "belongs to size 32, not 16; pass --train with the training images (16x16)" in stderr
     assert not out.exists()
+
+
+def test_each_stack_finds_its_own_labels_and_unscaled_images_are_refused(
+    inputs, tmp_path: Path, capsys
+) -> None:
+    test, _, _ = inputs
+    folder = tmp_path / "two"
+    write_stack(folder / "a.nii.gz", make_separable_images(np.array([0, 1] * 4), 16, seed=4))
+    write_synthetic_labels(folder / "a_labels.csv", np.array([0, 1] * 4))
+    write_stack(folder / "b.nii.gz", make_separable_images(np.array([0] * 5 + [1] * 5), 16, seed=5) * 100)
+    write_synthetic_labels(folder / "b_labels.csv", np.array([0] * 5 + [1] * 5))
+    base = ["evaluate", "--real", str(test), "--metrics", "ssim", "--ssim-pairs", "5", "-q"]
+    code, _, stderr = run_cli([*base, "--fake", str(folder / "a.nii.gz"), "-o", str(tmp_path / "ra")], capsys)
+    assert code == 0, stderr
+    data = json.loads((tmp_path / "ra" / "metrics.json").read_text())
+    assert data["inputs"]["fake_per_class"] == [4, 4]
+    code, _, stderr = run_cli([*base, "--fake", str(folder / "b.nii.gz"), "-o", str(tmp_path / "rb")], capsys)
+    assert code == 1 and stderr.count("\n") == 1
+    assert "but the networks and metrics need [-1, 1]; scale it as the training data were" in stderr
+    assert not (tmp_path / "rb").exists()

@@ -36,6 +36,7 @@ def test_train_through_the_cli_writes_every_file(
     tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run = tmp_path / "run"
+    shutil.rmtree(tiny_data / "test")  # validation mode must never read the test set
     code, out, err = train(
         tmp_path,
         capsys,
@@ -86,6 +87,10 @@ def test_train_through_the_cli_writes_every_file(
         raw = torch.load(stage / "generator_last.pt", weights_only=True)
         assert {"epoch", "model_state_dict", "optimizer_state_dict", "stage", "alpha", "config"} <= set(raw)
     assert (run / "evaluation" / "report.md").is_file() and (run / "evaluation" / "metrics.json").is_file()
+    evaluated = json.loads((run / "evaluation" / "metrics.json").read_text())["inputs"]
+    assert evaluated["real"].endswith("Real16x16.nii.gz (validation fold)")
+    assert evaluated["train"].endswith("Real16x16.nii.gz (training part)")
+    assert sum(evaluated["real_per_class"]) == 8  # 40 images, one of 5 subject-grouped folds
     assert (run / "generated" / "labels_syn.csv").read_text().count("\n") == 7
     assert f"evaluation report: {run / 'evaluation' / 'report.md'}" in out
     summary = json.loads((run / "summary.json").read_text())
@@ -174,16 +179,17 @@ def test_published_config_json_writes_under_its_model_and_image_directories(
             "CRITIC_ITERATIONS": "[1, 1, 2]",
             "PROGRESSIVE_EPOCHS": "[1] * len(factors)",
             "GENERATE": "False",
+            "DEVICE": "'cpu'",  # how the published code's users force the CPU
         }
     )
     path = tmp_path / "config.json"
     path.write_text(json.dumps(published))
-    code, _, err = run_cli(["train", "-c", str(path), "--device", "cpu", "--quiet"], capsys)
+    code, _, err = run_cli(["train", "-c", str(path), "--quiet"], capsys)
     assert code == 0, err
     assert (tmp_path / "saved_models/PACGAN/PACGAN_16x16/generator_best.pt").is_file()
     assert (tmp_path / "saved_images/PACGAN/PACGAN_16x16/losses.png").is_file()
     code, out, _ = run_cli(["train", "-c", str(path), "--dry-run"], capsys)
-    assert code == 0 and "critic_iterations:\n- 1\n- 1\n- 2\n" in out
+    assert code == 0 and "critic_iterations:\n- 1\n- 1\n- 2\n" in out and "device: cpu\n" in out
 
 
 def test_existing_run_is_not_overwritten_without_force(
@@ -224,6 +230,13 @@ def break_labels(data: Path, change) -> None:
                 d / "train" / "Real4x4.nii.gz", np.full((40, 1, 4, 4), np.nan, np.float32), force=True
             ),
             "NaN or infinite",
+        ),
+        (
+            lambda d: write_stack(
+                d / "train" / "Real16x16.nii.gz", np.full((40, 1, 16, 16), 270, np.float32), force=True
+            ),
+            "intensities span [270, 270] but the networks and metrics need [-1, 1]; scale the largest stack "
+            "with `pacgan scale`",
         ),
     ],
 )

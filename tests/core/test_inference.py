@@ -117,12 +117,14 @@ def test_save_generation_writes_stack_labels_and_preview_and_refuses_overwrite(
     stack = tmp_path / "out" / "synth.nii.gz"
     save_generation(result, stack, preview=tmp_path / "out" / "grid.png")
     np.testing.assert_array_equal(read_stack(stack), result.images)
-    labels = read_csv(tmp_path / "out" / "labels_syn.csv")
+    labels = read_csv(tmp_path / "out" / "synth_labels.csv")
     assert list(labels.columns) == ["ID", "Label"]
     assert list(labels["Label"]) == [0, 0, 1, 1, 1, 2]
     assert (tmp_path / "out" / "grid.png").stat().st_size > 0
     with pytest.raises(OutputExistsError):
         save_generation(result, stack)
+    save_generation(result, tmp_path / "out" / "other.nii.gz", labels=tmp_path / "out" / "labels_syn.csv")
+    assert read_csv(tmp_path / "out" / "labels_syn.csv").equals(labels)
     save_generation(result, stack, force=True)
 
 

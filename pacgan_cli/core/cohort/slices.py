@@ -16,7 +16,7 @@ import numpy as np
 
 from pacgan_cli.core.errors import ConfigError, InputError
 from pacgan_cli.core.io.atomic import ensure_can_write, write_text_atomic
-from pacgan_cli.core.io.nifti import is_nifti_path, read_volume, write_stack
+from pacgan_cli.core.io.nifti import is_nifti_path, nifti_stem, read_volume, write_stack
 from pacgan_cli.core.progress import Reporter, SilentReporter
 
 DEFAULT_CUBE_SIZE = 256
@@ -211,9 +211,7 @@ def parse_slice_indices(text: str) -> tuple[int, ...]:
 
 def default_list_path(output: Path) -> Path:
     """`data/all_slices.nii.gz` -> `data/all_slices_list.txt`."""
-    name = output.name
-    stem = name[: -len(".nii.gz")] if name.lower().endswith(".nii.gz") else output.stem
-    return output.with_name(f"{stem}_list.txt")
+    return output.with_name(f"{nifti_stem(output)}_list.txt")
 
 
 def _check_options(options: SliceOptions) -> None:

@@ -31,6 +31,7 @@ from pacgan_cli.core.cohort.table import (
     prepare_cohort,
 )
 from pacgan_cli.core.errors import ConfigError, InputError, OutputExistsError
+from pacgan_cli.core.intensity import scale_to_unit_range
 from pacgan_cli.core.io.atomic import write_json_atomic, write_text_atomic
 from pacgan_cli.core.io.nifti import read_stack, read_stack_shape, write_stack
 from pacgan_cli.core.io.tables import write_csv, write_labels
@@ -197,24 +198,6 @@ def split_cohort(
     )
     _write_staged(output_directory, staged, report, force)
     return report
-
-
-def scale_to_unit_range(images: np.ndarray, source: str | os.PathLike[str] = "stack") -> np.ndarray:
-    """Per image `x -> (x - m/2) / (m/2)`, m the image's maximum, so [0, m] maps onto [-1, 1].
-
-    Meant for non-negative intensities such as MRI; an image with negative values is refused (it would
-    leave [-1, 1]). An all-zero image becomes -1 everywhere, the value of background.
-    """
-    flat = images.reshape(len(images), -1)
-    negative = np.flatnonzero(flat.min(axis=1) < 0)
-    if len(negative):
-        raise InputError(
-            f"{source}: image {negative[0]} has negative values, so scaling by its maximum would leave "
-            "[-1, 1]; pass --no-scale if the stack is already scaled"
-        )
-    half = flat.max(axis=1)[:, None, None, None] / 2
-    safe = np.where(half > 0, half, 1.0)
-    return np.where(half > 0, (images - half) / safe, -1.0).astype(np.float32)
 
 
 @dataclass(frozen=True)

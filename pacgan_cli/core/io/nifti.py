@@ -24,6 +24,15 @@ def is_nifti_path(path: str | os.PathLike[str]) -> bool:
     return str(path).lower().endswith(NIFTI_SUFFIXES)
 
 
+def nifti_stem(path: str | os.PathLike[str]) -> str:
+    """The file name without `.nii.gz` or `.nii`: `synth.nii.gz` -> `synth`, for files named after a stack."""
+    name = Path(path).name
+    for suffix in (".nii.gz", ".nii"):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return Path(path).stem
+
+
 def read_stack(path: str | os.PathLike[str], expected_size: int | None = None) -> np.ndarray:
     """Read a stack of 2D images.
 
@@ -109,6 +118,14 @@ def read_volume(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
 
 def _load_image(path: str | os.PathLike[str]) -> nib.Nifti1Image:
     path = Path(path)
+    if path.is_dir():
+        stacks = sorted(
+            path.glob("Real*x*.nii.gz"), key=lambda candidate: (len(candidate.name), candidate.name)
+        )
+        example = f", e.g. {stacks[-1]}" if stacks else ""
+        raise InputError(
+            f"{path}: is a folder; an image stack file (.nii or .nii.gz) is needed here{example}"
+        )
     if not path.is_file():
         raise InputError(f"{path}: file not found")
     if not is_nifti_path(path):

@@ -59,7 +59,7 @@ def missing_weights_message() -> str:
         f"FID/KID need the InceptionV3 weights, which are not here and are not downloaded automatically: "
         f"download {INCEPTION_URL} and save it as {inception_cache_path()} "
         f"(or pass --inception-weights PATH, or set {INCEPTION_WEIGHTS_VARIABLE}); "
-        "to go on without FID/KID use --metrics ssim,memorisation"
+        "to go on without them add --skip-unavailable, which computes every other metric"
     )
 
 

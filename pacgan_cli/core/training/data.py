@@ -11,6 +11,7 @@ import torch
 from sklearn.model_selection import StratifiedGroupKFold
 
 from pacgan_cli.core.errors import InputError
+from pacgan_cli.core.intensity import check_unit_range
 from pacgan_cli.core.io.nifti import read_stack, read_stack_shape
 from pacgan_cli.core.io.tables import read_labels
 from pacgan_cli.core.stages import stage_file_name, stage_size
@@ -44,8 +45,8 @@ def open_data_folder(
     image_channels: int,
     num_classes: int,
 ) -> DataFolder:
-    """Check every stack the stages will read (existence, size, channels, count, finite pixels) and the
-    labels, so that bad data stops a run before anything is written."""
+    """Check every stack the stages will read (existence, size, channels, count, pixels finite and in
+    [-1, 1]) and the labels, so that bad data stops a run before anything is written."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"{folder}: data folder not found; set data_train_directory/data_test_directory")
@@ -63,8 +64,13 @@ def open_data_folder(
                 f"{path}: images have {shape[2]} channel(s) but image_channels is {image_channels}; fix the config"
             )
         counts.add(shape[3])
-    for stage in stages:  # pixel checks (NaN/inf) only once every header is known to be right
-        read_stack(folder / stage_file_name(stage_size(stage)), expected_size=stage_size(stage))
+    fix = (
+        "scale the largest stack with `pacgan scale` and rebuild the smaller ones with `pacgan pyramid` "
+        "(`pacgan split` does both)"
+    )
+    for stage in stages:  # pixel checks only once every header is known to be right
+        path = folder / stage_file_name(stage_size(stage))
+        check_unit_range(read_stack(path, expected_size=stage_size(stage)), path, fix)
     if len(counts) > 1:
         raise InputError(f"{folder}: the stage stacks hold different numbers of images ({sorted(counts)})")
     image_count = counts.pop()

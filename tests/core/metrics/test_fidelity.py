@@ -129,7 +129,10 @@ def test_missing_weights_message_is_one_line_saying_where_to_get_and_put_them() 
     message = fidelity.missing_weights_message()
     assert "\n" not in message
     assert fidelity.INCEPTION_URL in message and str(fidelity.inception_cache_path()) in message
-    assert "--inception-weights" in message and "--metrics ssim,memorisation" in message
+    assert (
+        "--inception-weights" in message
+        and "--skip-unavailable, which computes every other metric" in message
+    )
 
 
 def test_a_file_that_is_not_inception_weights_is_refused(tmp_path: Path) -> None:

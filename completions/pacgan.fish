@@ -1,0 +1,1 @@
+complete --command pacgan --no-files --arguments "(env _PACGAN_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) pacgan)" --condition "env _PACGAN_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) pacgan"
