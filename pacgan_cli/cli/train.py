@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from pacgan_cli.cli.options import ForceOption, QuietOption, SeedOption
+from pacgan_cli.cli.options import ForceOption, PrecisionOption, QuietOption, SeedOption
 from pacgan_cli.core.config import STAGE_HANDOVERS, config_to_yaml, resolve_config
 from pacgan_cli.core.errors import ConfigError
 
@@ -35,6 +35,10 @@ def train_command(
         None, "--stage-handover", help="Weights each stage starts from: last (published behaviour) or best."
     ),
     ema: bool | None = typer.Option(None, "--ema/--no-ema", help="Keep an exponential moving average of G."),
+    precision: str | None = PrecisionOption,
+    compile_networks: bool | None = typer.Option(
+        None, "--compile/--no-compile", help="torch.compile the training steps (pays off for long stages)."
+    ),
     seed: int | None = SeedOption,
     device: str | None = typer.Option(None, "--device", help="auto, cpu or cuda (default: the config's)."),
     force: bool = ForceOption,
@@ -50,6 +54,8 @@ def train_command(
         "device": device,
         "stage_handover": stage_handover,
         "ema": ema,
+        "precision": precision,
+        "compile": compile_networks,
     }
     if epochs is not None:
         overrides["progressive_epochs"] = epochs

@@ -24,8 +24,8 @@ def forward_precision(device: torch.device | str, precision: str) -> contextlib.
 
 
 def compile_module(module: torch.nn.Module, enabled: bool) -> torch.nn.Module:
-    """`torch.compile` the module when asked (dynamic shapes off: each stage's shapes are fixed)."""
-    return torch.compile(module, dynamic=False) if enabled else module  # type: ignore[return-value]
+    """`torch.compile` the module when asked; a changing fade-in alpha becomes a graph input after one recompile."""
+    return torch.compile(module) if enabled else module  # type: ignore[return-value]
 
 
 def resolve_device(name: str) -> torch.device:

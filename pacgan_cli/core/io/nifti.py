@@ -7,6 +7,7 @@ therefore display the same in a NIfTI viewer. Written stacks carry the identity 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -59,16 +60,66 @@ def write_stack(path: str | os.PathLike[str], images: np.ndarray, force: bool = 
     """Write `[N, C, H, W]` images as a `[W, H, C, N]` float32 NIfTI stack, atomically."""
     if images.ndim != 4:
         raise ValueError(f"write_stack needs [N, C, H, W] images; got shape {list(images.shape)}")
-    path = Path(path)
-    if not is_nifti_path(path):
-        raise InputError(f"{path}: an image stack must be written as .nii or .nii.gz")
-    ensure_can_write(path, force=force)
-    array = np.swapaxes(np.swapaxes(np.asarray(images, dtype=np.float32), 1, 2), 0, 3)
-    image = nib.Nifti1Image(np.ascontiguousarray(array), affine=np.eye(4))
-    image.header.set_data_dtype(np.float32)
-    with atomic_path(path) as temporary:
-        nib.save(image, temporary)
-    return path
+    count, channels, height, width = images.shape
+    with StackWriter(path, count, channels, height, width, force=force) as writer:
+        writer.write(images)
+    return Path(path)
+
+
+class StackWriter:
+    """Streams `[n, C, H, W]` batches into one `[W, H, C, N]` float32 stack whose count N is known up front,
+    so that writing N images takes the memory of one batch.
+
+    On disk a NIfTI array is in Fortran order, so `array[j, i, c, n] = images[n, c, i, j]` puts each image's
+    C-ordered bytes one after another: a batch is appended as it is. The file appears (atomically) only when
+    exactly N images were written.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        count: int,
+        channels: int,
+        height: int,
+        width: int,
+        force: bool = False,
+    ) -> None:
+        self.path = Path(path)
+        if not is_nifti_path(self.path):
+            raise InputError(f"{self.path}: an image stack must be written as .nii or .nii.gz")
+        ensure_can_write(self.path, force=force)
+        self.shape = (count, channels, height, width)
+        self.written = 0
+        header = nib.Nifti1Image(np.zeros((1, 1, 1, 1), np.float32), affine=np.eye(4)).header
+        header.set_data_shape((width, height, channels, count))
+        header.set_data_dtype(np.float32)
+        header.set_slope_inter(1.0, 0.0)
+        self.header = header
+
+    def __enter__(self) -> StackWriter:
+        self._closing = contextlib.ExitStack()
+        temporary = self._closing.enter_context(atomic_path(self.path))
+        self._file = self._closing.enter_context(nib.openers.Opener(temporary, "wb"))
+        self.header.write_to(self._file)
+        return self
+
+    def write(self, images: np.ndarray) -> None:
+        """Append `[n, C, H, W]` images."""
+        if images.ndim != 4 or tuple(images.shape[1:]) != self.shape[1:]:
+            raise ValueError(
+                f"expected [n, {', '.join(map(str, self.shape[1:]))}] images; got {list(images.shape)}"
+            )
+        if self.written + len(images) > self.shape[0]:
+            raise ValueError(f"more than the {self.shape[0]} images announced for {self.path}")
+        self._file.write(np.ascontiguousarray(images, dtype="<f4").tobytes())
+        self.written += len(images)
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: object) -> bool:
+        if kind is None and self.written != self.shape[0]:
+            incomplete = ValueError(f"{self.path}: {self.written} of {self.shape[0]} images were written")
+            self._closing.__exit__(ValueError, incomplete, None)  # removes the temporary file
+            raise incomplete
+        return self._closing.__exit__(kind, error, trace)
 
 
 def write_volume(

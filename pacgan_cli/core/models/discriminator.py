@@ -87,7 +87,7 @@ class Discriminator(nn.Module):
         """Minibatch stddev (in fp32, also under autocast), final block and both heads on `features` [B, C0, 4, 4]."""
         count, _, height, width = features.shape
         if batch_statistic is None:
-            grouped = features.float().view(groups, count // groups, -1)
+            grouped = features.float().reshape(groups, count // groups, -1)
             statistic = torch.std(grouped, dim=1).mean(dim=1).repeat_interleave(count // groups)
         else:
             statistic = torch.as_tensor(batch_statistic, dtype=torch.float32, device=features.device)
