@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from pacgan_cli.cli.options import DeviceOption, ForceOption, QuietOption
+from pacgan_cli.cli.options import ClassNamesOption, DeviceOption, ForceOption, QuietOption, class_name_list
 
 
 def classify_command(
@@ -36,6 +36,7 @@ def classify_command(
         help="auto: one fixed statistic (checkpoint's, or from --reference) so each prediction depends on its "
         "image only; published: the whole file as one batch.",
     ),
+    class_names: list[str] | None = ClassNamesOption,
     batch_size: int = typer.Option(
         64, "--batch-size", help="Images per forward pass; does not change results."
     ),
@@ -45,6 +46,7 @@ def classify_command(
 ) -> None:
     """Classify images with the discriminator's auxiliary head; softmax probabilities per class."""
     from pacgan_cli.cli.progress import progress_reporter
+    from pacgan_cli.core.classes import resolve_class_names
     from pacgan_cli.core.inference import (
         classification_targets,
         classify_images,
@@ -64,6 +66,9 @@ def classify_command(
     if chosen:
         typer.echo(chosen, err=True)
     checkpoint = load_checkpoint(model, expected_kind=DISCRIMINATOR)
+    names = resolve_class_names(
+        class_name_list(class_names), checkpoint.config, checkpoint.architecture.num_classes
+    )
     stack = read_unit_stack(images)
     table = None
     if labels is not None:
@@ -82,7 +87,9 @@ def classify_command(
         )
     if result.note:
         typer.echo(result.note, err=True)
-    outcome = write_classification(result, output, source=images.name, labels=table, force=force)
+    outcome = write_classification(
+        result, output, source=images.name, labels=table, class_names=names, force=force
+    )
     typer.echo(
         f"{len(result.probabilities)} images {result.size}x{result.size} classified "
         f"(batch statistic: {result.statistic_source}, {result.statistic:.6g})"

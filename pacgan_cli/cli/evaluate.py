@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from pacgan_cli.cli.options import DeviceOption, ForceOption, QuietOption
+from pacgan_cli.cli.options import ClassNamesOption, DeviceOption, ForceOption, QuietOption, class_name_list
 from pacgan_cli.core.errors import ConfigError
 from pacgan_cli.core.metrics import METRIC_NAMES, RESIZE_MODES
 
@@ -62,6 +62,7 @@ def evaluate_command(
     kid_subsets: int = typer.Option(100, "--kid-subsets", help="Number of KID subsets."),
     ssim_pairs: int = typer.Option(1000, "--ssim-pairs", help="Random same-class pairs per class for SSIM."),
     seed: int = typer.Option(0, "--seed", help="Seed for SSIM pairs, KID subsets and the half splits."),
+    class_names: list[str] | None = ClassNamesOption,
     device: str = DeviceOption,
     force: bool = ForceOption,
     quiet: bool = QuietOption,
@@ -101,6 +102,7 @@ def evaluate_command(
         resize=resize,
         inception_weights=str(inception_weights) if inception_weights else None,
         missing_weights=MISSING_WEIGHTS_SKIP if skip_unavailable else MISSING_WEIGHTS_ERROR,
+        class_names=class_name_list(class_names),
     )
     with progress_reporter(quiet) as reporter:
         report = evaluate(

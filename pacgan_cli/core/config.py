@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 
 import yaml
 
+from pacgan_cli.core.classes import check_class_names
 from pacgan_cli.core.errors import ConfigError
 from pacgan_cli.core.stages import is_stage_size, size_to_stage, stage_size
 
@@ -81,6 +82,7 @@ class TrainingConfig:
     ema: bool = False
     ema_decay: float = 0.999
     samples_per_class: int = 8
+    class_names: tuple[str, ...] = ()
     precision: str = "fp32"
     compile: bool = False
 
@@ -223,6 +225,10 @@ def validate_config(config: TrainingConfig) -> None:
     check(all(c >= 1 for c in config.critic_iterations), "`critic_iterations` must be at least 1")
     check(all(e >= 1 for e in config.progressive_epochs), "`progressive_epochs` must be at least 1")
     check(config.class_size >= 2, f"`class_size` must be at least 2; got {config.class_size}")
+    try:
+        check_class_names(config.class_names, config.class_size, "`class_names`")
+    except ConfigError as error:
+        problems.append(str(error))
     check(
         config.image_channels in (1, 3),
         f"`image_channels` must be 1 (grey) or 3 (RGB); got {config.image_channels}",
@@ -451,6 +457,8 @@ def _dotted_name(node: ast.AST) -> str:
 def _coerce(key: str, value: Any, names: dict[str, Any]) -> Any:
     """Convert one raw value to its field's type, reading expression strings where the field is not a string."""
     kind = FIELD_TYPES[key]
+    if kind == "tuple[str, ...]" and isinstance(value, str) and not value.lstrip().startswith(("[", "(")):
+        value = value.replace(",", " ").split()  # `CN, AD` or `CN AD`, as on the command line
     is_expression = isinstance(value, str) and (
         kind not in ("str", "str | None", "bool")
         or (kind == "bool" and (not value.isidentifier() or value in names))
@@ -494,6 +502,8 @@ def _convert(kind: str, value: Any) -> Any:
         return float(value)
     if kind.startswith("tuple["):
         items = value if isinstance(value, list | tuple) else [value]
+        if "str" in kind:
+            return tuple(_convert("str", item) for item in items)
         if "int" in kind:
             return tuple(_whole_number(item) for item in items)
         return tuple(_convert("float", item) for item in items)

@@ -18,6 +18,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from pacgan_cli.core.classes import (
+    PUBLISHED_AUC,
+    class_legend,
+    class_titles,
+    is_adni_like,
+    resolve_class_names,
+)
 from pacgan_cli.core.errors import ConfigError, InputError
 from pacgan_cli.core.intensity import check_unit_range, read_unit_stack
 from pacgan_cli.core.io.atomic import ensure_can_write, write_json_atomic, write_text_atomic
@@ -68,6 +75,7 @@ class EvaluationOptions:
     memorisation_quantile: float = 0.05
     copy_tolerance: float = 0.02
     closest_pairs: int = 8
+    class_names: tuple[str, ...] = ()  # for the report and figures (default: the discriminator's config)
 
 
 @dataclass
@@ -129,6 +137,11 @@ class _Context:
     reporter: Reporter
     extractor: torch.nn.Module | None = None
     feature_cache: dict[str, np.ndarray] = field(default_factory=dict)
+    class_names: tuple[str, ...] = ()
+
+    @property
+    def class_titles(self) -> list[str]:
+        return class_titles(self.class_names, self.num_classes)
 
     def features(self, which: str) -> np.ndarray:
         """InceptionV3 features of the real or fake set, computed once."""
@@ -200,6 +213,9 @@ def evaluate(
     context = _Context(
         real, fake, train, discriminator, options, output_directory, num_classes, device, reporter
     )
+    context.class_names = resolve_class_names(
+        options.class_names, discriminator.config if discriminator else None, num_classes
+    )
     wants_inception = bool({"fid", "kid"} & set(chosen))
     # A weights file that was named must exist even when FID/KID are not asked for.
     named_or_needed = wants_inception or options.inception_weights is not None
@@ -231,6 +247,7 @@ def evaluate(
             "image_size": real.size,
             "real_per_class": real.counts(num_classes),
             "fake_per_class": fake.counts(num_classes),
+            "class_names": list(context.class_names),
         },
         "settings": _settings_data(options, chosen),
         "metrics": {name: section.data for name, section in sections.items()},
@@ -403,7 +420,7 @@ def _kid(context: _Context) -> _Section:
             + " | ".join(cells)
             + " |"
         )
-    header = " | ".join(f"class {k}" for k in range(context.num_classes))
+    header = " | ".join(context.class_titles)
     markdown = [
         "## KID (unbiased MMD², cubic polynomial kernel)",
         "",
@@ -449,13 +466,15 @@ def _ssim(context: _Context) -> _Section:
             "window_size": result.window_size,
         }
         cells = [
-            f"{_number(m)} ± {_number(s)}"
-            for m, s in zip(result.mean_per_class, result.std_per_class, strict=True)
+            f"{_number(m)} ± {_number(s)} (n={n})"
+            for m, s, n in zip(
+                result.mean_per_class, result.std_per_class, result.pairs_per_class, strict=True
+            )
         ]
         rows.append(
             f"| {_title(name)} | {_number(result.mean)} ± {_number(result.std)} | " + " | ".join(cells) + " |"
         )
-    header = " | ".join(f"class {k}" for k in range(context.num_classes))
+    header = " | ".join(context.class_titles)
     window = data["real_fake"]["window_size"]
     markdown = [
         "## SSIM of random same-class pairs",
@@ -464,9 +483,11 @@ def _ssim(context: _Context) -> _Section:
         "|---|---|" + "---|" * context.num_classes,
         *rows,
         "",
-        f"{options.ssim_pairs} random pairs per class (seed {options.seed}), data range 2, {window}x{window} "
-        "uniform window; an image is never paired with itself. Higher = more alike; the real-real row is "
-        "the natural similarity of two different real images.",
+        f"n = the number of distinct pairs used per class: up to {options.ssim_pairs} drawn at random without "
+        f"replacement (seed {options.seed}), or every pair when a class has fewer; within one set an image is "
+        f"never paired with itself and (a, b) is the same pair as (b, a). Data range 2, {window}x{window} "
+        "uniform window. Higher = more alike; the real-real row is the natural similarity of two different "
+        "real images.",
     ]
     return _Section(data, markdown)
 
@@ -474,9 +495,11 @@ def _ssim(context: _Context) -> _Section:
 def _memorisation(context: _Context) -> _Section:
     options = context.options
     if context.train is not None:
-        training, held_out, reference = context.train.images, context.real.images, "training images"
+        training, held_out = context.train.images, context.real.images
+        reference, nearest = "training images", "nearest training image"
     else:
-        training, held_out, reference = context.real.images, None, "real images (no training set given)"
+        training, held_out = context.real.images, None
+        reference, nearest = "real images (no training set given)", "nearest real image"
     report = memorisation.memorisation_check(
         context.fake.images,
         training,
@@ -488,12 +511,12 @@ def _memorisation(context: _Context) -> _Section:
     figure = plots.save_image_rows(
         context.output_directory / "closest_pairs.png",
         [context.fake.images[closest], training[report.synthetic_nearest[closest]]],
-        ["synthetic", "nearest real"],
+        ["synthetic", nearest],
         cell_titles=[
             [f"#{i} d={report.synthetic_distances[i]:.3f}" for i in closest],
             [f"#{report.synthetic_nearest[i]}" for i in closest],
         ],
-        title="Synthetic images closest to a real image",
+        title=f"The synthetic images closest to their {nearest}",
     )
     data = report.to_data()
     data["reference_set"] = reference
@@ -511,12 +534,12 @@ def _memorisation(context: _Context) -> _Section:
         "",
         "| distances | min | 5th percentile | median | mean |",
         "|---|---|---|---|---|",
-        f"| synthetic -> nearest real | {synthetic['min']:.4f} | {synthetic['p05']:.4f} | "
+        f"| synthetic -> {nearest} | {synthetic['min']:.4f} | {synthetic['p05']:.4f} | "
         f"{synthetic['median']:.4f} | {synthetic['mean']:.4f} |",
         f"| real baseline ({report.baseline}) | {baseline['min']:.4f} | {baseline['p05']:.4f} | "
         f"{baseline['median']:.4f} | {baseline['mean']:.4f} |",
         "",
-        f"- {data['flagged_fraction']:.1%} of synthetic images ({data['flagged_count']}) are closer to a real image "
+        f"- {data['flagged_fraction']:.1%} of synthetic images ({data['flagged_count']}) are closer to their {nearest} "
         f"than {report.quantile:.0%} of the real baseline (threshold {report.threshold:.4f}); about "
         f"{report.quantile:.0%} is expected when synthetic images are as new as unseen real ones.",
         f"- Near-copies (distance <= {report.copy_tolerance}): {len(report.copies)}"
@@ -565,8 +588,9 @@ def _classification(context: _Context) -> _Section:
             image_set.labels,
             result.probabilities,
             f"{name} images",
+            context.class_names,
         )
-    header = " | ".join(f"AUC class {k}" for k in range(context.num_classes))
+    header = " | ".join(f"AUC {title}" for title in context.class_titles)
     markdown = [
         "## Classification by the discriminator's auxiliary head",
         "",
@@ -574,14 +598,25 @@ def _classification(context: _Context) -> _Section:
         "|---|---|" + "---|" * (context.num_classes + 2),
         *rows,
         "",
-        f"Batch statistic: {data['real']['batch_statistic']}. AUC is one-vs-rest over the whole set. "
-        "Published reference: AUC 0.813 on unseen real ADNI images.",
+        f"Batch statistic: {data['real']['batch_statistic']}. AUC is one-vs-rest over the whole set.",
+        *_published_context(context),
         "",
         *sorted(note for note in notes if note),
         "",
-        "![ROC real](roc_real.png) ![confusion real](confusion_real.png)",
+        " ".join(f"![{path.stem.replace('_', ' ')}]({path.name})" for path in files),
     ]
     return _Section(data, markdown, files)
+
+
+def _published_context(context: _Context) -> list[str]:
+    """The published headline AUC, as context only where the data are like the data it was measured on."""
+    if not is_adni_like(context.class_names, context.real.size):
+        return []
+    return [
+        "",
+        f"Published context (not a target): the PACGAN paper reports AUC {PUBLISHED_AUC} on unseen real ADNI "
+        "images, CN vs AD at 256x256; other cohorts, scanners and preprocessing give other numbers.",
+    ]
 
 
 # Keyed by `METRIC_NAMES` (the torch-free list the command line offers), in the same order.
@@ -645,10 +680,10 @@ def _stage_file(folder: Path, size: int | None) -> Path:
 
 def _sample_figure(context: _Context) -> Path:
     rows, titles = [], []
-    for k in range(context.num_classes):
+    for k, class_title in enumerate(context.class_titles):
         for name, image_set in (("real", context.real), ("synthetic", context.fake)):
             rows.append(image_set.images[image_set.labels == k][:8])
-            titles.append(f"{name} {k}")
+            titles.append(f"{name} {class_title}")
     return plots.save_image_rows(
         context.output_directory / "samples.png", rows, titles, title="Real and synthetic images per class"
     )
@@ -699,6 +734,8 @@ def _markdown(
     if inputs["discriminator"]:
         lines.append(f"- Discriminator: `{inputs['discriminator']}`")
     lines.append(f"- Image size: {inputs['image_size']}x{inputs['image_size']}")
+    if inputs["class_names"]:
+        lines.append(f"- Classes: {class_legend(inputs['class_names'])} (the label numbers of the CSV files)")
     inception = data["settings"].get("inception")
     if inception:
         lines.append(f"- InceptionV3 resize: {inception['resize']} ({inception['resize_note']})")

@@ -7,6 +7,7 @@ written atomically.
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from pacgan_cli.core.classes import class_titles
 from pacgan_cli.core.io.atomic import atomic_path
 from pacgan_cli.core.metrics.classification import ClassificationReport, roc_curves
 
@@ -27,8 +29,23 @@ def save_image_rows(
     title: str = "",
 ) -> Path:
     """One row of images per entry of `rows` (each `[n, C, H, W]` in [-1, 1]), with a title per row."""
+    return _save(image_rows_figure(rows, row_titles, cell_titles=cell_titles, title=title), path)
+
+
+def image_rows_figure(
+    rows: Sequence[np.ndarray],
+    row_titles: Sequence[str],
+    *,
+    cell_titles: Sequence[Sequence[str]] | None = None,
+    title: str = "",
+) -> Figure:
+    """The figure of `save_image_rows`. Constrained layout keeps every label beside the images, never on
+    them: cell titles get their own band above each row, long row titles are wrapped."""
     columns = max(1, max(len(row) for row in rows))
-    figure = Figure(figsize=(1.3 * columns + 1.2, 1.4 * len(rows) + (0.4 if title else 0)))
+    row_height = 1.3 + (0.3 if cell_titles is not None else 0.0)
+    figure = Figure(
+        figsize=(1.3 * columns + 1.4, row_height * len(rows) + (0.5 if title else 0.1)), layout="constrained"
+    )
     FigureCanvasAgg(figure)
     axes = figure.subplots(len(rows), columns, squeeze=False)
     for r, row in enumerate(rows):
@@ -42,11 +59,10 @@ def save_image_rows(
                     axis.set_title(cell_titles[r][c], fontsize=7)
             else:
                 axis.axis("off")
-        axes[r][0].set_ylabel(row_titles[r], fontsize=8)
+        axes[r][0].set_ylabel(textwrap.fill(row_titles[r], 14), fontsize=8)
     if title:
         figure.suptitle(title, fontsize=10)
-    figure.tight_layout()
-    return _save(figure, path)
+    return figure
 
 
 def save_roc_curves(
@@ -54,13 +70,15 @@ def save_roc_curves(
     curves: dict[int, tuple[np.ndarray, np.ndarray]],
     aucs: Sequence[float],
     title: str,
+    class_names: Sequence[str] = (),
 ) -> Path:
-    """One-vs-rest ROC curve per class with its AUC in the legend."""
+    """One-vs-rest ROC curve per class with its AUC in the legend (class names when given)."""
+    titles = class_titles(class_names, len(aucs))
     figure = Figure(figsize=(4.5, 4.5))
     FigureCanvasAgg(figure)
     axis = figure.subplots()
     for k, (fpr, tpr) in curves.items():
-        axis.plot(fpr, tpr, label=f"class {k} (AUC {aucs[k]:.3f})")
+        axis.plot(fpr, tpr, label=f"{titles[k]} (AUC {aucs[k]:.3f})")
     axis.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=0.8)
     axis.set_xlabel("false positive rate")
     axis.set_ylabel("true positive rate")
@@ -71,7 +89,11 @@ def save_roc_curves(
 
 
 def save_confusion_matrix(
-    path: str | os.PathLike[str], counts: np.ndarray, normalised: np.ndarray, title: str
+    path: str | os.PathLike[str],
+    counts: np.ndarray,
+    normalised: np.ndarray,
+    title: str,
+    class_names: Sequence[str] = (),
 ) -> Path:
     """Confusion matrix coloured by the row-normalised fraction, each cell showing fraction and count."""
     figure = Figure(figsize=(4.2, 3.8))
@@ -86,8 +108,9 @@ def save_confusion_matrix(
             axis.text(
                 j, i, text, ha="center", va="center", color="white" if fraction > 0.5 else "black", fontsize=8
             )
-    axis.set_xticks(range(classes))
-    axis.set_yticks(range(classes))
+    titles = class_titles(class_names, classes)
+    axis.set_xticks(range(classes), titles)
+    axis.set_yticks(range(classes), titles)
     axis.set_xlabel("predicted class")
     axis.set_ylabel("true class")
     axis.set_title(title, fontsize=10)
@@ -116,11 +139,17 @@ def save_classification_figures(
     labels: np.ndarray,
     probabilities: np.ndarray,
     subject: str,
+    class_names: Sequence[str] = (),
 ) -> list[Path]:
     """The ROC curves and the confusion matrix that go with one classification report."""
+    curves = roc_curves(labels, probabilities)
     return [
-        save_roc_curves(roc_path, roc_curves(labels, probabilities), report.auc_per_class, f"ROC, {subject}"),
+        save_roc_curves(roc_path, curves, report.auc_per_class, f"ROC, {subject}", class_names),
         save_confusion_matrix(
-            confusion_path, report.confusion, report.confusion_normalised, f"Confusion matrix, {subject}"
+            confusion_path,
+            report.confusion,
+            report.confusion_normalised,
+            f"Confusion matrix, {subject}",
+            class_names,
         ),
     ]

@@ -74,28 +74,27 @@ def same_class_pair_ssim(
     batch_size: int = 256,
     data_range: float = 2.0,
 ) -> PairSimilarity:
-    """SSIM of `pairs_per_class` random pairs (a from set A, b from set B, same class) for each class.
+    """SSIM of up to `pairs_per_class` different random pairs (a from set A, b from set B, same class)
+    for each class; every pair when a class has fewer.
 
-    Pairs are drawn with replacement, as published; with `same_set` (A and B are one set) an image is
-    never paired with itself, which would score 1 and inflate the real-real baseline.
+    The published evaluation drew 1000 pairs with replacement, which repeats pairs when a class is small
+    (10 images give 45 pairs); here each pair counts once and `pairs_per_class` in the result says how
+    many were used. With `same_set` (A and B are one set) an image is never paired with itself, which
+    would score 1 and inflate the real-real baseline, and (i, j) is the same pair as (j, i).
     """
     rng = np.random.default_rng(seed)
     window = window_size_for(min(images_a.shape[-2:]))
     means, stds, counts, every_score = [], [], [], []
     for k in range(num_classes):
         index_a = np.flatnonzero(labels_a == k)
-        index_b = np.flatnonzero(labels_b == k)
-        if len(index_a) == 0 or len(index_b) == 0 or (same_set and len(index_a) < 2):
+        index_b = index_a if same_set else np.flatnonzero(labels_b == k)
+        first, second = distinct_pairs(len(index_a), len(index_b), pairs_per_class, same_set, rng)
+        if len(first) == 0:
             means.append(float("nan"))
             stds.append(float("nan"))
             counts.append(0)
             continue
-        first = rng.integers(0, len(index_a), pairs_per_class)
-        if same_set:
-            offset = rng.integers(1, len(index_a), pairs_per_class)
-            picks_a, picks_b = index_a[first], index_a[(first + offset) % len(index_a)]
-        else:
-            picks_a, picks_b = index_a[first], index_b[rng.integers(0, len(index_b), pairs_per_class)]
+        picks_a, picks_b = index_a[first], index_b[second]
         scores = np.concatenate(
             [
                 ssim(
@@ -104,12 +103,12 @@ def same_class_pair_ssim(
                     data_range,
                     window,
                 )
-                for s in range(0, pairs_per_class, batch_size)
+                for s in range(0, len(picks_a), batch_size)
             ]
         )
         means.append(float(scores.mean()))
         stds.append(float(scores.std()))
-        counts.append(pairs_per_class)
+        counts.append(len(scores))
         every_score.append(scores)
     pooled = np.concatenate(every_score) if every_score else np.array([np.nan])
     return PairSimilarity(
@@ -120,3 +119,22 @@ def same_class_pair_ssim(
         pairs_per_class=tuple(counts),
         window_size=window,
     )
+
+
+def distinct_pairs(
+    count_a: int, count_b: int, wanted: int, same_set: bool, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Up to `wanted` different pairs (i < count_a, j < count_b), drawn without replacement; all of them
+    when fewer exist. With `same_set`, i != j and each unordered pair appears once (as i > j)."""
+    total = count_a * (count_a - 1) // 2 if same_set else count_a * count_b
+    if wanted >= total:
+        chosen = np.arange(total, dtype=np.int64)
+    else:
+        chosen = rng.choice(total, size=wanted, replace=False).astype(np.int64)
+    if not same_set:
+        return chosen // count_b, chosen % count_b
+    # Pair number k = i * (i - 1) / 2 + j with 0 <= j < i: invert the triangular numbers.
+    i = np.floor((1 + np.sqrt(1 + 8 * chosen.astype(np.float64))) / 2).astype(np.int64)
+    i -= i * (i - 1) // 2 > chosen
+    i += (i + 1) * i // 2 <= chosen
+    return i, chosen - i * (i - 1) // 2

@@ -3,6 +3,7 @@ grids and loss/AUC curves (matplotlib, no display needed)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from pacgan_cli.core.classes import class_titles
 from pacgan_cli.core.io.atomic import atomic_path
 from pacgan_cli.core.metrics.classification import one_vs_rest_auc
 from pacgan_cli.core.training.networks import Networks
@@ -101,8 +103,11 @@ def sample_images(
     return images
 
 
-def save_sample_grid(images: np.ndarray, classes: int, path: Path, title: str = "") -> None:
-    """One row per class: `images` [K * n, C, H, W] in [-1, 1], grouped by class, saved as a PNG."""
+def save_sample_grid(
+    images: np.ndarray, classes: int, path: Path, title: str = "", class_names: Sequence[str] = ()
+) -> None:
+    """One row per class: `images` [K * n, C, H, W] in [-1, 1], grouped by class, saved as a PNG;
+    rows are labelled with the class names when given."""
     count, channels, height, width = images.shape
     columns = count // classes
     pixels = np.clip((images + 1) / 2, 0, 1).transpose(0, 2, 3, 1)
@@ -116,7 +121,7 @@ def save_sample_grid(images: np.ndarray, classes: int, path: Path, title: str = 
         grid.squeeze(-1) if channels == 1 else grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest"
     )
     axes.set_yticks(
-        [(row + 0.5) * (height + 2) for row in range(classes)], [f"class {k}" for k in range(classes)]
+        [(row + 0.5) * (height + 2) for row in range(classes)], class_titles(class_names, classes)
     )
     axes.set_xticks([])
     if title:

@@ -133,6 +133,7 @@ class RunFolder:
 
     def __init__(self, layout: RunLayout) -> None:
         self.layout = layout
+        self.class_names: tuple[str, ...] = ()  # the config's, once opened: grids and plots show them
 
     def open(self, config: TrainingConfig, resuming: bool, force: bool, start: int) -> None:
         """Refuse to mix a new run into an old one unless resuming (with --force, remove the old run's
@@ -153,6 +154,7 @@ class RunFolder:
         layout.model_directory.mkdir(parents=True, exist_ok=True)
         layout.image_directory.mkdir(parents=True, exist_ok=True)
         write_text_atomic(layout.config_path, config_to_yaml(config))
+        self.class_names = config.class_names
         self._keep_metrics_before(start)
 
     def start_stage(self, size: int) -> None:
@@ -165,7 +167,8 @@ class RunFolder:
             handle.flush()
 
     def save_samples(self, images: np.ndarray, classes: int, size: int, name: str, title: str) -> None:
-        records.save_sample_grid(images, classes, self.layout.image_stage(size) / f"{name}.png", title)
+        path = self.layout.image_stage(size) / f"{name}.png"
+        records.save_sample_grid(images, classes, path, title, self.class_names)
 
     def save_curves(self, size: int, epoch_records: list[dict[str, Any]], best_epoch: int | None) -> None:
         records.save_curves(epoch_records, self.layout.image_stage(size), best_epoch)
@@ -181,6 +184,7 @@ class RunFolder:
             labels,
             probabilities,
             f"test set, {size}x{size}",
+            self.class_names,
         )
 
     def save_snapshot(

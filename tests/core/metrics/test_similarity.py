@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
 
-from pacgan_cli.core.metrics.similarity import same_class_pair_ssim, ssim, window_size_for
+from pacgan_cli.core.metrics.similarity import distinct_pairs, same_class_pair_ssim, ssim, window_size_for
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def test_same_class_pairs_never_pair_an_image_with_itself() -> None:
     images = rng.uniform(-1, 1, (6, 1, 8, 8))
     labels = np.array([0, 0, 0, 1, 1, 1])
     result = same_class_pair_ssim(images, labels, images, labels, 2, pairs_per_class=200, same_set=True)
-    assert result.pairs_per_class == (200, 200)
+    assert result.pairs_per_class == (3, 3)  # 3 images per class make 3 distinct pairs, not 200
     assert max(result.mean_per_class) < 0.5  # random images; a self-pair would score 1
     copies = same_class_pair_ssim(images, labels, images.copy(), labels, 2, pairs_per_class=50, seed=1)
     assert copies.mean < 1  # different-set pairs are drawn independently
@@ -55,3 +55,34 @@ def test_pair_ssim_per_class_and_missing_classes() -> None:
     result = same_class_pair_ssim(images, labels, images, labels, 2, pairs_per_class=10)
     assert result.pairs_per_class == (10, 0) and np.isnan(result.mean_per_class[1])
     assert result.mean == pytest.approx(result.mean_per_class[0])
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 5, 10, 47])
+def test_every_distinct_pair_of_one_set_appears_once(count: int) -> None:
+    first, second = distinct_pairs(count, count, 10**6, True, np.random.default_rng(0))
+    pairs = set(zip(first.tolist(), second.tolist(), strict=True))
+    assert len(first) == len(pairs) == count * (count - 1) // 2
+    assert all(0 <= j < i < count for i, j in pairs)
+
+
+def test_sampled_pairs_never_repeat() -> None:
+    rng = np.random.default_rng(1)
+    first, second = distinct_pairs(400, 400, 5000, True, rng)
+    assert len(set(zip(first.tolist(), second.tolist(), strict=True))) == 5000
+    assert (first > second).all() and first.max() < 400
+    first, second = distinct_pairs(30, 7, 100, False, rng)
+    assert len(set(zip(first.tolist(), second.tolist(), strict=True))) == 100
+    assert first.max() < 30 and second.max() < 7
+    first, _ = distinct_pairs(3, 4, 1000, False, rng)
+    assert len(first) == 12
+
+
+def test_ten_images_per_class_give_45_pairs_whatever_is_asked() -> None:
+    rng = np.random.default_rng(5)
+    images = rng.uniform(-1, 1, (20, 1, 8, 8))
+    labels = np.repeat([0, 1], 10)
+    result = same_class_pair_ssim(images, labels, images, labels, 2, pairs_per_class=1000, same_set=True)
+    assert result.pairs_per_class == (45, 45)
+    first, second = np.tril_indices(10, -1)
+    expected = ssim(images[first], images[second]).mean()
+    assert result.mean_per_class[0] == pytest.approx(expected)
