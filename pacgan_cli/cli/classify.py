@@ -6,7 +6,14 @@ from pathlib import Path
 
 import typer
 
-from pacgan_cli.cli.options import ClassNamesOption, DeviceOption, ForceOption, QuietOption, class_name_list
+from pacgan_cli.cli.options import (
+    ClassNamesOption,
+    DeviceOption,
+    ForceOption,
+    PrecisionOption,
+    QuietOption,
+    class_name_list,
+)
 
 
 def classify_command(
@@ -41,6 +48,7 @@ def classify_command(
         64, "--batch-size", help="Images per forward pass; does not change results."
     ),
     device: str = DeviceOption,
+    precision: str | None = PrecisionOption,
     force: bool = ForceOption,
     quiet: bool = QuietOption,
 ) -> None:
@@ -83,6 +91,7 @@ def classify_command(
             reference=reference_images,
             batch_size=batch_size,
             device=resolve_device(device),
+            precision=precision or "fp32",
             reporter=reporter,
         )
     if result.note:

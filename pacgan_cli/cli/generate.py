@@ -7,7 +7,14 @@ from pathlib import Path
 import typer
 from typer.core import TyperCommand
 
-from pacgan_cli.cli.options import DeviceOption, ForceOption, QuietOption
+from pacgan_cli.cli.options import (
+    ClassNamesOption,
+    DeviceOption,
+    ForceOption,
+    PrecisionOption,
+    QuietOption,
+    class_name_list,
+)
 from pacgan_cli.core.errors import ConfigError, InputError
 
 
@@ -57,7 +64,9 @@ def generate_command(
         64, "--batch-size", help="Images per forward pass; does not change the images."
     ),
     preview: Path | None = typer.Option(None, "--preview", help="Also write a PNG grid, one row per class."),
+    class_names: list[str] | None = ClassNamesOption,
     device: str = DeviceOption,
+    precision: str | None = PrecisionOption,
     force: bool = ForceOption,
     quiet: bool = QuietOption,
 ) -> None:
@@ -65,7 +74,8 @@ def generate_command(
     counts = _counts(per_class, more_counts or [], total)
 
     from pacgan_cli.cli.progress import progress_reporter
-    from pacgan_cli.core.inference import find_model, generate_images, generation_targets, save_generation
+    from pacgan_cli.core.classes import resolve_class_names
+    from pacgan_cli.core.inference import find_model, generate, generation_targets
     from pacgan_cli.core.io.atomic import ensure_can_write
     from pacgan_cli.core.models.checkpoint import GENERATOR, load_checkpoint
     from pacgan_cli.core.runtime import resolve_device
@@ -76,26 +86,30 @@ def generate_command(
         typer.echo(chosen, err=True)
     checkpoint = load_checkpoint(model, expected_kind=GENERATOR)
     num_classes = checkpoint.architecture.num_classes
+    names = resolve_class_names(class_name_list(class_names), checkpoint.config, num_classes)
     if total is None and len(counts) != num_classes:
         raise InputError(
             f"the model has {num_classes} classes, so --per-class needs {num_classes} counts; "
             f"got {len(counts)} (use --total N to split N images evenly)"
         )
     with progress_reporter(quiet) as reporter:
-        result = generate_images(
+        plan, written = generate(
             checkpoint,
             counts,
+            output,
+            labels=labels_output,
+            preview=preview,
+            class_names=names,
             size=size,
             seed=seed,
             batch_size=batch_size,
             device=resolve_device(device),
+            precision=precision or "fp32",
+            force=force,
             reporter=reporter,
         )
-        written = save_generation(result, output, labels=labels_output, preview=preview, force=force)
-    per_label = [int((result.labels == k).sum()) for k in range(num_classes)]
-    typer.echo(
-        f"{len(result.labels)} images {result.size}x{result.size} (per class {per_label}), seed {seed}"
-    )
+    per_label = [int((plan.labels == k).sum()) for k in range(num_classes)]
+    typer.echo(f"{len(plan.labels)} images {plan.size}x{plan.size} (per class {per_label}), seed {seed}")
     for path in written:
         typer.echo(f"wrote {path}")
 

@@ -7,7 +7,7 @@ network's memory does not grow with the number of images.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from pacgan_cli.core.classes import class_titles
 from pacgan_cli.core.errors import ConfigError, InputError
 from pacgan_cli.core.intensity import check_unit_range
 from pacgan_cli.core.io.atomic import ensure_can_write, write_json_atomic
-from pacgan_cli.core.io.nifti import nifti_stem, write_stack
+from pacgan_cli.core.io.nifti import StackWriter, nifti_stem, write_stack
 from pacgan_cli.core.io.tables import write_predictions, write_synthetic_labels
 from pacgan_cli.core.metrics.classification import ClassificationReport, classification_report
 from pacgan_cli.core.models.checkpoint import DISCRIMINATOR, GENERATOR, LoadedCheckpoint
@@ -80,6 +80,78 @@ def counts_per_class(counts: Sequence[int], num_classes: int) -> list[int]:
     return counts
 
 
+@dataclass(frozen=True)
+class GenerationPlan:
+    """What a generation run makes: labels `[N]` class by class, at one image size."""
+
+    labels: np.ndarray
+    size: int
+    stage: int
+    alpha: float
+    channels: int
+    seed: int
+
+
+def plan_generation(
+    checkpoint: LoadedCheckpoint, counts: Sequence[int], size: int | None, seed: int, batch_size: int
+) -> GenerationPlan:
+    """Check the request against the generator before any image is made."""
+    if checkpoint.kind != GENERATOR:
+        raise InputError(
+            f"{checkpoint.path}: this is a {checkpoint.kind}; generating images needs a generator"
+        )
+    if batch_size < 1:
+        raise ConfigError(f"--batch-size must be at least 1; got {batch_size}")
+    architecture = checkpoint.architecture
+    per_class = counts_per_class(counts, architecture.num_classes)
+    if sum(per_class) == 0:
+        raise ConfigError("no images asked for; give a positive --total or --per-class counts")
+    stage = resolve_stage(checkpoint, size)
+    return GenerationPlan(
+        labels=np.repeat(np.arange(architecture.num_classes), per_class),
+        size=stage_size(stage),
+        stage=stage,
+        alpha=fade_alpha(checkpoint, stage),
+        channels=architecture.image_channels,
+        seed=seed,
+    )
+
+
+def generated_batches(
+    checkpoint: LoadedCheckpoint,
+    plan: GenerationPlan,
+    *,
+    batch_size: int = 64,
+    device: torch.device | str = "cpu",
+    precision: str = "fp32",
+    reporter: Reporter | None = None,
+) -> Iterator[np.ndarray]:
+    """The planned images `[n, C, S, S]` float32, one batch at a time, so memory does not grow with N.
+
+    The latent vectors come from one seeded generator in fixed blocks of `LATENT_BLOCK`, so the same seed
+    gives the same images whatever `batch_size` is. A non-finite image (a damaged checkpoint) is an error.
+    """
+    model = _prepare_for_inference(checkpoint.model, device)
+    latents = _LatentStream(plan.seed, checkpoint.architecture.latent_size)
+    reporter = reporter or SilentReporter()
+    total = len(plan.labels)
+    reporter.stage_started(f"generate {plan.size}x{plan.size}", total)
+    with torch.inference_mode(), forward_precision(device, precision):
+        for start in range(0, total, batch_size):
+            stop = min(start + batch_size, total)
+            z = latents.take(stop - start).to(device)
+            batch_labels = torch.from_numpy(plan.labels[start:stop]).to(device)
+            images = model(z, batch_labels, plan.alpha, plan.stage).float()
+            if not bool(torch.isfinite(images).all()):
+                raise InputError(
+                    f"{checkpoint.path}: the generator produced NaN or infinite pixels; "
+                    "its weights are damaged (use another checkpoint)"
+                )
+            yield images.cpu().numpy()
+            reporter.advance(stop - start)
+    reporter.stage_finished()
+
+
 def generate_images(
     checkpoint: LoadedCheckpoint,
     counts: Sequence[int],
@@ -91,40 +163,62 @@ def generate_images(
     precision: str = "fp32",
     reporter: Reporter | None = None,
 ) -> GenerationResult:
-    """Generate `counts` images (one total or per class) at `size` (default: the checkpoint's own size).
+    """Generate `counts` images (one total or per class) at `size` (default: the checkpoint's own size)
+    into memory; classes in order 0, 1, ... (`generate` streams them to a file instead)."""
+    plan = plan_generation(checkpoint, counts, size, seed, batch_size)
+    images = np.empty((len(plan.labels), plan.channels, plan.size, plan.size), dtype=np.float32)
+    start = 0
+    for batch in generated_batches(
+        checkpoint, plan, batch_size=batch_size, device=device, precision=precision, reporter=reporter
+    ):
+        images[start : start + len(batch)] = batch
+        start += len(batch)
+    return GenerationResult(images=images, labels=plan.labels, size=plan.size, seed=seed)
 
-    The latent vectors come from one seeded generator in fixed blocks of `LATENT_BLOCK`, so the same seed
-    gives the same images whatever `batch_size` is; classes are generated in order 0, 1, ...
+
+def generate(
+    checkpoint: LoadedCheckpoint,
+    counts: Sequence[int],
+    path: str | os.PathLike[str],
+    *,
+    labels: str | os.PathLike[str] | None = None,
+    preview: str | os.PathLike[str] | None = None,
+    preview_per_class: int = 8,
+    class_names: Sequence[str] = (),
+    size: int | None = None,
+    seed: int = 0,
+    batch_size: int = 64,
+    device: torch.device | str = "cpu",
+    precision: str = "fp32",
+    force: bool = False,
+    reporter: Reporter | None = None,
+) -> tuple[GenerationPlan, list[Path]]:
+    """`pacgan generate`: stream the images into a stack, then write its labels and the optional preview.
+
+    Memory holds one batch and the preview's images, however many images are made. Nothing is written
+    unless every target may be written (existing files need `force`); returns the plan and the files.
     """
-    if checkpoint.kind != GENERATOR:
-        raise InputError(
-            f"{checkpoint.path}: this is a {checkpoint.kind}; generating images needs a generator"
-        )
-    if batch_size < 1:
-        raise ConfigError(f"--batch-size must be at least 1; got {batch_size}")
-    architecture = checkpoint.architecture
-    per_class = counts_per_class(counts, architecture.num_classes)
-    total = sum(per_class)
-    if total == 0:
-        raise ConfigError("no images asked for; give a positive --total or --per-class counts")
-    stage = resolve_stage(checkpoint, size)
-    alpha = fade_alpha(checkpoint, stage)
-    labels = np.repeat(np.arange(architecture.num_classes), per_class)
-    output_size = stage_size(stage)
-    images = np.empty((total, architecture.image_channels, output_size, output_size), dtype=np.float32)
-    model = _prepare_for_inference(checkpoint.model, device)
-    latents = _LatentStream(seed, architecture.latent_size)
-    reporter = reporter or SilentReporter()
-    reporter.stage_started(f"generate {output_size}x{output_size}", total)
-    with torch.inference_mode(), forward_precision(device, precision):
-        for start in range(0, total, batch_size):
-            stop = min(start + batch_size, total)
-            z = latents.take(stop - start).to(device)
-            batch_labels = torch.from_numpy(labels[start:stop]).to(device)
-            images[start:stop] = model(z, batch_labels, alpha, stage).float().cpu().numpy()
-            reporter.advance(stop - start)
-    reporter.stage_finished()
-    return GenerationResult(images=images, labels=labels, size=output_size, seed=seed)
+    plan = plan_generation(checkpoint, counts, size, seed, batch_size)
+    targets = generation_targets(path, preview, labels)
+    ensure_can_write(*targets, force=force)
+    classes = range(checkpoint.architecture.num_classes)
+    shown: dict[int, list[np.ndarray]] = {k: [] for k in classes}
+    start = 0
+    count = len(plan.labels)
+    with StackWriter(targets[0], count, plan.channels, plan.size, plan.size, force=True) as writer:
+        for batch in generated_batches(
+            checkpoint, plan, batch_size=batch_size, device=device, precision=precision, reporter=reporter
+        ):
+            writer.write(batch)
+            for image, label in zip(batch, plan.labels[start : start + len(batch)], strict=True):
+                if len(shown[int(label)]) < preview_per_class:
+                    shown[int(label)].append(image)
+            start += len(batch)
+    write_synthetic_labels(targets[1], plan.labels, force=True)
+    if preview is not None:
+        rows = {k: np.stack(images) for k, images in shown.items() if images}
+        _save_preview(preview, rows, class_names, plan.size, seed)
+    return plan, targets
 
 
 def classify_images(
@@ -240,22 +334,16 @@ def save_generation(
 
     Nothing is written unless every target may be written (existing files need `force`).
     """
-    from pacgan_cli.core.metrics.plots import save_image_rows
-
     targets = generation_targets(path, preview, labels)
     ensure_can_write(*targets, force=force)
     path, labels_path = targets[:2]
     write_stack(path, result.images, force=True)
     write_synthetic_labels(labels_path, result.labels, force=True)
     if preview is not None:
-        classes = np.unique(result.labels)
-        titles = class_titles(class_names, int(classes.max()) + 1)
-        save_image_rows(
-            preview,
-            [result.images[result.labels == k][:preview_per_class] for k in classes],
-            [titles[k] for k in classes],
-            title=f"Generated {result.size}x{result.size}, seed {result.seed}",
-        )
+        rows = {
+            int(k): result.images[result.labels == k][:preview_per_class] for k in np.unique(result.labels)
+        }
+        _save_preview(preview, rows, class_names, result.size, result.seed)
     return targets
 
 
@@ -419,6 +507,22 @@ def _choose_statistic(
             "pass --reference STACK to make them independent"
         )
     return statistic, "published", note
+
+
+def _save_preview(
+    path: str | os.PathLike[str],
+    rows: dict[int, np.ndarray],
+    class_names: Sequence[str],
+    size: int,
+    seed: int,
+) -> None:
+    """A PNG grid of generated images, one row per class (`rows`: class -> images `[n, C, S, S]`)."""
+    from pacgan_cli.core.metrics.plots import save_image_rows
+
+    titles = class_titles(class_names, max(rows) + 1)
+    save_image_rows(
+        path, list(rows.values()), [titles[k] for k in rows], title=f"Generated {size}x{size}, seed {seed}"
+    )
 
 
 def _prepare_for_inference(model: torch.nn.Module, device: torch.device | str) -> torch.nn.Module:
