@@ -13,6 +13,7 @@ import typer
 
 from pacgan_cli import __version__
 from pacgan_cli.cli import classify, evaluate, generate, match, pyramid, scale, slices, split, train
+from pacgan_cli.cli.options import spread_option_values
 from pacgan_cli.core.errors import PacganError
 
 PROGRAM = "pacgan"
@@ -98,13 +99,13 @@ def main() -> None:
 
 def _arguments(arguments: list[str]) -> tuple[list[str], bool]:
     """`--debug` is accepted anywhere before `--`; it is moved to the front, where the root option reads it.
-    No arguments at all show the help."""
+    Multi-value options are spread (`spread_option_values`). No arguments at all show the help."""
     if not arguments:
         return ["--help"], False
     end = arguments.index("--") if "--" in arguments else len(arguments)
     head = [argument for argument in arguments[:end] if argument != "--debug"]
     debug = len(head) < end
-    return (["--debug"] if debug else []) + head + arguments[end:], debug
+    return (["--debug"] if debug else []) + spread_option_values(head) + arguments[end:], debug
 
 
 def _completion_shell(arguments: list[str]) -> str | None:
