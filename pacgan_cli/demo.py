@@ -235,6 +235,7 @@ def write_demo_config(path: Path, data: Path, epochs: list[int], seed: int) -> P
         "disp_every_n_epochs": max(epochs),
         "device": "cpu",
         "seed": seed,
+        "class_names": ["CN", "AD"],  # `pacgan split` labels the controls 0 and the patients 1
     }
     path.write_text(
         "# Demo configuration written by `python -m pacgan_cli.demo`: a tiny network, a short schedule.\n"

@@ -46,6 +46,7 @@ def test_the_slice_passes_through_the_ventricles_and_the_config_is_small(tmp_pat
     config = yaml.safe_load(demo.write_demo_config(tmp_path / "c.yaml", tmp_path, [1, 1, 2], 0).read_text())
     assert config["factors"] == [1.0, 1.0, 1.0] and config["progressive_epochs"] == [1, 1, 2]
     assert config["testing"] and not config["validate"]
+    assert config["class_names"] == ["CN", "AD"]  # grids, plots and the report say CN/AD, not 0/1
 
 
 def test_the_demo_replaces_only_folders_it_made(tmp_path: Path) -> None:
