@@ -34,7 +34,7 @@ demo: $(STAMP)
 	$(BIN)/python -m pacgan_cli.demo --output demo_output
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_training.py
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 # Generated from the app; tests/cli/test_completions.py fails when they are out of date.
 completions: $(STAMP)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import uniform_filter
+import torch
 
 
 @dataclass(frozen=True)
@@ -35,30 +35,55 @@ def ssim(
     images_a: np.ndarray, images_b: np.ndarray, data_range: float = 2.0, window_size: int | None = None
 ) -> np.ndarray:
     """SSIM of each pair `images_a[i]`, `images_b[i]` (`[P, C, H, W]`), averaged over channels -> `[P]`."""
-    a = np.asarray(images_a, dtype=np.float64)
-    b = np.asarray(images_b, dtype=np.float64)
+    a = torch.as_tensor(np.asarray(images_a), dtype=torch.float32)
+    b = torch.as_tensor(np.asarray(images_b), dtype=torch.float32)
     if a.shape != b.shape or a.ndim != 4:
-        raise ValueError(f"ssim needs two [P, C, H, W] arrays of one shape; got {a.shape} and {b.shape}")
-    pairs, channels, height, width = a.shape
-    window = window_size or window_size_for(min(height, width))
-    a = a.reshape(pairs * channels, height, width)
-    b = b.reshape(pairs * channels, height, width)
+        raise ValueError(
+            f"ssim needs two [P, C, H, W] arrays of one shape; got {tuple(a.shape)} and {tuple(b.shape)}"
+        )
+    window = window_size or window_size_for(min(a.shape[-2:]))
+    with torch.inference_mode():
+        return _pair_ssim(a, b, local_statistics(a, window), local_statistics(b, window), window, data_range)
 
-    def local_mean(x: np.ndarray) -> np.ndarray:
-        return uniform_filter(x, size=(1, window, window), mode="reflect")
 
-    covariance_norm = window * window / (window * window - 1)
-    mean_a, mean_b = local_mean(a), local_mean(b)
-    var_a = covariance_norm * (local_mean(a * a) - mean_a * mean_a)
-    var_b = covariance_norm * (local_mean(b * b) - mean_b * mean_b)
-    cov_ab = covariance_norm * (local_mean(a * b) - mean_a * mean_b)
-    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
-    similarity = ((2 * mean_a * mean_b + c1) * (2 * cov_ab + c2)) / (
-        (mean_a * mean_a + mean_b * mean_b + c1) * (var_a + var_b + c2)
+def local_statistics(images: torch.Tensor, window: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Local mean and (sample) local variance of `images` `[N, C, H, W]` over the window-valid region.
+
+    Computed once per image, so that an image in many pairs is filtered once.
+    """
+    mean = _box_mean(images, window)
+    variance = (
+        _box_mean(images * images, window).sub_(mean * mean).mul_(window * window / (window * window - 1))
     )
-    pad = (window - 1) // 2
-    valid = similarity[:, pad : height - pad, pad : width - pad]
-    return valid.mean(axis=(1, 2)).reshape(pairs, channels).mean(axis=1)
+    return mean, variance
+
+
+def _pair_ssim(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    statistics_a: tuple[torch.Tensor, torch.Tensor],
+    statistics_b: tuple[torch.Tensor, torch.Tensor],
+    window: int,
+    data_range: float,
+) -> np.ndarray:
+    """SSIM `[P]` of pairs `a[i]`, `b[i]` from their local statistics; only the covariance is per pair.
+
+    In place where possible: the temporaries of a batch are the memory traffic that bounds the speed.
+    """
+    (mean_a, var_a), (mean_b, var_b) = statistics_a, statistics_b
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    product = mean_a * mean_b
+    covariance = _box_mean(a * b, window).sub_(product).mul_(2 * window * window / (window * window - 1))
+    numerator = product.mul_(2).add_(c1).mul_(covariance.add_(c2))
+    denominator = (mean_a * mean_a).addcmul_(mean_b, mean_b).add_(c1).mul_((var_a + var_b).add_(c2))
+    return numerator.div_(denominator).double().mean(dim=(2, 3)).mean(dim=1).numpy()
+
+
+def _box_mean(images: torch.Tensor, window: int) -> torch.Tensor:
+    """Unpadded `window` x `window` means `[N, C, H - w + 1, W - w + 1]`: skimage averages SSIM over the
+    region where its reflect-padded filter sees no padding, so only these positions matter."""
+    rows = images.unfold(2, window, 1).sum(-1)
+    return rows.unfold(3, window, 1).sum(-1) / (window * window)
 
 
 def same_class_pair_ssim(
@@ -95,17 +120,7 @@ def same_class_pair_ssim(
             counts.append(0)
             continue
         picks_a, picks_b = index_a[first], index_b[second]
-        scores = np.concatenate(
-            [
-                ssim(
-                    images_a[picks_a[s : s + batch_size]],
-                    images_b[picks_b[s : s + batch_size]],
-                    data_range,
-                    window,
-                )
-                for s in range(0, len(picks_a), batch_size)
-            ]
-        )
+        scores = _class_pair_ssim(images_a, picks_a, images_b, picks_b, window, batch_size, data_range)
         means.append(float(scores.mean()))
         stds.append(float(scores.std()))
         counts.append(len(scores))
@@ -119,6 +134,47 @@ def same_class_pair_ssim(
         pairs_per_class=tuple(counts),
         window_size=window,
     )
+
+
+def _class_pair_ssim(
+    images_a: np.ndarray,
+    picks_a: np.ndarray,
+    images_b: np.ndarray,
+    picks_b: np.ndarray,
+    window: int,
+    batch_size: int,
+    data_range: float,
+) -> np.ndarray:
+    """SSIM of the pairs (images_a[picks_a[i]], images_b[picks_b[i]]); each image's own local statistics are
+    computed once however many pairs it is in, the cross term batch by batch."""
+    with torch.inference_mode():
+        sides = []
+        for images, picks in ((images_a, picks_a), (images_b, picks_b)):
+            unique, position = np.unique(picks, return_inverse=True)
+            pixels = torch.as_tensor(np.ascontiguousarray(images[unique]), dtype=torch.float32)
+            chunks = [
+                local_statistics(pixels[s : s + batch_size], window)
+                for s in range(0, len(unique), batch_size)
+            ]
+            statistics = (torch.cat([c[0] for c in chunks]), torch.cat([c[1] for c in chunks]))
+            sides.append((pixels, torch.as_tensor(position), statistics))
+        scores = []
+        for start in range(0, len(picks_a), batch_size):
+            (a, where_a, (mean_a, var_a)), (b, where_b, (mean_b, var_b)) = (
+                (pixels, position[start : start + batch_size], statistics)
+                for pixels, position, statistics in sides
+            )
+            scores.append(
+                _pair_ssim(
+                    a[where_a],
+                    b[where_b],
+                    (mean_a[where_a], var_a[where_a]),
+                    (mean_b[where_b], var_b[where_b]),
+                    window,
+                    data_range,
+                )
+            )
+    return np.concatenate(scores)
 
 
 def distinct_pairs(

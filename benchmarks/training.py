@@ -1,0 +1,125 @@
+"""Training images/s per stage: a re-enactment of the published step against ours in fp32 and bf16.
+
+The published step (a) builds the generator graph for the critic's fakes and detaches it, (b) lets the
+generator step compute critic weight gradients, (c) runs the critic on the real batch again for a loss term
+without gradient, and (d) logs every batch on the host: scikit-learn ROC AUC of both heads and `.item()` of
+the losses. Ours batches the real and fake critic passes, skips (a)-(c) and keeps its sums on the device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from sklearn.metrics import roc_auc_score
+
+from benchmarks.common import Row, interleaved_seconds
+from pacgan_cli.core.config import DEFAULT_FACTORS, TrainingConfig, build_config
+from pacgan_cli.core.stages import size_to_stage
+from pacgan_cli.core.training.loop import critic_step, generator_step
+from pacgan_cli.core.training.losses import critic_loss, gradient_penalty
+from pacgan_cli.core.training.networks import Networks, build_networks
+
+VARIANTS = ("published", "ours fp32", "ours bf16")
+
+
+def published_step(
+    networks: Networks, real: torch.Tensor, labels: torch.Tensor, alpha: float, stage: int
+) -> None:
+    generator, discriminator = networks.generator, networks.discriminator
+    z_dim = generator.latent_size
+    networks.critic_optimizer.zero_grad()
+    fake = generator(torch.randn(real.shape[0], z_dim, device=real.device), labels, alpha, stage)
+    real_scores, real_logits = discriminator(real, alpha, stage)
+    fake_scores, fake_logits = discriminator(fake.detach(), alpha, stage)
+    mix = torch.rand(real.shape[0], 1, 1, 1, device=real.device)
+    penalty = gradient_penalty(discriminator, real, fake, alpha, stage, mix)
+    terms = critic_loss(
+        real_scores,
+        fake_scores,
+        real_logits,
+        fake_logits,
+        labels,
+        penalty,
+        lambda_cls_real=4,
+        lambda_cls_fake=2,
+        lambda_gp=10,
+        drift_weight=0.001,
+    )
+    terms["d_loss"].backward()
+    networks.critic_optimizer.step()
+    networks.generator_optimizer.zero_grad()
+    fake = generator(torch.randn(real.shape[0], z_dim, device=real.device), labels, alpha, stage)
+    fake_scores, fake_logits_g = discriminator(fake, alpha, stage)
+    _, real_logits_g = discriminator(real, alpha, stage)
+    loss = (
+        -fake_scores.mean()
+        + 4 * F.cross_entropy(fake_logits_g, labels)
+        + 2 * F.cross_entropy(real_logits_g, labels)
+    )
+    loss.backward()
+    networks.generator_optimizer.step()
+    # Per-batch logging on the host, as published.
+    truth = labels.cpu().numpy()
+    for logits in (real_logits, fake_logits):
+        roc_auc_score(truth, torch.softmax(logits.detach(), 1)[:, 1].cpu().numpy())
+    terms["d_loss"].item(), loss.item(), terms["gp"].item()
+
+
+def our_step(
+    networks: Networks,
+    real: torch.Tensor,
+    labels: torch.Tensor,
+    alpha: float,
+    stage: int,
+    config: TrainingConfig,
+    sums: dict[str, torch.Tensor],
+) -> None:
+    critic_terms, _, _ = critic_step(networks, real, labels, alpha, stage, config)
+    generator_terms = generator_step(networks, labels, alpha, stage, config)
+    for name, value in {**critic_terms, **generator_terms}.items():
+        sums[name] = sums[name] + value.detach() if name in sums else value.detach()
+
+
+def measure(
+    channels: int, sizes: list[int], batch: int, device: torch.device, budget_seconds: float
+) -> list[Row]:
+    """images/s of each variant at each size; ratios against the published step."""
+    factors = list(DEFAULT_FACTORS[: len(sizes)])  # blocks beyond the largest size are never run
+    config = build_config({"in_channels": channels, "factors": factors, "device": "cpu"})
+    variants = {}
+    for name in VARIANTS:
+        torch.manual_seed(0)  # the same initial weights for every variant
+        networks = build_networks(config, [device])
+        networks.precision = "bf16" if name.endswith("bf16") else "fp32"
+        variants[name] = networks
+    rows = []
+    for size in sizes:
+        real = torch.rand(batch, 1, size, size, device=device) * 2 - 1
+        labels = (torch.arange(batch) % 2).to(device)
+        steps = step_functions(variants, real, labels, size_to_stage(size), config)
+        seconds = interleaved_seconds(steps, device, budget_seconds)
+        reference = batch / seconds["published"]
+        for name in VARIANTS:
+            rate = batch / seconds[name]
+            ratio = None if name == "published" else rate / reference
+            rows.append(
+                Row("training", f"C={channels} {size}x{size} batch {batch}", name, rate, "img/s", ratio)
+            )
+    return rows
+
+
+def step_functions(
+    variants: dict[str, Networks],
+    real: torch.Tensor,
+    labels: torch.Tensor,
+    stage: int,
+    config: TrainingConfig,
+) -> dict[str, Callable[[], None]]:
+    sums: dict[str, torch.Tensor] = {}
+    return {
+        "published": lambda: published_step(variants["published"], real, labels, 0.5, stage),
+        "ours fp32": lambda: our_step(variants["ours fp32"], real, labels, 0.5, stage, config, sums),
+        "ours bf16": lambda: our_step(variants["ours bf16"], real, labels, 0.5, stage, config, sums),
+    }
