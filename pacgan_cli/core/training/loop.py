@@ -53,6 +53,11 @@ class StagePlan:
     epochs: int
     batch_size: int
     critic_iterations: int
+    batches: int  # per epoch
+
+    @property
+    def steps(self) -> int:
+        return self.epochs * self.batches
 
     @property
     def size(self) -> int:
@@ -155,16 +160,24 @@ def train(
     result = TrainResult(layout.model_directory, layout.image_directory, mode)
     where = ", ".join(str(d) for d in devices)
     reporter.message(f"training on {where} in {mode} mode, stages {stage_size(start)}..{config.max_size}")
-    for stage in stages:
-        plan = StagePlan(
+    images = len(rows[0]) if rows is not None else train_data.image_count
+    plans = [
+        StagePlan(
             stage,
             config.num_stages,
             epochs[stage],
             config.batch_sizes[stage],
             config.critic_iterations[stage],
+            len(batch_ranges(images, config.batch_sizes[stage])),
         )
+        for stage in stages
+    ]
+    run_steps = sum(plan.steps for plan in plans)
+    for index, plan in enumerate(plans):
+        done = sum(earlier.steps for earlier in plans[:index])
+        progress = {"run_total": run_steps, "run_done": done}
         result.stages.append(
-            train_stage(plan, networks, config, train_data, rows, folder, reporter, test_data)
+            train_stage(plan, networks, config, train_data, rows, folder, reporter, test_data, progress)
         )
         folder.write_summary(config, mode, str(devices[0]), result.stages)
     if config.generate:
@@ -181,8 +194,12 @@ def train_stage(
     folder: RunFolder,
     reporter: Reporter,
     test_data: DataFolder | None = None,
+    run_progress: dict[str, int] | None = None,
 ) -> StageResult:
-    """Train one resolution for `plan.epochs` epochs, fading the new block in over the first half."""
+    """Train one resolution for `plan.epochs` epochs, fading the new block in over the first half.
+
+    `run_progress` (`run_total`, `run_done` steps of the whole run) goes to the reporter with the stage's
+    start, so that it can estimate the time left for the run."""
     stage, size, epochs = plan.stage, plan.size, plan.epochs
     started = time.perf_counter()
 
@@ -206,7 +223,7 @@ def train_stage(
     alpha = ALPHA_START
     best: NetworkSnapshot | None = None
     epoch_records: list[dict[str, Any]] = []
-    reporter.stage_started(plan.title, total=epochs * len(ranges), epochs=epochs)
+    reporter.stage_started(plan.title, total=epochs * len(ranges), epochs=epochs, **(run_progress or {}))
     for epoch in range(1, epochs + 1):
         epoch_started = time.perf_counter()
         permutation = torch.randperm(images.shape[0], generator=order).to(images.device)
