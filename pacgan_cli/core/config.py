@@ -130,6 +130,9 @@ PUBLISHED_VARIABLES = {
     "gpus": "gpus_n",
 }
 BARE_DEVICE = re.compile(r"[\w:]+")  # cpu, cuda, cuda:1, auto: taken as they are, not as expressions
+# auto (CUDA when there is a GPU, else the CPU), auto:N (GPU N when there is one, else the CPU), cpu,
+# cuda (the GPUs of gpus_n), cuda:N (GPU N alone).
+DEVICE_NAME = re.compile(r"cpu|(auto|cuda)(:\d+)?")
 
 
 def resolve_config(
@@ -264,8 +267,8 @@ def validate_config(config: TrainingConfig) -> None:
         f"`start_train_at_img_size` {size} is beyond the largest size {config.max_size} that `factors` allows",
     )
     check(
-        config.device in ("auto", "cpu", "cuda") or config.device.startswith("cuda:"),
-        f"`device` must be auto, cpu or cuda; got {config.device!r}",
+        DEVICE_NAME.fullmatch(config.device) is not None,
+        f"`device` must be auto, auto:N, cpu, cuda or cuda:N; got {config.device!r}",
     )
     check(config.precision in PRECISIONS, f"`precision` must be fp32 or bf16; got {config.precision!r}")
     check(
@@ -302,7 +305,7 @@ def evaluate_expression(text: str, names: dict[str, Any] | None = None) -> Any:
 
     Understands numbers, strings, lists, list[a:b] and list[i], + - * / // % **, unary minus, `not`,
     len(x), True/False/None, the names in `names`, torch.device('x') (-> 'x') and
-    `'cuda' if torch.cuda.is_available() else 'cpu'` (which becomes 'auto').
+    `'cuda' if torch.cuda.is_available() else 'cpu'` (which becomes 'auto'; with 'cuda:N', 'auto:N').
     """
     if len(text) > 1000:
         raise ConfigError(f"expression too long ({len(text)} characters)")
@@ -433,16 +436,19 @@ class _ExpressionReader:
         raise self.refuse(f"calling {_dotted_name(node.func) or 'a function'}")
 
     def device_choice(self, node: ast.IfExp) -> str:
+        """`'cuda' if torch.cuda.is_available() else 'cpu'` -> 'auto', `'cuda:N' if ...` -> 'auto:N': the
+        machine decides when the run starts, as it did for the published code."""
         test, body, orelse = self.visit(node.test), self.visit(node.body), self.visit(node.orelse)
-        if isinstance(test, _CudaAvailable) and body == "cuda" and orelse == "cpu":
-            return "auto"
-        if isinstance(test, _CudaAvailable) and str(body).startswith("cuda:") and orelse == "cpu":
-            raise ConfigError(
-                f"{self.text!r} picks GPU {str(body)[5:]} when there is one: write {body!r} (which stops "
-                "without a GPU), or keep 'cuda' if torch.cuda.is_available() else 'cpu' and list the GPU "
-                f"in GPUS_N, e.g. [{str(body)[5:]}]"
-            )
-        raise self.refuse("the only conditional understood is 'cuda' if torch.cuda.is_available() else 'cpu'")
+        if (
+            isinstance(test, _CudaAvailable)
+            and isinstance(body, str)
+            and re.fullmatch(r"cuda(:\d+)?", body)
+            and orelse == "cpu"
+        ):
+            return "auto" + body.removeprefix("cuda")
+        raise self.refuse(
+            "the only conditional understood is 'cuda' (or 'cuda:N') if torch.cuda.is_available() else 'cpu'"
+        )
 
 
 def _dotted_name(node: ast.AST) -> str:

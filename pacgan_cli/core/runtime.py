@@ -29,9 +29,10 @@ def compile_module(module: torch.nn.Module, enabled: bool) -> torch.nn.Module:
 
 
 def resolve_device(name: str) -> torch.device:
-    """'auto' -> CUDA when available, else CPU; 'cuda' without a GPU is an error, not a silent fallback."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """'auto' -> CUDA when available, else CPU ('auto:N': GPU N, else CPU); 'cuda' without a GPU is an
+    error, not a silent fallback."""
+    if name == "auto" or name.startswith("auto:"):
+        return torch.device("cuda" + name[4:] if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(
             f"device {name!r} was asked for, but no CUDA GPU is available; use --device cpu or auto"
@@ -39,7 +40,7 @@ def resolve_device(name: str) -> torch.device:
     try:
         return torch.device(name)
     except RuntimeError as error:
-        raise ConfigError(f"unknown device {name!r}; use auto, cpu or cuda") from error
+        raise ConfigError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from error
 
 
 def training_devices(device: torch.device, gpus: Sequence[int], visible: int) -> list[torch.device]:

@@ -119,7 +119,7 @@ def test_missing_and_unparsable_files_are_config_errors(tmp_path: Path) -> None:
 
 
 # Values users of the published code write in config.json, which its main.py passes to eval(), and what
-# that main.py would then have used (for DEVICE's conditional: 'cuda' or 'cpu' by machine, ours 'auto').
+# that main.py would then have used (for DEVICE's conditionals: 'cuda[:N]' or 'cpu' by machine, ours 'auto[:N]').
 PUBLISHED_VALUES = [
     ({"DEVICE": "'cpu'"}, {"device": "cpu"}),
     ({"DEVICE": '"cpu"'}, {"device": "cpu"}),
@@ -127,6 +127,12 @@ PUBLISHED_VALUES = [
     ({"DEVICE": "'cuda:1'"}, {"device": "cuda:1"}),
     ({"DEVICE": "torch.device('cpu')"}, {"device": "cpu"}),
     ({"DEVICE": "'cuda' if torch.cuda.is_available() else 'cpu'"}, {"device": "auto"}),
+    ({"DEVICE": "'cuda:1' if torch.cuda.is_available() else 'cpu'"}, {"device": "auto:1"}),
+    ({"DEVICE": "torch.device('cuda:0' if torch.cuda.is_available() else 'cpu')"}, {"device": "auto:0"}),
+    (
+        {"DEVICE": "torch.device('cuda:2') if torch.cuda.is_available() else torch.device('cpu')"},
+        {"device": "auto:2"},
+    ),
     ({"GPUS_N": "[0, 1]"}, {"gpus_n": (0, 1)}),
     # The published file keeps its 7 batch sizes and critic iterations; main.py never reads past stage 4.
     (
@@ -173,8 +179,10 @@ def test_published_config_values_read_as_the_published_code_used_them(
     ("values", "message"),
     [
         ({"VALIDATE": "'False'"}, "quoted text, which the published code reads as true"),
-        ({"DEVICE": "'cuda:1' if torch.cuda.is_available() else 'cpu'"}, "or keep 'cuda' if torch.cuda"),
-        ({"DEVICE": "'tpu'"}, "`device` must be auto, cpu or cuda"),
+        ({"DEVICE": "'cpu' if torch.cuda.is_available() else 'cuda:1'"}, "the only conditional understood"),
+        ({"DEVICE": "'cuda:x' if torch.cuda.is_available() else 'cpu'"}, "the only conditional understood"),
+        ({"DEVICE": "'tpu'"}, "`device` must be auto, auto:N, cpu, cuda or cuda:N"),
+        ({"DEVICE": "'cuda:one'"}, "`device` must be auto, auto:N, cpu, cuda or cuda:N"),
         ({"PROGRESSIVE_EPOCHS": "[100] * len(bs)", "BATCH_SIZES": "[8] * len(prog_epochs)"}, "unknown name"),
     ],
 )

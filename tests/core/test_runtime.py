@@ -30,3 +30,11 @@ def test_cuda_without_a_gpu_is_an_error_not_a_fallback(monkeypatch: pytest.Monke
     with pytest.raises(ConfigError, match="no CUDA GPU is available"):
         resolve_device("cuda")
     assert resolve_device("auto") == torch.device("cpu")
+
+
+def test_auto_with_a_gpu_index_falls_back_to_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto:1") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto:1") == torch.device("cuda", 1)
+    assert resolve_device("auto") == torch.device("cuda")
