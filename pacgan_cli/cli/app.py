@@ -63,6 +63,9 @@ app.command("evaluate", short_help="FID, KID, SSIM, memorisation, classification
 
 def main() -> None:
     """Entry point: run the app; a PacganError or a usage error becomes one `error:` line and its exit code."""
+    # Idle OpenMP threads sleep instead of spinning: with other work on the cores, spinning made a two-thread
+    # training step 33x slower (BENCHMARKS.md, Threads). Read once, when torch loads; a user's value wins.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     arguments, debug = _arguments(sys.argv[1:])
     shell = _completion_shell(arguments)
     if shell is not None:

@@ -12,6 +12,7 @@ from pacgan_cli.cli.options import (
     ForceOption,
     PrecisionOption,
     QuietOption,
+    ThreadsOption,
     class_name_list,
 )
 
@@ -48,6 +49,7 @@ def classify_command(
         64, "--batch-size", help="Images per forward pass; does not change results."
     ),
     device: str = DeviceOption,
+    threads: int | None = ThreadsOption,
     precision: str | None = PrecisionOption,
     force: bool = ForceOption,
     quiet: bool = QuietOption,
@@ -66,7 +68,7 @@ def classify_command(
     from pacgan_cli.core.io.atomic import ensure_can_write
     from pacgan_cli.core.io.tables import read_labels
     from pacgan_cli.core.models.checkpoint import DISCRIMINATOR, load_checkpoint
-    from pacgan_cli.core.runtime import resolve_device
+    from pacgan_cli.core.runtime import resolve_device, use_threads
 
     output = output if output is not None else default_predictions_path(images)
     ensure_can_write(*classification_targets(output, labels is not None), force=force)
@@ -83,14 +85,16 @@ def classify_command(
         num_classes = checkpoint.architecture.num_classes
         table = read_labels(labels, image_count=len(stack), num_classes=num_classes, require_subject=False)
     reference_images = read_unit_stack(reference) if reference is not None else None
-    with progress_reporter(quiet) as reporter:
+    target = resolve_device(device)
+    used = use_threads(threads, checkpoint.architecture.base_channels)
+    with progress_reporter(quiet, first_line=f"classifying on {target} with {used}") as reporter:
         result = classify_images(
             checkpoint,
             stack,
             statistic_mode=batch_statistic,
             reference=reference_images,
             batch_size=batch_size,
-            device=resolve_device(device),
+            device=target,
             precision=precision or "fp32",
             reporter=reporter,
         )

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import typer
 
-from pacgan_cli.cli.options import ClassNamesOption, DeviceOption, ForceOption, QuietOption, class_name_list
+from pacgan_cli.cli.options import (
+    ClassNamesOption,
+    DeviceOption,
+    ForceOption,
+    QuietOption,
+    ThreadsOption,
+    class_name_list,
+)
 from pacgan_cli.core.errors import ConfigError
 from pacgan_cli.core.metrics import METRIC_NAMES, RESIZE_MODES
 
@@ -64,6 +71,7 @@ def evaluate_command(
     seed: int = typer.Option(0, "--seed", help="Seed for SSIM pairs, KID subsets and the half splits."),
     class_names: list[str] | None = ClassNamesOption,
     device: str = DeviceOption,
+    threads: int | None = ThreadsOption,
     force: bool = ForceOption,
     quiet: bool = QuietOption,
 ) -> None:
@@ -88,7 +96,7 @@ def evaluate_command(
         load_image_set,
     )
     from pacgan_cli.core.models.checkpoint import DISCRIMINATOR, load_checkpoint
-    from pacgan_cli.core.runtime import resolve_device
+    from pacgan_cli.core.runtime import resolve_device, use_threads
 
     fake_set = load_image_set(fake, fake_labels, role="fake")
     real_set = load_image_set(real, real_labels, size=fake_set.size, role="real")
@@ -104,7 +112,9 @@ def evaluate_command(
         missing_weights=MISSING_WEIGHTS_SKIP if skip_unavailable else MISSING_WEIGHTS_ERROR,
         class_names=class_name_list(class_names),
     )
-    with progress_reporter(quiet) as reporter:
+    target = resolve_device(device)
+    used = use_threads(threads)  # the default of a large network: InceptionV3
+    with progress_reporter(quiet, first_line=f"evaluating on {target} with {used}") as reporter:
         report = evaluate(
             real_set,
             fake_set,
@@ -113,7 +123,7 @@ def evaluate_command(
             train=train_set,
             discriminator=checkpoint,
             options=options,
-            device=resolve_device(device),
+            device=target,
             reporter=reporter,
             force=force,
         )

@@ -13,6 +13,7 @@ from pacgan_cli.cli.options import (
     ForceOption,
     PrecisionOption,
     QuietOption,
+    ThreadsOption,
     class_name_list,
 )
 from pacgan_cli.core.errors import ConfigError, InputError
@@ -66,6 +67,7 @@ def generate_command(
     preview: Path | None = typer.Option(None, "--preview", help="Also write a PNG grid, one row per class."),
     class_names: list[str] | None = ClassNamesOption,
     device: str = DeviceOption,
+    threads: int | None = ThreadsOption,
     precision: str | None = PrecisionOption,
     force: bool = ForceOption,
     quiet: bool = QuietOption,
@@ -78,7 +80,7 @@ def generate_command(
     from pacgan_cli.core.inference import find_model, generate, generation_targets
     from pacgan_cli.core.io.atomic import ensure_can_write
     from pacgan_cli.core.models.checkpoint import GENERATOR, load_checkpoint
-    from pacgan_cli.core.runtime import resolve_device
+    from pacgan_cli.core.runtime import resolve_device, use_threads
 
     ensure_can_write(*generation_targets(output, preview, labels_output), force=force)
     model, chosen = find_model(model, GENERATOR)
@@ -92,7 +94,9 @@ def generate_command(
             f"the model has {num_classes} classes, so --per-class needs {num_classes} counts; "
             f"got {len(counts)} (use --total N to split N images evenly)"
         )
-    with progress_reporter(quiet) as reporter:
+    target = resolve_device(device)
+    used = use_threads(threads, checkpoint.architecture.base_channels)
+    with progress_reporter(quiet, first_line=f"generating on {target} with {used}") as reporter:
         plan, written = generate(
             checkpoint,
             counts,
@@ -103,7 +107,7 @@ def generate_command(
             size=size,
             seed=seed,
             batch_size=batch_size,
-            device=resolve_device(device),
+            device=target,
             precision=precision or "fp32",
             force=force,
             reporter=reporter,

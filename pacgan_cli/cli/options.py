@@ -6,7 +6,16 @@ import typer
 
 ForceOption = typer.Option(False, "--force", help="Overwrite existing results.")
 SeedOption = typer.Option(None, "--seed", help="Random seed; the same seed gives the same results.")
-DeviceOption = typer.Option("auto", "--device", help="auto, cpu or cuda.")
+DeviceOption = typer.Option(
+    "auto", "--device", help="auto (a GPU when there is one, else the CPU), cpu, cuda or cuda:N."
+)
+ThreadsOption = typer.Option(
+    None,
+    "--threads",
+    min=1,
+    help="CPU threads (default: $PACGAN_THREADS, else 1 for networks under 128 base channels and the "
+    "physical cores for larger ones).",
+)
 QuietOption = typer.Option(False, "--quiet", "-q", help="Plain log lines instead of progress bars.")
 PrecisionOption = typer.Option(
     None,

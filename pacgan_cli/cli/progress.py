@@ -23,12 +23,17 @@ Clock = Callable[[], float]
 
 
 @contextmanager
-def progress_reporter(quiet: bool = False) -> Iterator[Reporter]:
-    """Bars when stderr is a terminal and not `quiet`, plain log lines otherwise; closed however the work ends."""
+def progress_reporter(quiet: bool = False, first_line: str | None = None) -> Iterator[Reporter]:
+    """Bars when stderr is a terminal and not `quiet`, plain log lines otherwise; closed however the work ends.
+
+    `first_line` (e.g. the device and threads) is said before the engine's first event: after its input
+    checks, so that bad input still gives one `error:` line and nothing else."""
     console = Console(stderr=True)
-    reporter: Reporter = PlainReporter() if quiet or not console.is_terminal else RichReporter(console)
+    reporter: RichReporter | PlainReporter = (
+        PlainReporter() if quiet or not console.is_terminal else RichReporter(console)
+    )
     try:
-        yield reporter
+        yield reporter if first_line is None else FirstLineReporter(reporter, first_line)
     finally:
         reporter.close()
 
@@ -268,3 +273,32 @@ class PlainReporter:
     @staticmethod
     def _print(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
+
+
+class FirstLineReporter:
+    """Passes every event on to `reporter`, saying `line` just before the first one."""
+
+    def __init__(self, reporter: Reporter, line: str) -> None:
+        self.reporter = reporter
+        self.line: str | None = line
+
+    def stage_started(self, name: str, total: int, **info: Any) -> None:
+        self._say_line()
+        self.reporter.stage_started(name, total, **info)
+
+    def advance(self, steps: int = 1, **info: Any) -> None:
+        self._say_line()
+        self.reporter.advance(steps, **info)
+
+    def stage_finished(self, **info: Any) -> None:
+        self._say_line()
+        self.reporter.stage_finished(**info)
+
+    def message(self, text: str) -> None:
+        self._say_line()
+        self.reporter.message(text)
+
+    def _say_line(self) -> None:
+        if self.line is not None:
+            self.reporter.message(self.line)
+            self.line = None

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from pacgan_cli.cli.options import ForceOption, PrecisionOption, QuietOption, SeedOption
+from pacgan_cli.cli.options import ForceOption, PrecisionOption, QuietOption, SeedOption, ThreadsOption
 from pacgan_cli.core.config import STAGE_HANDOVERS, config_to_yaml, resolve_config
 from pacgan_cli.core.errors import ConfigError
 
@@ -40,7 +40,10 @@ def train_command(
         None, "--compile/--no-compile", help="torch.compile the training steps (pays off for long stages)."
     ),
     seed: int | None = SeedOption,
-    device: str | None = typer.Option(None, "--device", help="auto, cpu or cuda (default: the config's)."),
+    device: str | None = typer.Option(
+        None, "--device", help="auto, cpu, cuda, cuda:N or auto:N (default: the config's)."
+    ),
+    threads: int | None = ThreadsOption,
     force: bool = ForceOption,
     quiet: bool = QuietOption,
 ) -> None:
@@ -70,8 +73,10 @@ def train_command(
         return
 
     from pacgan_cli.cli.progress import progress_reporter
+    from pacgan_cli.core.runtime import use_threads
     from pacgan_cli.core.training.loop import train
 
+    use_threads(threads, resolved.in_channels)  # the count is in training's first line
     with progress_reporter(quiet) as reporter:
         result = train(resolved, reporter, output=output, resume=resume, force=force)
     typer.echo(f"run folder: {result.run_directory}")

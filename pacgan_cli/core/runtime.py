@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import random
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -68,3 +70,76 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     torch.backends.cudnn.benchmark = False
     torch.backends.cudnn.deterministic = True
+
+
+THREADS_VARIABLE = "PACGAN_THREADS"
+MANY_THREADS_FROM_CHANNELS = 128
+
+
+def use_threads(requested: int | None, base_channels: int | None = None) -> str:
+    """Set torch's CPU threads for this process and say how many (`1 CPU thread`), for the run's first line.
+
+    `requested` (--threads) wins, then $PACGAN_THREADS, then `default_threads(base_channels)`.
+    """
+    count = requested
+    if count is None and os.environ.get(THREADS_VARIABLE, "").strip():
+        text = os.environ[THREADS_VARIABLE].strip()
+        if not text.isdigit() or int(text) < 1:
+            raise ConfigError(
+                f"{THREADS_VARIABLE} must be a whole number of threads, 1 or more; got {text!r}"
+            )
+        count = int(text)
+    if count is None:
+        count = default_threads(base_channels)
+    if count < 1:
+        raise ConfigError(f"the number of threads must be at least 1; got {count}")
+    torch.set_num_threads(count)
+    return describe_threads()
+
+
+def describe_threads() -> str:
+    """`1 CPU thread`, `4 CPU threads`: what torch uses now, for the first line of a run."""
+    count = torch.get_num_threads()
+    return f"{count} CPU thread{'' if count == 1 else 's'}"
+
+
+def default_threads(base_channels: int | None, cores: int | None = None) -> int:
+    """One thread for networks under 128 base channels; the physical cores for larger ones and for
+    InceptionV3 (`base_channels` None).
+
+    Measured (BENCHMARKS.md, Threads): the demo-size network (32 channels, 32x32, batch 16) gains nothing
+    from a second thread on an idle 2-core machine, and with other work on the cores it steps 1.3x slower
+    with two (33x with OpenMP's default spin-waiting, which `pacgan` turns off); at 128 channels two threads
+    already keep up with one under that load, and convolutions that large split well on a free machine.
+    Hyper-threads are not counted (they share a core's arithmetic units), and the machine's current load is
+    not consulted, so that the same command uses the same threads, and gives the same numbers, every time.
+    """
+    if base_channels is not None and base_channels < MANY_THREADS_FROM_CHANNELS:
+        return 1
+    return cores if cores is not None else physical_cores()
+
+
+def physical_cores() -> int:
+    """The physical cores this process may run on (its affinity mask), from /proc/cpuinfo; os.cpu_count()
+    where that file names no cores."""
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        cpuinfo = ""
+    allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    return count_physical_cores(cpuinfo, allowed) or (len(allowed) if allowed else os.cpu_count() or 1)
+
+
+def count_physical_cores(cpuinfo: str, allowed: Collection[int] | None = None) -> int | None:
+    """Distinct (physical id, core id) pairs of the processors in `cpuinfo` (the text of /proc/cpuinfo)
+    that are in `allowed`; None when the text has no core ids (some ARM kernels)."""
+    cores = set()
+    for block in cpuinfo.split("\n\n"):
+        lines = (line.partition(":") for line in block.splitlines())
+        fields = {key.strip(): value.strip() for key, _, value in lines}
+        if "processor" not in fields or "core id" not in fields:
+            continue
+        if allowed is not None and int(fields["processor"]) not in allowed:
+            continue
+        cores.add((fields.get("physical id", "0"), fields["core id"]))
+    return len(cores) or None

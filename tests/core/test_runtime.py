@@ -1,8 +1,18 @@
+from collections.abc import Iterator
+
 import pytest
 import torch
 
 from pacgan_cli.core.errors import ConfigError
-from pacgan_cli.core.runtime import resolve_device, training_devices
+from pacgan_cli.core.runtime import (
+    THREADS_VARIABLE,
+    count_physical_cores,
+    default_threads,
+    physical_cores,
+    resolve_device,
+    training_devices,
+    use_threads,
+)
 
 
 def test_the_cpu_ignores_the_gpu_list() -> None:
@@ -38,3 +48,55 @@ def test_auto_with_a_gpu_index_falls_back_to_the_cpu(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert resolve_device("auto:1") == torch.device("cuda", 1)
     assert resolve_device("auto") == torch.device("cuda")
+
+
+def cpuinfo(*processors: tuple[int, int, int]) -> str:
+    """/proc/cpuinfo text for (processor, physical id, core id) triples."""
+    return "\n\n".join(
+        f"processor\t: {p}\nmodel name\t: x86\nphysical id\t: {s}\ncore id\t\t: {c}\nflags\t\t: fpu"
+        for p, s, c in processors
+    )
+
+
+def test_physical_cores_count_each_core_once_whatever_its_hyperthreads() -> None:
+    hyperthreaded = cpuinfo((0, 0, 0), (1, 0, 1), (2, 0, 0), (3, 0, 1))
+    assert count_physical_cores(hyperthreaded) == 2
+    assert count_physical_cores(hyperthreaded, allowed={0, 2}) == 1  # both threads of core 0
+    two_sockets = cpuinfo((0, 0, 0), (1, 1, 0))
+    assert count_physical_cores(two_sockets) == 2
+    assert count_physical_cores("processor\t: 0\nBogoMIPS\t: 50.00\n\nprocessor\t: 1\n") is None  # ARM
+
+
+def test_small_networks_default_to_one_thread_large_ones_to_every_core() -> None:
+    assert default_threads(32, cores=8) == 1
+    assert default_threads(64, cores=8) == 1
+    assert default_threads(128, cores=8) == 8
+    assert default_threads(512, cores=8) == 8
+    assert default_threads(None, cores=8) == 8  # InceptionV3
+    assert default_threads(512) == physical_cores() >= 1
+
+
+@pytest.fixture
+def restore_threads() -> Iterator[None]:
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.usefixtures("restore_threads")
+def test_threads_come_from_the_option_then_the_variable_then_the_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(THREADS_VARIABLE, raising=False)
+    assert use_threads(None, base_channels=32) == "1 CPU thread"
+    assert torch.get_num_threads() == 1
+    monkeypatch.setenv(THREADS_VARIABLE, "3")
+    assert use_threads(None, base_channels=32) == "3 CPU threads"
+    assert torch.get_num_threads() == 3
+    assert use_threads(2, base_channels=32) == "2 CPU threads"
+    for bad in ("two", "0", "-1"):
+        monkeypatch.setenv(THREADS_VARIABLE, bad)
+        with pytest.raises(ConfigError, match="PACGAN_THREADS must be a whole number of threads, 1 or more"):
+            use_threads(None)
+    with pytest.raises(ConfigError, match="at least 1"):
+        use_threads(0)

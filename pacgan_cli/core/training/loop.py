@@ -16,7 +16,7 @@ from pacgan_cli.core.config import TrainingConfig, config_to_data
 from pacgan_cli.core.errors import InputError
 from pacgan_cli.core.models.discriminator import measure_batch_statistic
 from pacgan_cli.core.progress import Reporter, SilentReporter
-from pacgan_cli.core.runtime import resolve_device, seed_everything, training_devices
+from pacgan_cli.core.runtime import describe_threads, resolve_device, seed_everything, training_devices
 from pacgan_cli.core.stages import stage_size
 from pacgan_cli.core.training import records
 from pacgan_cli.core.training.data import DataFolder, batch_ranges, open_data_folder, validation_split
@@ -158,7 +158,7 @@ def train(
         load_stage_checkpoints(networks, candidates, previous)
 
     result = TrainResult(layout.model_directory, layout.image_directory, mode)
-    where = ", ".join(str(d) for d in devices)
+    where = ", ".join(str(d) for d in devices) + f" with {describe_threads()}"
     reporter.message(f"training on {where} in {mode} mode, stages {stage_size(start)}..{config.max_size}")
     images = len(rows[0]) if rows is not None else train_data.image_count
     plans = [
