@@ -85,6 +85,8 @@ class TrainingConfig:
     class_names: tuple[str, ...] = ()
     precision: str = "fp32"
     compile: bool = False
+    checkpoint_every_epochs: int = 1
+    checkpoint_every_minutes: float = 10.0
 
     @property
     def num_stages(self) -> int:
@@ -269,6 +271,14 @@ def validate_config(config: TrainingConfig) -> None:
     check(
         DEVICE_NAME.fullmatch(config.device) is not None,
         f"`device` must be auto, auto:N, cpu, cuda or cuda:N; got {config.device!r}",
+    )
+    check(
+        config.checkpoint_every_epochs >= 1,
+        f"`checkpoint_every_epochs` must be at least 1; got {config.checkpoint_every_epochs}",
+    )
+    check(
+        config.checkpoint_every_minutes > 0,
+        f"`checkpoint_every_minutes` must be positive; got {config.checkpoint_every_minutes}",
     )
     check(config.precision in PRECISIONS, f"`precision` must be fp32 or bf16; got {config.precision!r}")
     check(

@@ -21,3 +21,15 @@ class ConfigError(PacganError):
 
 class OutputExistsError(PacganError):
     """Writing would overwrite earlier results."""
+
+
+class TrainingInterrupted(PacganError):
+    """SIGINT or SIGTERM stopped training after a resume checkpoint; exit 130 or 143 as a shell expects."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class TrainingDiverged(PacganError):
+    """A loss became NaN or infinite; nothing of that epoch is saved."""

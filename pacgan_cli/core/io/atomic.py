@@ -15,6 +15,8 @@ import numpy as np
 
 from pacgan_cli.core.errors import OutputExistsError
 
+PARTIAL = ".partial-"  # in the names of files being written, so that a killed write can be found
+
 
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
@@ -25,15 +27,27 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     suffix = "".join(target.suffixes) or ".tmp"
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=suffix, dir=target.parent)
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.stem}{PARTIAL}", suffix=suffix, dir=target.parent)
     os.close(handle)
     temporary_path = Path(temporary)
     try:
         yield temporary_path
+        # mkstemp makes the file private (0600); a result gets the permissions the user's umask gives.
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(temporary_path, 0o666 & ~mask)
         os.replace(temporary_path, target)
     finally:
         if temporary_path.exists():
             temporary_path.unlink()
+
+
+def remove_partial_files(folder: str | os.PathLike[str]) -> list[Path]:
+    """Delete what killed writes left under `folder` (their temporary files); returns what was removed."""
+    leftovers = [path for path in Path(folder).rglob(f".*{PARTIAL}*") if path.is_file()]
+    for path in leftovers:
+        path.unlink()
+    return leftovers
 
 
 def write_text_atomic(target: str | os.PathLike[str], text: str) -> None:

@@ -13,7 +13,8 @@ import numpy as np
 import torch
 
 from pacgan_cli.core.config import TrainingConfig, config_to_data
-from pacgan_cli.core.errors import InputError
+from pacgan_cli.core.errors import InputError, TrainingDiverged, TrainingInterrupted
+from pacgan_cli.core.io.atomic import json_ready
 from pacgan_cli.core.models.discriminator import measure_batch_statistic
 from pacgan_cli.core.progress import Reporter, SilentReporter
 from pacgan_cli.core.runtime import describe_threads, resolve_device, seed_everything, training_devices
@@ -31,11 +32,21 @@ from pacgan_cli.core.training.networks import (
     take_snapshot,
     update_ema,
 )
+from pacgan_cli.core.training.resume import (
+    StageProgress,
+    StopRequest,
+    capture_random_states,
+    progress_from_data,
+    progress_to_data,
+    restore_random_states,
+    stop_on_signals,
+)
 from pacgan_cli.core.training.run_folder import (
+    ResumePoint,
     RunFolder,
     RunLayout,
     best_epochs,
-    resume_stage,
+    resume_point,
     run_layout,
     training_mode,
 )
@@ -116,20 +127,20 @@ def train(
     resume: bool = False,
     force: bool = False,
 ) -> TrainResult:
-    """Train all stages from the first (or resume at a later one) and write the run folder.
+    """Train all stages from the first (or resume where the run stopped) and write the run folder.
 
-    Every input is checked before anything is written. Raises PacganError subclasses for problems a
-    user can fix.
+    Every input is checked before anything is written. SIGINT/SIGTERM stop at the next batch with a resume
+    checkpoint (TrainingInterrupted). Raises PacganError subclasses for problems a user can fix.
     """
     reporter = reporter or SilentReporter()
     layout = run_layout(config, output)
     mode = training_mode(config)
     resuming = resume or config.load_model
-    start = resume_stage(config, layout, resuming)
-    stages = range(start, config.num_stages)
+    point = resume_point(config, layout, resuming)
+    stages = range(point.stage, config.num_stages)
 
     # Read and check every input before the run folder is touched.
-    train_data = _open_data(config, "train", stages)
+    train_data = _open_data(config, "train", stages or range(config.num_stages - 1, config.num_stages))
     test_data = _open_data(config, "test", stages) if mode == "test" else None
     if mode == "train" and config.generate:  # so that a long run does not fail at its very end
         _open_data(config, "test", range(config.num_stages - 1, config.num_stages))
@@ -143,13 +154,43 @@ def train(
     )
     devices = training_devices(resolve_device(config.device), config.gpus_n, torch.cuda.device_count())
     folder = RunFolder(layout)
-    folder.open(config, resuming, force, start)
+    for note in folder.open(config, resuming, force, point):
+        reporter.message(note)
+    try:
+        with stop_on_signals() as stop:
+            result = _train_stages(
+                config, mode, point, epochs, train_data, rows, test_data, devices, folder, reporter, stop
+            )
+        if config.generate:
+            result.evaluation_directory = _generate_and_evaluate(config, layout, devices[0], reporter, rows)
+        return result
+    finally:
+        folder.close()
 
-    # Seeded networks, or the previous stage's when resuming.
+
+def _train_stages(
+    config: TrainingConfig,
+    mode: str,
+    point: ResumePoint,
+    epochs: tuple[int, ...] | list[int],
+    train_data: DataFolder,
+    rows: tuple[np.ndarray, np.ndarray] | None,
+    test_data: DataFolder | None,
+    devices: list[torch.device],
+    folder: RunFolder,
+    reporter: Reporter,
+    stop: StopRequest,
+) -> TrainResult:
+    """The stages from the resume point on, each continuing from the one before."""
+    layout = folder.layout
+    # Seeded networks; a resume checkpoint's or the previous stage's weights when resuming.
     seed_everything(config.seed)
     networks = build_networks(config, devices)
-    if start > 0:
-        previous = stage_size(start - 1)
+    progress = progress_from_data(point.progress, devices[0]) if point.progress is not None else None
+    if progress is not None:
+        restore_snapshot(networks, progress.networks)
+    elif 0 < point.stage < config.num_stages:
+        previous = stage_size(point.stage - 1)
         other = "best" if config.stage_handover == "last" else "last"
         candidates = [
             layout.checkpoints(previous, config.stage_handover),
@@ -158,8 +199,13 @@ def train(
         load_stage_checkpoints(networks, candidates, previous)
 
     result = TrainResult(layout.model_directory, layout.image_directory, mode)
+    if point.stage >= config.num_stages:
+        return result
     where = ", ".join(str(d) for d in devices) + f" with {describe_threads()}"
-    reporter.message(f"training on {where} in {mode} mode, stages {stage_size(start)}..{config.max_size}")
+    at = f" (resuming inside {stage_size(point.stage)}x{stage_size(point.stage)})" if progress else ""
+    reporter.message(
+        f"training on {where} in {mode} mode, stages {stage_size(point.stage)}..{config.max_size}{at}"
+    )
     images = len(rows[0]) if rows is not None else train_data.image_count
     plans = [
         StagePlan(
@@ -170,47 +216,64 @@ def train(
             config.critic_iterations[stage],
             len(batch_ranges(images, config.batch_sizes[stage])),
         )
-        for stage in stages
+        for stage in range(point.stage, config.num_stages)
     ]
     run_steps = sum(plan.steps for plan in plans)
     for index, plan in enumerate(plans):
         done = sum(earlier.steps for earlier in plans[:index])
-        progress = {"run_total": run_steps, "run_done": done}
+        context = StageContext(config, train_data, rows, folder, reporter, test_data, stop)
         result.stages.append(
-            train_stage(plan, networks, config, train_data, rows, folder, reporter, test_data, progress)
+            train_stage(plan, networks, context, {"run_total": run_steps, "run_done": done}, progress)
         )
-        folder.write_summary(config, mode, str(devices[0]), result.stages)
-    if config.generate:
-        result.evaluation_directory = _generate_and_evaluate(config, layout, devices[0], reporter, rows)
+        progress = None
+        folder.write_summary(config, mode, str(devices[0]))
     return result
+
+
+@dataclass(frozen=True)
+class StageContext:
+    """What every stage of a run shares: the config, the data, where results go and who listens."""
+
+    config: TrainingConfig
+    data: DataFolder
+    rows: tuple[np.ndarray, np.ndarray] | None
+    folder: RunFolder
+    reporter: Reporter
+    test_data: DataFolder | None
+    stop: StopRequest
 
 
 def train_stage(
     plan: StagePlan,
     networks: Networks,
-    config: TrainingConfig,
-    data: DataFolder,
-    rows: tuple[np.ndarray, np.ndarray] | None,
-    folder: RunFolder,
-    reporter: Reporter,
-    test_data: DataFolder | None = None,
+    context: StageContext,
     run_progress: dict[str, int] | None = None,
+    progress: StageProgress | None = None,
 ) -> StageResult:
     """Train one resolution for `plan.epochs` epochs, fading the new block in over the first half.
 
-    `run_progress` (`run_total`, `run_done` steps of the whole run) goes to the reporter with the stage's
-    start, so that it can estimate the time left for the run."""
-    stage, size, epochs = plan.stage, plan.size, plan.epochs
+    `progress` continues a stage from a resume checkpoint exactly where it stopped. `run_progress`
+    (`run_total`, `run_done` steps of the whole run) lets the reporter estimate the time left for the run.
+    """
+    config, folder, reporter, stage, size, epochs = (
+        context.config,
+        context.folder,
+        context.reporter,
+        plan.stage,
+        plan.size,
+        plan.epochs,
+    )
     started = time.perf_counter()
 
     # Each stage has its own seed, so a resumed stage draws what an uninterrupted run draws.
     seed_everything(config.seed * 1000 + stage)
     order = torch.Generator().manual_seed(config.seed * 1000 + stage)
     device = networks.device
-    images, labels = data.load(size, rows[0] if rows is not None else None)
+    rows = context.rows
+    images, labels = context.data.load(size, rows[0] if rows is not None else None)
     if device.type == "cuda":
         images, labels = images.to(device), labels.to(device)
-    validation = data.load(size, rows[1]) if rows is not None else None
+    validation = context.data.load(size, rows[1]) if rows is not None else None
     if images.shape[0] < 2:
         raise InputError(f"stage {size}x{size} has fewer than 2 training images; add images")
     ranges = batch_ranges(images.shape[0], plan.batch_size)
@@ -220,18 +283,29 @@ def train_stage(
     sample_labels = torch.arange(config.class_size).repeat_interleave(config.samples_per_class).to(device)
     folder.start_stage(size)
 
-    alpha = ALPHA_START
-    best: NetworkSnapshot | None = None
-    epoch_records: list[dict[str, Any]] = []
+    # A fresh stage, or the state a resume checkpoint saved (random states included).
+    alpha, best, epoch_records = ALPHA_START, None, []
+    first_epoch, first_batch, permutation, totals, carried_seconds = 1, 0, None, None, 0.0
+    if progress is not None:
+        alpha, best, epoch_records = progress.alpha, progress.best, progress.epoch_records
+        first_epoch, first_batch, permutation = progress.epoch, progress.next_batch, progress.permutation
+        totals, carried_seconds = progress.totals, progress.epoch_seconds
+        restore_random_states(progress.random_states, order)
+    saver = _ProgressSaver(config, folder, networks, stage, order)
     reporter.stage_started(plan.title, total=epochs * len(ranges), epochs=epochs, **(run_progress or {}))
-    for epoch in range(1, epochs + 1):
-        epoch_started = time.perf_counter()
-        permutation = torch.randperm(images.shape[0], generator=order).to(images.device)
-        totals = records.EpochTotals(
-            defaultdict(lambda: torch.zeros((), device=device)), len(ranges), [], [], []
-        )
-        for begin, end in ranges:
-            selected = permutation[begin:end]
+    if progress is not None:
+        reporter.advance((first_epoch - 1) * len(ranges) + first_batch)
+    for epoch in range(first_epoch, epochs + 1):
+        epoch_started = time.perf_counter() - carried_seconds
+        if permutation is None:
+            permutation = torch.randperm(images.shape[0], generator=order)
+            totals = records.EpochTotals(
+                defaultdict(lambda: torch.zeros((), device=device)), len(ranges), [], [], []
+            )
+        assert totals is not None
+        for batch_index in range(first_batch, len(ranges)):
+            begin, end = ranges[batch_index]
+            selected = permutation[begin:end].to(images.device)
             real, real_labels = images[selected].to(device), labels[selected].to(device)
             # n_critic critic updates, then one generator update, on the same labels.
             for _ in range(plan.critic_iterations):
@@ -250,9 +324,16 @@ def train_stage(
             totals.fake_logits.append(fake_logits.detach())
             totals.labels.append(real_labels)
             reporter.advance(1, epoch=epoch, epochs=epochs, alpha=alpha)
+            # A checkpoint every few minutes, and at once when a stop is requested.
+            if context.stop or saver.due_by_time():
+                position = (epoch, batch_index + 1, permutation, totals, time.perf_counter() - epoch_started)
+                saver.save(*position, alpha, best, epoch_records)
+                _stop_if_requested(context.stop, folder, plan, epoch)
+        first_batch, carried_seconds = 0, 0.0
 
         # One metrics line per epoch; in validation mode it also decides the stage's best epoch.
         seconds = time.perf_counter() - epoch_started
+        _stop_if_diverged(totals, stage, epoch, config)
         record = records.epoch_record(stage, size, epoch, epochs, alpha, totals, seconds, images.shape[0])
         if validation is not None:
             networks.generator.eval()
@@ -277,13 +358,76 @@ def train_stage(
         # The bar shows each finished epoch's mean losses (read once per epoch, not per batch).
         shown = {name: record[name] for name in ("d_loss", "g_loss")}
         reporter.advance(0, epoch=epoch, epochs=epochs, alpha=alpha, epoch_done=True, **shown)
+        permutation, totals = None, None
+        # The epoch's checkpoint: the next epoch starts from it after a crash.
+        if epoch < epochs and (
+            epoch % config.checkpoint_every_epochs == 0 or context.stop or saver.due_by_time()
+        ):
+            saver.save(epoch + 1, 0, None, None, 0.0, alpha, best, epoch_records)
+            _stop_if_requested(context.stop, folder, plan, epoch)
 
     result = _finish_stage(plan, networks, config, images, alpha, best, folder, epoch_records)
-    if test_data is not None:
-        result.test = _test_stage(plan, networks, test_data, alpha, result.batch_statistic, folder)
+    if context.test_data is not None:
+        result.test = _test_stage(plan, networks, context.test_data, alpha, result.batch_statistic, folder)
     result.seconds = time.perf_counter() - started
+    folder.finish_stage(size, json_ready(result.__dict__))
     reporter.stage_finished(size=size)
     return result
+
+
+class _ProgressSaver:
+    """Writes resume checkpoints of one stage and knows when the next one is due by time."""
+
+    def __init__(
+        self,
+        config: TrainingConfig,
+        folder: RunFolder,
+        networks: Networks,
+        stage: int,
+        order: torch.Generator,
+    ) -> None:
+        self.config, self.folder, self.networks, self.stage, self.order = (
+            config,
+            folder,
+            networks,
+            stage,
+            order,
+        )
+        self.last = time.monotonic()
+
+    def due_by_time(self) -> bool:
+        return time.monotonic() - self.last >= 60 * self.config.checkpoint_every_minutes
+
+    def save(
+        self,
+        epoch: int,
+        next_batch: int,
+        permutation: torch.Tensor | None,
+        totals: records.EpochTotals | None,
+        epoch_seconds: float,
+        alpha: float,
+        best: NetworkSnapshot | None,
+        epoch_records: list[dict[str, Any]],
+    ) -> None:
+        if totals is not None:
+            _stop_if_diverged(totals, self.stage, epoch, self.config)
+        empty = records.EpochTotals({}, 0, [], [], [])
+        progress = StageProgress(
+            stage=self.stage,
+            epoch=epoch,
+            next_batch=next_batch,
+            alpha=alpha,
+            permutation=permutation,
+            totals=totals if totals is not None else empty,
+            epoch_seconds=epoch_seconds,
+            networks=take_snapshot(self.networks, epoch, alpha),
+            best=best,
+            epoch_records=epoch_records,
+            metrics_lines=self.folder.metrics_lines,
+            random_states=capture_random_states(self.order),
+        )
+        self.folder.save_progress(progress_to_data(progress))
+        self.last = time.monotonic()
 
 
 def critic_step(
@@ -350,6 +494,35 @@ def generator_step(
     finally:
         networks.discriminator.requires_grad_(True)
     return terms
+
+
+def _stop_if_requested(stop: StopRequest, folder: RunFolder, plan: StagePlan, epoch: int) -> None:
+    """After a checkpoint: stop when SIGINT/SIGTERM asked for it, saying what was kept and how to go on."""
+    if not stop:
+        return
+    layout = folder.layout
+    how = (
+        f"pacgan train --resume --output {layout.model_directory}"
+        if layout.model_directory == layout.image_directory
+        else "pacgan train --resume with the same config"
+    )
+    raise TrainingInterrupted(
+        f"stopped in stage {plan.size}x{plan.size}, epoch {epoch}/{plan.epochs}; the finished stages and a "
+        f"resume checkpoint ({layout.progress_path}) are kept; continue with: {how}",
+        stop.exit_code,
+    )
+
+
+def _stop_if_diverged(totals: records.EpochTotals, stage: int, epoch: int, config: TrainingConfig) -> None:
+    """A non-finite loss ends the run before anything of this epoch is saved (one host read)."""
+    for term, value in totals.sums.items():
+        if not bool(torch.isfinite(value)):
+            size = stage_size(stage)
+            raise TrainingDiverged(
+                f"training diverged in stage {size}x{size}, epoch {epoch}: {term} is not finite; nothing of "
+                f"this epoch was saved; lower learning_rate (now {config.learning_rate:g}) and start again, "
+                "or resume from the last checkpoint"
+            )
 
 
 def _finish_stage(

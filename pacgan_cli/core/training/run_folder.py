@@ -4,16 +4,25 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from pacgan_cli.core.config import TrainingConfig, config_to_yaml
 from pacgan_cli.core.errors import InputError, OutputExistsError
-from pacgan_cli.core.io.atomic import json_ready, write_json_atomic, write_text_atomic
+from pacgan_cli.core.io.atomic import (
+    atomic_path,
+    json_ready,
+    remove_partial_files,
+    write_json_atomic,
+    write_text_atomic,
+)
 from pacgan_cli.core.metrics import plots
 from pacgan_cli.core.metrics.classification import ClassificationReport
 from pacgan_cli.core.models.checkpoint import read_checkpoint_file
@@ -68,9 +77,37 @@ class RunLayout:
     def summary_path(self) -> Path:
         return self.model_directory / "summary.json"
 
+    @property
+    def progress_path(self) -> Path:
+        """The resume checkpoint inside a stage (both networks, optimisers, RNG states, position)."""
+        return self.model_directory / "resume.pt"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.model_directory / ".pacgan.lock"
+
+    def stage_marker(self, size: int) -> Path:
+        """Written last, when every file of the stage is complete: a stage without it is unfinished."""
+        return self.model_stage(size) / "stage_complete.json"
+
+    def finished_stages(self, num_stages: int) -> list[int]:
+        """Stages whose marker exists; in runs made before markers, stages with both networks' checkpoints."""
+        sizes = [stage_size(stage) for stage in range(num_stages)]
+        if any(self.stage_marker(size).is_file() for size in sizes) or self.progress_path.is_file():
+            return [stage for stage, size in enumerate(sizes) if self.stage_marker(size).is_file()]
+        return [
+            stage
+            for stage, size in enumerate(sizes)
+            if any(
+                self.checkpoint(size, "generator", tag).is_file()
+                and self.checkpoint(size, "discriminator", tag).is_file()
+                for tag in SNAPSHOT_TAGS
+            )
+        ]
+
     def result_paths(self) -> list[Path]:
         """Everything a run writes, for the overwrite guard and --force."""
-        fixed = [self.config_path, self.metrics_path, self.summary_path]
+        fixed = [self.config_path, self.metrics_path, self.summary_path, self.progress_path]
         stages = [*self.model_directory.glob("PACGAN_*x*"), *self.image_directory.glob("PACGAN_*x*")]
         return [path for path in dict.fromkeys([*fixed, *stages]) if path.exists()]
 
@@ -91,26 +128,55 @@ def run_layout(config: TrainingConfig, output: Path | None) -> RunLayout:
     return RunLayout(Path(config.model_directory + suffix), Path(config.image_directory + suffix))
 
 
-def resume_stage(config: TrainingConfig, layout: RunLayout, resuming: bool) -> int:
-    """The first stage to train: 0, the configured start size, or after the last finished stage."""
+@dataclass(frozen=True)
+class ResumePoint:
+    """Where a run continues: the first stage to train (`num_stages` when only the end-of-run generation
+    and evaluation are left) and, inside that stage, the saved progress (plain data) if there is one."""
+
+    stage: int
+    progress: dict[str, Any] | None = None
+
+
+def resume_point(config: TrainingConfig, layout: RunLayout, resuming: bool) -> ResumePoint:
+    """0, the configured start size, the stage a resume checkpoint is inside, or after the last finished
+    stage; with every stage finished, only a missing end-of-run evaluation is left to do."""
     if not resuming:
-        return 0
+        return ResumePoint(0)
     if config.load_model:
-        return config.start_stage
-    finished = [
-        stage
-        for stage in range(config.num_stages)
-        if any(layout.checkpoint(stage_size(stage), "generator", tag).is_file() for tag in SNAPSHOT_TAGS)
-    ]
+        return ResumePoint(config.start_stage)
+    finished = layout.finished_stages(config.num_stages)
+    if layout.progress_path.is_file():
+        progress = load_progress(layout.progress_path)
+        stage = int(progress["stage"])
+        if stage not in finished and stage == (finished[-1] + 1 if finished else 0):
+            return ResumePoint(stage, progress)
     if not finished:
         raise InputError(
-            f"{layout.model_directory}: no finished stage to resume from; start without --resume"
+            f"{layout.model_directory}: no finished stage or checkpoint to resume from; start without --resume"
         )
-    if finished[-1] + 1 >= config.num_stages:
+    if finished[-1] + 1 < config.num_stages:
+        return ResumePoint(finished[-1] + 1)
+    if config.generate and not (layout.image_directory / "evaluation" / "report.md").is_file():
+        return ResumePoint(config.num_stages)
+    raise InputError(
+        f"{layout.model_directory}: every stage is already trained; use --start-size to train a stage again"
+    )
+
+
+def load_progress(path: Path) -> dict[str, Any]:
+    """A resume checkpoint as plain data (`weights_only=True`); a damaged one is an error that says so."""
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
         raise InputError(
-            f"{layout.model_directory}: every stage is already trained; use --start-size to train a stage again"
+            f"{path}: the resume checkpoint is damaged ({str(error).splitlines()[0]}); delete it to resume "
+            "from the last finished stage"
+        ) from error
+    if not isinstance(data, dict) or data.get("format") != 1:
+        raise InputError(
+            f"{path}: not a pacgan resume checkpoint; delete it to resume from the last finished stage"
         )
-    return finished[-1] + 1
+    return data
 
 
 def best_epochs(config: TrainingConfig) -> list[int]:
@@ -134,28 +200,43 @@ class RunFolder:
     def __init__(self, layout: RunLayout) -> None:
         self.layout = layout
         self.class_names: tuple[str, ...] = ()  # the config's, once opened: grids and plots show them
+        self.metrics_lines = 0
+        self._locked = False
 
-    def open(self, config: TrainingConfig, resuming: bool, force: bool, start: int) -> None:
-        """Refuse to mix a new run into an old one unless resuming (with --force, remove the old run's
-        files); write the resolved config; on resume drop the metric lines of the stages trained again."""
+    def open(self, config: TrainingConfig, resuming: bool, force: bool, point: ResumePoint) -> list[str]:
+        """Take the run's lock, refuse to mix a new run into an old one unless resuming (with --force,
+        remove the old run's files), clear what killed writes left, write the resolved config and cut
+        `metrics.jsonl` back to the resume point. Returns notes worth showing (repairs made)."""
         layout = self.layout
         existing = layout.result_paths()
-        if existing and not resuming:
-            if not force:
-                raise OutputExistsError(
-                    f"{layout.model_directory} already holds a training run ({existing[0].name}); "
-                    "pass --resume to continue it or --force to start over"
-                )
+        if existing and not resuming and not force:
+            raise OutputExistsError(
+                f"{layout.model_directory} already holds a training run ({existing[0].name}); "
+                "pass --resume to continue it or --force to start over"
+            )
+        layout.model_directory.mkdir(parents=True, exist_ok=True)
+        self._lock()
+        if not resuming:
             for path in existing:
                 if path.is_dir():
                     shutil.rmtree(path)
                 else:
                     path.unlink()
-        layout.model_directory.mkdir(parents=True, exist_ok=True)
         layout.image_directory.mkdir(parents=True, exist_ok=True)
+        notes = [
+            f"removed {path}, left by a write that was killed"
+            for folder in dict.fromkeys([layout.model_directory, layout.image_directory])
+            for path in remove_partial_files(folder)
+        ]
         write_text_atomic(layout.config_path, config_to_yaml(config))
         self.class_names = config.class_names
-        self._keep_metrics_before(start)
+        return notes + self._cut_metrics(point)
+
+    def close(self) -> None:
+        """Release the lock (the run's files stay)."""
+        if self._locked:
+            self.layout.lock_path.unlink(missing_ok=True)
+            self._locked = False
 
     def start_stage(self, size: int) -> None:
         self.layout.model_stage(size).mkdir(parents=True, exist_ok=True)
@@ -165,6 +246,7 @@ class RunFolder:
         with self.layout.metrics_path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(json_ready(record), allow_nan=False) + "\n")
             handle.flush()
+        self.metrics_lines += 1
 
     def save_samples(self, images: np.ndarray, classes: int, size: int, name: str, title: str) -> None:
         path = self.layout.image_stage(size) / f"{name}.png"
@@ -200,23 +282,81 @@ class RunFolder:
         }
         return {names[network]: str(path) for network, path in written.items()}
 
-    def write_summary(self, config: TrainingConfig, mode: str, device: str, stages: list[Any]) -> None:
-        """Merge the finished stages into `summary.json` (stages of an earlier, resumed run are kept)."""
-        path = self.layout.summary_path
-        previous = json.loads(path.read_text()) if path.is_file() else {}
-        summary_stages = previous.get("stages", {})
-        for stage in stages:
-            summary_stages[f"{stage.size}x{stage.size}"] = stage.__dict__
-        summary = {"mode": mode, "device": device, "seed": config.seed, "stages": summary_stages}
-        write_json_atomic(path, summary)
+    def save_progress(self, data: dict[str, Any]) -> None:
+        """Write the resume checkpoint atomically: the previous one stays until the new one is complete."""
+        with atomic_path(self.layout.progress_path) as temporary:
+            torch.save(data, temporary)
 
-    def _keep_metrics_before(self, start: int) -> None:
+    def finish_stage(self, size: int, result: dict[str, Any]) -> None:
+        """Mark the stage complete (its checkpoints, curves and result are written) and drop the resume
+        checkpoint, which the stage's own checkpoints now supersede."""
+        write_json_atomic(self.layout.stage_marker(size), result)
+        self.layout.progress_path.unlink(missing_ok=True)
+
+    def write_summary(self, config: TrainingConfig, mode: str, device: str) -> None:
+        """`summary.json` from the markers of every finished stage, so that it can always be rebuilt."""
+        stages = {}
+        for stage in self.layout.finished_stages(config.num_stages):
+            size = stage_size(stage)
+            marker = self.layout.stage_marker(size)
+            if marker.is_file():
+                stages[f"{size}x{size}"] = json.loads(marker.read_text())
+        summary = {"mode": mode, "device": device, "seed": config.seed, "stages": stages}
+        write_json_atomic(self.layout.summary_path, summary)
+
+    def _lock(self) -> None:
+        """One training process per run folder; the lock of a process that is gone is taken over."""
+        path = self.layout.lock_path
+        me = {"pid": os.getpid(), "host": socket.gethostname()}
+        for _ in range(2):
+            try:
+                with path.open("x", encoding="utf-8") as handle:
+                    json.dump(me, handle)
+                self._locked = True
+                return
+            except FileExistsError:
+                try:
+                    holder = json.loads(path.read_text())
+                except (OSError, ValueError):
+                    holder = {}
+                if _alive(holder):
+                    raise OutputExistsError(
+                        f"{self.layout.model_directory} is being trained by process {holder.get('pid')} on "
+                        f"{holder.get('host')}; wait for it to finish or stop it (if it is gone, delete {path})"
+                    ) from None
+                path.unlink(missing_ok=True)
+        raise OutputExistsError(f"{path}: could not take the run folder's lock; try again")
+
+    def _cut_metrics(self, point: ResumePoint) -> list[str]:
+        """Keep the lines before the resume point; a torn last line (a kill mid-write) is dropped."""
         path = self.layout.metrics_path
         if not path.is_file():
-            return
-        kept = [
-            line
-            for line in path.read_text().splitlines()
-            if line.strip() and json.loads(line)["stage"] < start
-        ]
+            return []
+        lines, notes = [], []
+        for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                lines.append((line, json.loads(line)))
+            except ValueError:
+                notes.append(f"{path}: dropped line {number}, cut short by a kill")
+        if point.progress is not None:
+            kept = [line for line, _ in lines[: int(point.progress["metrics_lines"])]]
+        else:
+            kept = [line for line, record in lines if record.get("stage", 0) < point.stage]
         write_text_atomic(path, "".join(line + "\n" for line in kept))
+        self.metrics_lines = len(kept)
+        return notes
+
+
+def _alive(holder: dict[str, Any]) -> bool:
+    """Whether the process in a lock file still runs (one on another host is assumed to)."""
+    if holder.get("host") != socket.gethostname():
+        return bool(holder)
+    try:
+        os.kill(int(holder["pid"]), 0)
+    except (ProcessLookupError, KeyError, ValueError, TypeError):
+        return False
+    except PermissionError:
+        return True
+    return True
