@@ -19,7 +19,7 @@ from pacgan_cli.core.config import build_config
 from pacgan_cli.core.models.checkpoint import load_checkpoint
 from pacgan_cli.core.training.loop import train
 
-TIMING_KEYS = {"seconds", "images_per_s"}
+TIMING_KEYS = {"seconds", "images_per_s", "time"}
 # Every batch a checkpoint (0.0001 minutes), so that a kill always finds one inside the stage.
 OFTEN = {"progressive_epochs": 3, "checkpoint_every_minutes": 0.0001, "seed": 4}
 

@@ -14,7 +14,7 @@ from helpers import run_cli, tiny_config, write_config
 from pacgan_cli.core.io.nifti import write_stack
 from pacgan_cli.core.models.checkpoint import load_checkpoint
 
-TIMING_KEYS = {"seconds", "images_per_s"}
+TIMING_KEYS = {"seconds", "images_per_s", "time"}
 
 
 def read_metrics(run: Path) -> list[dict]:
@@ -277,3 +277,19 @@ def test_core_never_imports_the_command_line_libraries() -> None:
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_run_keeps_a_timestamped_log_and_timestamped_metrics(
+    tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import datetime
+
+    run = tmp_path / "run"
+    assert train(tmp_path, capsys, tiny_config(tiny_data, progressive_epochs=2), run)[0] == 0
+    log = (run / "train.log").read_text().splitlines()
+    stamps = [datetime.datetime.fromisoformat(line.split(" ", 1)[0]) for line in log]
+    assert all(stamp.tzinfo is not None for stamp in stamps) and stamps == sorted(stamps)
+    assert any("training on cpu" in line for line in log)
+    assert sum("16x16: epoch 2/2 done  d_loss " in line for line in log) == 1
+    times = [datetime.datetime.fromisoformat(record["time"]) for record in read_metrics(run)]
+    assert len(times) == 6 and times == sorted(times)

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from pacgan_cli.core.config import TrainingConfig, config_to_data
-from pacgan_cli.core.errors import InputError, TrainingDiverged, TrainingInterrupted
+from pacgan_cli.core.errors import InputError, PacganError, TrainingDiverged, TrainingInterrupted
 from pacgan_cli.core.io.atomic import json_ready
 from pacgan_cli.core.models.discriminator import measure_batch_statistic
 from pacgan_cli.core.progress import Reporter, SilentReporter
@@ -154,7 +154,9 @@ def train(
     )
     devices = training_devices(resolve_device(config.device), config.gpus_n, torch.cuda.device_count())
     folder = RunFolder(layout)
-    for note in folder.open(config, resuming, force, point):
+    notes = folder.open(config, resuming, force, point)
+    reporter = folder.logged(reporter)
+    for note in notes:
         reporter.message(note)
     try:
         with stop_on_signals() as stop:
@@ -164,6 +166,9 @@ def train(
         if config.generate:
             result.evaluation_directory = _generate_and_evaluate(config, layout, devices[0], reporter, rows)
         return result
+    except PacganError as error:
+        folder.log(f"stopped: {error}")
+        raise
     finally:
         folder.close()
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import shutil
@@ -26,6 +27,7 @@ from pacgan_cli.core.io.atomic import (
 from pacgan_cli.core.metrics import plots
 from pacgan_cli.core.metrics.classification import ClassificationReport
 from pacgan_cli.core.models.checkpoint import read_checkpoint_file
+from pacgan_cli.core.progress import Reporter
 from pacgan_cli.core.stages import stage_size
 from pacgan_cli.core.training import records
 from pacgan_cli.core.training.networks import (
@@ -81,6 +83,11 @@ class RunLayout:
     def progress_path(self) -> Path:
         """The resume checkpoint inside a stage (both networks, optimisers, RNG states, position)."""
         return self.model_directory / "resume.pt"
+
+    @property
+    def log_path(self) -> Path:
+        """Timestamped plain lines of what the run said, for reading after the fact."""
+        return self.model_directory / "train.log"
 
     @property
     def lock_path(self) -> Path:
@@ -243,8 +250,10 @@ class RunFolder:
         self.layout.image_stage(size).mkdir(parents=True, exist_ok=True)
 
     def append_metrics(self, record: dict[str, Any]) -> None:
+        """One line per event, stamped with the wall-clock time it was written (UTC)."""
+        line = {**record, "time": _now()}
         with self.layout.metrics_path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(json_ready(record), allow_nan=False) + "\n")
+            handle.write(json.dumps(json_ready(line), allow_nan=False) + "\n")
             handle.flush()
         self.metrics_lines += 1
 
@@ -281,6 +290,14 @@ class RunFolder:
             "ema": f"generator_{tag}_ema",
         }
         return {names[network]: str(path) for network, path in written.items()}
+
+    def log(self, text: str) -> None:
+        with self.layout.log_path.open("a", encoding="utf-8") as handle:
+            handle.write(f"{_now()} {text}\n")
+
+    def logged(self, reporter: Reporter) -> Reporter:
+        """`reporter`, with what it is told also written to `train.log`."""
+        return _LoggedReporter(reporter, self)
 
     def save_progress(self, data: dict[str, Any]) -> None:
         """Write the resume checkpoint atomically: the previous one stays until the new one is complete."""
@@ -347,6 +364,36 @@ class RunFolder:
         write_text_atomic(path, "".join(line + "\n" for line in kept))
         self.metrics_lines = len(kept)
         return notes
+
+
+class _LoggedReporter:
+    """Passes every event on and logs messages, stage starts and ends, and each finished epoch."""
+
+    def __init__(self, reporter: Reporter, folder: RunFolder) -> None:
+        self.reporter, self.folder, self.stage = reporter, folder, ""
+
+    def stage_started(self, name: str, total: int, **info: Any) -> None:
+        self.stage = name
+        self.folder.log(f"{name}: started, {total} steps")
+        self.reporter.stage_started(name, total, **info)
+
+    def advance(self, steps: int = 1, **info: Any) -> None:
+        if info.get("epoch_done"):
+            losses = "  ".join(f"{key} {info[key]:+.4f}" for key in ("d_loss", "g_loss") if key in info)
+            self.folder.log(f"{self.stage}: epoch {info.get('epoch')}/{info.get('epochs')} done  {losses}")
+        self.reporter.advance(steps, **info)
+
+    def stage_finished(self, **info: Any) -> None:
+        self.folder.log(f"{self.stage}: finished")
+        self.reporter.stage_finished(**info)
+
+    def message(self, text: str) -> None:
+        self.folder.log(text)
+        self.reporter.message(text)
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
 def _alive(holder: dict[str, Any]) -> bool:
