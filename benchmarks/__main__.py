@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks import inference, metrics, training
+from benchmarks import checkpoints, inference, metrics, training
 from benchmarks.common import Row, peak_cuda_mib, peak_rss_mib
 
 RESULTS = Path(__file__).parent / "results"
@@ -39,6 +39,9 @@ def main() -> None:
     parser.add_argument("--ssim-pairs", type=int, default=1000, help="SSIM pairs per class")
     parser.add_argument("--feature-images", type=int, default=64)
     parser.add_argument(
+        "--no-checkpoints", dest="checkpoints", action="store_false", help="skip the checkpoint cost"
+    )
+    parser.add_argument(
         "--output", type=Path, help="JSON file (default benchmarks/results/<date>-<host>.json)"
     )
     args = parser.parse_args()
@@ -59,6 +62,8 @@ def main() -> None:
         memory["after inference"] = peak_rss_mib()
     if args.memory_counts:
         rows += inference.streaming_memory(args.memory_counts, device)
+    if args.checkpoints:
+        rows += checkpoints.measure(device)
     if args.ssim_pairs:
         rows += metrics.ssim(args.ssim_pairs)
     if args.feature_images:

@@ -1,0 +1,57 @@
+"""Seconds per resume checkpoint inside a stage (default architecture): what crash safety costs."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from benchmarks.common import Row
+from pacgan_cli.core.config import build_config
+from pacgan_cli.core.training.networks import build_networks, take_snapshot
+from pacgan_cli.core.training.records import EpochTotals
+from pacgan_cli.core.training.resume import StageProgress, capture_random_states, progress_to_data
+from pacgan_cli.core.training.run_folder import RunFolder, RunLayout
+
+
+def measure(device: torch.device, sizes: tuple[int, ...] = (32, 256), repeats: int = 3) -> list[Row]:
+    """A checkpoint holds both networks, both optimisers (after one step, so Adam's moments exist) and the
+    RNG states; the networks hold every block whatever the stage, so the size changes only the data order."""
+    config = build_config({"device": "cpu"})
+    networks = build_networks(config, [device])
+    for optimizer, module in (
+        (networks.generator_optimizer, networks.generator),
+        (networks.critic_optimizer, networks.discriminator),
+    ):
+        for parameter in module.parameters():
+            parameter.grad = torch.zeros_like(parameter)
+        optimizer.step()
+    rows = []
+    with tempfile.TemporaryDirectory() as folder_name:
+        folder = RunFolder(RunLayout(Path(folder_name), Path(folder_name)))
+        for size in sizes:
+            seconds = []
+            for _ in range(repeats):
+                started = time.perf_counter()
+                progress = StageProgress(
+                    stage=0,
+                    epoch=1,
+                    next_batch=1,
+                    alpha=0.5,
+                    permutation=torch.randperm(600),
+                    totals=EpochTotals({}, 0, [], [], []),
+                    epoch_seconds=1.0,
+                    networks=take_snapshot(networks, 1, 0.5),
+                    best=None,
+                    epoch_records=[],
+                    metrics_lines=0,
+                    random_states=capture_random_states(torch.Generator()),
+                )
+                folder.save_progress(progress_to_data(progress))
+                seconds.append(time.perf_counter() - started)
+            megabytes = folder.layout.progress_path.stat().st_size / 2**20
+            case = f"resume checkpoint at {size}x{size}, C=512 ({megabytes:.0f} MiB)"
+            rows.append(Row("checkpoint", case, "ours", min(seconds), "s each"))
+    return rows
