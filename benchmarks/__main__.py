@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks import checkpoints, inference, metrics, training
+from benchmarks import checkpoints, compilation, inference, metrics, training
 from benchmarks.common import Row, peak_cuda_mib, peak_rss_mib
 
 RESULTS = Path(__file__).parent / "results"
@@ -62,6 +62,8 @@ def main() -> None:
         memory["after inference"] = peak_rss_mib()
     if args.memory_counts:
         rows += inference.streaming_memory(args.memory_counts, device)
+    if args.compile:
+        rows += compilation.measure(device)
     if args.checkpoints:
         rows += checkpoints.measure(device)
     if args.ssim_pairs:
@@ -97,7 +99,7 @@ def main() -> None:
 
 
 def print_table(rows: list[Row]) -> None:
-    header = ("section", "case", "variant", "rate", "vs reference")
+    header = ("section", "case", "variant", "rate", "vs reference", "note")
     lines = [
         (
             row.section,
@@ -105,6 +107,7 @@ def print_table(rows: list[Row]) -> None:
             row.variant,
             f"{row.rate:,.1f} {row.unit}",
             "" if row.ratio is None else f"{row.ratio:.2f}x",
+            row.note,
         )
         for row in rows
     ]

@@ -8,6 +8,7 @@ import typer
 
 from pacgan_cli.cli.options import (
     ClassNamesOption,
+    CompileOption,
     DeviceOption,
     ForceOption,
     PrecisionOption,
@@ -51,6 +52,7 @@ def classify_command(
     device: str = DeviceOption,
     threads: int | None = ThreadsOption,
     precision: str | None = PrecisionOption,
+    compile_model: bool = CompileOption,
     force: bool = ForceOption,
     quiet: bool = QuietOption,
 ) -> None:
@@ -96,6 +98,7 @@ def classify_command(
             batch_size=batch_size,
             device=target,
             precision=precision or "fp32",
+            compile_model=compile_model,
             reporter=reporter,
         )
     if result.note:

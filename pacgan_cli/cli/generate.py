@@ -9,6 +9,7 @@ from typer.core import TyperCommand
 
 from pacgan_cli.cli.options import (
     ClassNamesOption,
+    CompileOption,
     DeviceOption,
     ForceOption,
     PrecisionOption,
@@ -69,6 +70,7 @@ def generate_command(
     device: str = DeviceOption,
     threads: int | None = ThreadsOption,
     precision: str | None = PrecisionOption,
+    compile_model: bool = CompileOption,
     force: bool = ForceOption,
     quiet: bool = QuietOption,
 ) -> None:
@@ -109,6 +111,7 @@ def generate_command(
             batch_size=batch_size,
             device=target,
             precision=precision or "fp32",
+            compile_model=compile_model,
             force=force,
             reporter=reporter,
         )

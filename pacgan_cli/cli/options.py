@@ -17,6 +17,11 @@ ThreadsOption = typer.Option(
     "physical cores for larger ones).",
 )
 QuietOption = typer.Option(False, "--quiet", "-q", help="Plain log lines instead of progress bars.")
+CompileOption = typer.Option(
+    False,
+    "--compile",
+    help="torch.compile the network first (pays off only for many images; see BENCHMARKS.md).",
+)
 PrecisionOption = typer.Option(
     None,
     "--precision",

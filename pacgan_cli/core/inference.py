@@ -25,7 +25,7 @@ from pacgan_cli.core.metrics.classification import ClassificationReport, classif
 from pacgan_cli.core.models.checkpoint import DISCRIMINATOR, GENERATOR, LoadedCheckpoint
 from pacgan_cli.core.models.discriminator import measure_batch_statistic
 from pacgan_cli.core.progress import Reporter, SilentReporter
-from pacgan_cli.core.runtime import forward_precision
+from pacgan_cli.core.runtime import compile_module, forward_precision
 from pacgan_cli.core.stages import size_to_stage, stage_size
 
 LATENT_BLOCK = 256  # latent vectors are drawn in blocks of this many, whatever the batch size
@@ -124,6 +124,7 @@ def generated_batches(
     batch_size: int = 64,
     device: torch.device | str = "cpu",
     precision: str = "fp32",
+    compile_model: bool = False,
     reporter: Reporter | None = None,
 ) -> Iterator[np.ndarray]:
     """The planned images `[n, C, S, S]` float32, one batch at a time, so memory does not grow with N.
@@ -131,7 +132,7 @@ def generated_batches(
     The latent vectors come from one seeded generator in fixed blocks of `LATENT_BLOCK`, so the same seed
     gives the same images whatever `batch_size` is. A non-finite image (a damaged checkpoint) is an error.
     """
-    model = _prepare_for_inference(checkpoint.model, device)
+    model = compile_module(_prepare_for_inference(checkpoint.model, device), compile_model)
     latents = _LatentStream(plan.seed, checkpoint.architecture.latent_size)
     reporter = reporter or SilentReporter()
     total = len(plan.labels)
@@ -161,6 +162,7 @@ def generate_images(
     batch_size: int = 64,
     device: torch.device | str = "cpu",
     precision: str = "fp32",
+    compile_model: bool = False,
     reporter: Reporter | None = None,
 ) -> GenerationResult:
     """Generate `counts` images (one total or per class) at `size` (default: the checkpoint's own size)
@@ -169,7 +171,13 @@ def generate_images(
     images = np.empty((len(plan.labels), plan.channels, plan.size, plan.size), dtype=np.float32)
     start = 0
     for batch in generated_batches(
-        checkpoint, plan, batch_size=batch_size, device=device, precision=precision, reporter=reporter
+        checkpoint,
+        plan,
+        batch_size=batch_size,
+        device=device,
+        precision=precision,
+        compile_model=compile_model,
+        reporter=reporter,
     ):
         images[start : start + len(batch)] = batch
         start += len(batch)
@@ -190,6 +198,7 @@ def generate(
     batch_size: int = 64,
     device: torch.device | str = "cpu",
     precision: str = "fp32",
+    compile_model: bool = False,
     force: bool = False,
     reporter: Reporter | None = None,
 ) -> tuple[GenerationPlan, list[Path]]:
@@ -207,7 +216,13 @@ def generate(
     count = len(plan.labels)
     with StackWriter(targets[0], count, plan.channels, plan.size, plan.size, force=True) as writer:
         for batch in generated_batches(
-            checkpoint, plan, batch_size=batch_size, device=device, precision=precision, reporter=reporter
+            checkpoint,
+            plan,
+            batch_size=batch_size,
+            device=device,
+            precision=precision,
+            compile_model=compile_model,
+            reporter=reporter,
         ):
             writer.write(batch)
             for image, label in zip(batch, plan.labels[start : start + len(batch)], strict=True):
@@ -231,6 +246,7 @@ def classify_images(
     batch_size: int = 64,
     device: torch.device | str = "cpu",
     precision: str = "fp32",
+    compile_model: bool = False,
     reporter: Reporter | None = None,
 ) -> ClassificationResult:
     """Class probabilities for `images` `[N, C, S, S]` in [-1, 1]; the stage comes from S.
@@ -261,10 +277,11 @@ def classify_images(
     reporter = reporter or SilentReporter()
     reporter.stage_started("classify", len(images))
     probabilities = np.empty((len(images), checkpoint.architecture.num_classes), dtype=np.float64)
+    classifier = compile_module(model, compile_model)
     with torch.inference_mode(), forward_precision(device, precision):
         for start in range(0, len(images), batch_size):
             batch = tensor[start : start + batch_size].to(device, memory_format=torch.channels_last)
-            _, logits = model(batch, alpha, stage, batch_statistic=statistic)
+            _, logits = classifier(batch, alpha, stage, batch_statistic=statistic)
             probabilities[start : start + len(batch)] = torch.softmax(logits.double(), dim=1).cpu().numpy()
             reporter.advance(len(batch))
     reporter.stage_finished()
