@@ -8,6 +8,7 @@ therefore display the same in a NIfTI viewer. Written stacks carry the identity 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 from pathlib import Path
 
@@ -16,8 +17,10 @@ import numpy as np
 
 from pacgan_cli.core.errors import InputError
 from pacgan_cli.core.io.atomic import atomic_path, ensure_can_write
+from pacgan_cli.core.io.limits import IMAGE_BYTES_VARIABLE, check_byte_limit, format_bytes
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
+MAX_DEFLATE_RATIO = 1032  # gzip's deflate never expands data by more than this factor
 
 
 def is_nifti_path(path: str | os.PathLike[str]) -> bool:
@@ -182,9 +185,31 @@ def _load_image(path: str | os.PathLike[str]) -> nib.Nifti1Image:
     if not is_nifti_path(path):
         raise InputError(f"{path}: not a NIfTI file (expected .nii or .nii.gz)")
     try:
-        return nib.load(path)
+        image = nib.load(path)
     except Exception as error:  # nibabel raises many types for damaged files
         raise InputError(f"{path}: cannot be read as NIfTI ({error})") from error
+    _check_data_size(image, path)
+    return image
+
+
+def _check_data_size(image: nib.Nifti1Image, path: Path) -> None:
+    """From the header alone: the data must fit the memory limit and the file must be able to hold it, so a
+    small file claiming a huge image fails at once instead of after gigabytes of decompression."""
+    shape = [int(v) for v in image.header.get_data_shape()]
+    itemsize = image.header.get_data_dtype().itemsize
+    count = math.prod(shape)
+    what = f"its {shape} image data (header)"
+    check_byte_limit(path, count * max(itemsize, 4), what, IMAGE_BYTES_VARIABLE)  # read as float32
+    size_on_disk = path.stat().st_size
+    if path.name.lower().endswith(".gz"):
+        holds = size_on_disk * MAX_DEFLATE_RATIO
+    else:
+        holds = size_on_disk - int(image.dataobj.offset)
+    if count * itemsize > holds:
+        raise InputError(
+            f"{path}: its header claims {format_bytes(count * itemsize)} of image data {shape}, more than "
+            f"the {format_bytes(size_on_disk)} file can hold; the file is truncated or damaged"
+        )
 
 
 def _load_array(path: str | os.PathLike[str]) -> np.ndarray:

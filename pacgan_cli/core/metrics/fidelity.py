@@ -18,6 +18,7 @@ from torch import nn
 
 from pacgan_cli.core.errors import InputError
 from pacgan_cli.core.metrics import RESIZE_MODES
+from pacgan_cli.core.models.checkpoint import check_tensor_file_size
 
 INCEPTION_URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth"
 INCEPTION_FILE_NAME = "weights-inception-2015-12-05-6726825d.pth"
@@ -66,7 +67,8 @@ def missing_weights_message() -> str:
 def build_inception_extractor(weights: str | os.PathLike[str], resize: str = "antialias") -> nn.Module:
     """InceptionV3 returning 2048-d pool features for uint8 `[B, 3, H, W]` images; resized to 299 inside.
 
-    The file is first read with `weights_only=True`, so nothing but tensors is ever unpickled.
+    The file is first read with `weights_only=True`, so nothing but tensors is ever unpickled, once its
+    declared size is known to be within the checkpoint size limit.
     """
     from torchmetrics.image.fid import NoTrainInceptionV3
 
@@ -74,7 +76,10 @@ def build_inception_extractor(weights: str | os.PathLike[str], resize: str = "an
         raise InputError(f"resize must be one of {', '.join(RESIZE_MODES)}; got {resize!r}")
     path = Path(weights)
     try:
+        check_tensor_file_size(path)
         state = torch.load(path, map_location="cpu", weights_only=True)
+    except InputError:
+        raise
     except Exception as error:
         raise InputError(f"{path}: not a readable weights file ({str(error).splitlines()[0]})") from error
     if not isinstance(state, dict) or "fc.weight" not in state:

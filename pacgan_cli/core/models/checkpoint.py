@@ -3,13 +3,19 @@
 A checkpoint is a dict with the published keys (`epoch`, `model_state_dict`, `optimizer_state_dict`) and
 ours (`format_version`, `kind`, `stage`, `alpha`, `architecture`, `config`, optional `batch_statistic`).
 Published files may carry `module.` key prefixes (DataParallel) and lack our keys: the architecture is
-then read from the tensor shapes. Files are always read with `weights_only=True`.
+then read from the tensor shapes. Files are always read with `weights_only=True`, after their size has been
+checked from the archive's directory and the tensors' declared sizes, and our files carry a SHA-256 of
+their tensors (`tensor_sha256`) that is checked on every load, so a damaged copy is an error.
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
 import os
 import pickle
+import zipfile
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +25,7 @@ from torch import nn
 
 from pacgan_cli.core.errors import InputError
 from pacgan_cli.core.io.atomic import atomic_path
+from pacgan_cli.core.io.limits import CHECKPOINT_BYTES_VARIABLE, check_byte_limit
 from pacgan_cli.core.models.discriminator import Discriminator
 from pacgan_cli.core.models.generator import Generator
 from pacgan_cli.core.models.layers import stage_channels
@@ -27,6 +34,7 @@ from pacgan_cli.core.stages import stage_size
 FORMAT_VERSION = 1
 GENERATOR = "generator"
 DISCRIMINATOR = "discriminator"
+DIGEST_KEY = "tensor_sha256"
 
 
 @dataclass(frozen=True)
@@ -114,6 +122,7 @@ def save_checkpoint(
         payload["config"] = config
     if batch_statistic is not None:
         payload["batch_statistic"] = float(batch_statistic)
+    payload[DIGEST_KEY] = tensor_digest(payload)
     path = Path(path)
     with atomic_path(path) as temporary:
         torch.save(payload, temporary)
@@ -139,6 +148,7 @@ def load_checkpoint(path: str | os.PathLike[str], expected_kind: str | None = No
         raise InputError(f"{path}: the weights do not fit a PACGAN {kind} ({first_line})") from error
     model.eval()
     statistic = payload.get("batch_statistic")
+    _check_finite(state_dict, statistic, path)
     return LoadedCheckpoint(
         kind=kind,
         model=model,
@@ -155,7 +165,8 @@ def load_checkpoint(path: str | os.PathLike[str], expected_kind: str | None = No
 
 
 def read_checkpoint_file(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """torch.load with `weights_only=True`; every failure becomes one InputError line."""
+    """torch.load with `weights_only=True` once the size is known to be within the limit, then the SHA-256 of
+    our files checked; every failure becomes one InputError line."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: checkpoint file not found")
@@ -164,6 +175,7 @@ def read_checkpoint_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not (magic.startswith(b"PK\x03\x04") or magic.startswith(b"\x80")):
         raise InputError(f"{path}: not a PyTorch checkpoint (neither a torch.save archive nor a pickle)")
     try:
+        check_tensor_file_size(path)
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         message = str(error)
@@ -173,13 +185,31 @@ def read_checkpoint_file(path: str | os.PathLike[str]) -> dict[str, Any]:
                 "pacgan refuses to unpickle them (only weights are loaded)"
             ) from error
         raise InputError(f"{path}: not a PyTorch checkpoint ({message.splitlines()[0]})") from error
-    except (RuntimeError, EOFError, OSError, ValueError, AttributeError) as error:
+    except (RuntimeError, EOFError, OSError, ValueError, AttributeError, zipfile.BadZipFile) as error:
         raise InputError(
             f"{path}: not a readable PyTorch checkpoint ({str(error).splitlines()[0]})"
         ) from error
     if not isinstance(payload, dict):
         raise InputError(f"{path}: not a PACGAN checkpoint (expected a dict, found {type(payload).__name__})")
+    recorded = payload.pop(DIGEST_KEY, None)
+    if recorded is not None and recorded != tensor_digest(payload):
+        raise InputError(
+            f"{path}: the file is damaged: its tensors do not match the SHA-256 recorded when it was written; "
+            "use an intact copy of the checkpoint"
+        )
     return payload
+
+
+def tensor_digest(data: Any) -> str:
+    """SHA-256 over every tensor in `data` (nested dicts and lists): its place, dtype, shape and bytes, in a
+    fixed order, so that any changed byte of any tensor changes the digest."""
+    digest = hashlib.sha256()
+    for place, tensor in _tensors_in(data, ""):
+        flat = tensor.detach().cpu().contiguous().reshape(-1)
+        header = f"{place}\0{flat.dtype}\0{list(tensor.shape)}\0{flat.numel() * flat.element_size()}\0"
+        digest.update(header.encode())
+        digest.update(flat.view(torch.uint8).numpy().data)
+    return digest.hexdigest()
 
 
 def strip_module_prefix(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -288,6 +318,50 @@ def _fill_aliases(state_dict: dict[str, torch.Tensor], kind: str) -> None:
 def _count_blocks(state_dict: dict[str, torch.Tensor], prefix: str) -> int:
     indices = {int(key[len(prefix) :].split(".")[0]) for key in state_dict if key.startswith(prefix)}
     return max(indices) + 1 if indices else 0
+
+
+def check_tensor_file_size(path: str | os.PathLike[str]) -> None:
+    """Refuse, before any tensor is read, a torch.save file whose archive entries or declared tensor sizes
+    exceed the memory limit: a few kilobytes can otherwise make torch allocate gigabytes. The tensors are
+    first loaded on the meta device, which reads their sizes but allocates nothing."""
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as entries:  # reads the archive's directory only
+            unpacked = sum(entry.file_size for entry in entries.infolist())
+        check_byte_limit(path, unpacked, "its unpacked archive", CHECKPOINT_BYTES_VARIABLE)
+        outline = torch.load(path, map_location="meta", weights_only=True)
+    else:
+        from torch._subclasses.fake_tensor import FakeTensorMode  # the legacy format ignores meta
+
+        with FakeTensorMode():
+            outline = torch.load(path, map_location="meta", weights_only=True)
+    claimed = sum(tensor.untyped_storage().nbytes() for _, tensor in _tensors_in(outline, ""))
+    check_byte_limit(path, claimed, "its tensors", CHECKPOINT_BYTES_VARIABLE)
+
+
+def _tensors_in(data: Any, place: str) -> Iterator[tuple[str, torch.Tensor]]:
+    """Every tensor in nested dicts and lists with its place (`/'model_state_dict'/'bias'`), dict keys sorted."""
+    if isinstance(data, torch.Tensor):
+        yield place, data
+    elif isinstance(data, dict):
+        for key in sorted(data, key=repr):
+            yield from _tensors_in(data[key], f"{place}/{key!r}")
+    elif isinstance(data, list | tuple):
+        for index, item in enumerate(data):
+            yield from _tensors_in(item, f"{place}/{index}")
+
+
+def _check_finite(state_dict: dict[str, torch.Tensor], statistic: Any, path: Path) -> None:
+    """NaN or infinite weights (a diverged run, a damaged file) would give all-NaN images or predictions."""
+    for key, tensor in state_dict.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise InputError(
+                f"{path}: the weight {key!r} holds NaN or infinite values (a diverged run or a damaged file); "
+                "use another checkpoint"
+            )
+    if statistic is not None and not (isinstance(statistic, int | float) and math.isfinite(statistic)):
+        raise InputError(
+            f"{path}: its stored batch statistic is {statistic!r:.40}, not a finite number; use another checkpoint"
+        )
 
 
 def _optional_int(value: Any) -> int | None:

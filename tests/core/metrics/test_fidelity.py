@@ -145,6 +145,13 @@ def test_a_file_that_is_not_inception_weights_is_refused(tmp_path: Path) -> None
         fidelity.build_inception_extractor(path)
 
 
+def test_a_tiny_weights_file_claiming_gigabytes_is_refused_before_loading(tmp_path: Path) -> None:
+    path = tmp_path / "claims.pth"
+    torch.save({"fc.weight": torch.empty(6 * 2**30, dtype=torch.uint8, device="meta")}, path)
+    with pytest.raises(InputError, match=r"claims\.pth: its tensors would take 6\.0 GiB of memory, over the"):
+        fidelity.build_inception_extractor(path)
+
+
 def test_the_real_inception_loader_with_a_random_weights_file(random_inception_weights: Path) -> None:
     extractor = fidelity.build_inception_extractor(random_inception_weights, resize="legacy")
     images = np.clip(np.random.default_rng(0).normal(0, 0.5, (3, 1, 16, 16)), -1, 1).astype(np.float32)

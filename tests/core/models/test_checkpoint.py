@@ -1,4 +1,6 @@
 import pickle
+import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from pacgan_cli.core.models.checkpoint import (
     infer_architecture,
     load_checkpoint,
     save_checkpoint,
+    tensor_digest,
 )
 
 ARCHITECTURE = NetworkArchitecture(
@@ -134,3 +137,125 @@ def test_truncated_weights_are_reported(tmp_path: Path) -> None:
     torch.save({"model_state_dict": state}, path)
     with pytest.raises(InputError, match="do not fit"):
         load_checkpoint(path)
+
+
+def saved_generator(path: Path) -> Path:
+    torch.manual_seed(0)
+    model = ARCHITECTURE.build(GENERATOR)
+    optimizer = torch.optim.Adam(model.parameters())
+    model(torch.randn(2, 10), torch.tensor([0, 1]), 1.0, 3).mean().backward()
+    optimizer.step()
+    return save_checkpoint(
+        path, model, ARCHITECTURE, epoch=1, stage=3, alpha=1.0, optimizer_state=optimizer.state_dict()
+    )
+
+
+def test_the_digest_covers_names_dtypes_shapes_and_bytes() -> None:
+    reference = tensor_digest({"a": torch.zeros(2, 3)})
+    assert len(reference) == 64 and reference == tensor_digest({"a": torch.zeros(2, 3)})
+    for other in (
+        {"b": torch.zeros(2, 3)},
+        {"a": torch.zeros(3, 2)},
+        {"a": torch.zeros(2, 3, dtype=torch.int32)},
+    ):
+        assert tensor_digest(other) != reference
+    changed = torch.zeros(2, 3)
+    changed[1, 2] = -0.0  # one bit
+    assert tensor_digest({"a": changed}) != reference
+
+
+def test_our_checkpoints_record_a_sha256_of_their_tensors_checked_on_load(tmp_path: Path) -> None:
+    path = saved_generator(tmp_path / "g.pt")
+    payload = torch.load(path, weights_only=True)
+    recorded = payload.pop("tensor_sha256")
+    assert recorded == tensor_digest(payload)
+    load_checkpoint(path)
+    # A changed weight or optimiser moment under the old digest: a copy damaged where the zip does not notice.
+    for part, key in (("model_state_dict", "prog_blocks.0.conv1.bias"), ("optimizer_state_dict", "state")):
+        damaged = torch.load(path, weights_only=True)
+        tensor = damaged[part][key] if part == "model_state_dict" else damaged[part][key][0]["exp_avg"]
+        tensor.view(-1)[0] += 1e-3
+        torch.save(damaged, tmp_path / "damaged.pt")
+        with pytest.raises(
+            InputError, match=r"damaged\.pt: the file is damaged: its tensors do not match the SHA-256"
+        ):
+            load_checkpoint(tmp_path / "damaged.pt")
+    torch.save(payload, tmp_path / "before_digests.pt")  # our files from before the digest still load
+    assert not load_checkpoint(tmp_path / "before_digests.pt").published_format
+
+
+def test_a_flipped_byte_inside_a_tensor_of_the_file_is_refused(tmp_path: Path) -> None:
+    path = saved_generator(tmp_path / "g.pt")
+    needle = (
+        torch.load(path, weights_only=True)["model_state_dict"]["label_embedding.weight"].numpy().tobytes()
+    )
+    with zipfile.ZipFile(path) as archive:
+        entries = {entry.filename: archive.read(entry) for entry in archive.infolist()}
+    name = next(name for name, data in entries.items() if needle in data)
+    flipped = bytearray(entries[name])
+    flipped[flipped.find(needle) + 2] ^= 0x10
+    entries[name] = bytes(flipped)
+    damaged = tmp_path / "flipped.pt"  # a well-formed archive with a fresh CRC: only the digest can tell
+    with zipfile.ZipFile(damaged, "w", zipfile.ZIP_STORED) as archive:
+        for entry_name, data in entries.items():
+            archive.writestr(entry_name, data)
+    with pytest.raises(InputError, match=r"flipped\.pt: the file is damaged"):
+        load_checkpoint(damaged)
+    raw = bytearray(path.read_bytes())  # flipped in place: the archive's own CRC or the digest refuses it
+    raw[raw.find(needle) + 2] ^= 0x10
+    (tmp_path / "in_place.pt").write_bytes(bytes(raw))
+    with pytest.raises(InputError, match=r"in_place\.pt: "):
+        load_checkpoint(tmp_path / "in_place.pt")
+
+
+def test_nan_weights_or_a_non_finite_batch_statistic_are_refused_on_load(tmp_path: Path) -> None:
+    model = ARCHITECTURE.build(DISCRIMINATOR)
+    path = tmp_path / "d.pt"
+    save_checkpoint(path, model, ARCHITECTURE, epoch=1, stage=3, alpha=1.0, batch_statistic=float("inf"))
+    with pytest.raises(InputError, match=r"d\.pt: its stored batch statistic is inf, not a finite number"):
+        load_checkpoint(path)
+    with torch.no_grad():
+        model.aux_layer.bias[1] = float("nan")
+    save_checkpoint(path, model, ARCHITECTURE, epoch=1, stage=3, alpha=1.0, batch_statistic=0.5)
+    with pytest.raises(InputError, match=r"d\.pt: the weight 'aux_layer.bias' holds NaN or infinite values"):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize("archive", [True, False])  # False: the format from before PyTorch 1.6
+def test_a_tiny_file_claiming_gigabytes_of_tensors_is_refused_before_loading(
+    tmp_path: Path, archive: bool
+) -> None:
+    path = tmp_path / "claims.pt"
+    claim = {"model_state_dict": {"w": torch.empty(6 * 2**30, dtype=torch.uint8, device="meta")}}
+    torch.save(claim, path, _use_new_zipfile_serialization=archive)
+    assert path.stat().st_size < 100_000
+    started = time.perf_counter()
+    with pytest.raises(
+        InputError,
+        match=r"claims\.pt: its tensors would take 6\.0 GiB of memory, over the limit of 4\.0 GiB; if the file "
+        r"is right, raise the limit: PACGAN_MAX_CHECKPOINT_BYTES=6442450944$",
+    ):
+        load_checkpoint(path)
+    assert time.perf_counter() - started < 5
+
+
+def test_the_checkpoint_size_limit_is_set_by_its_environment_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = saved_generator(tmp_path / "g.pt")
+    legacy = tmp_path / "legacy.pt"  # the torch.save format from before PyTorch 1.6
+    torch.save(torch.load(path, weights_only=True), legacy, _use_new_zipfile_serialization=False)
+    packed = tmp_path / "packed.pt"  # an archive entry that unpacks to far more than the file's size
+    with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("packed/data.pkl", b"\0" * 2**22)
+    assert packed.stat().st_size < 2**16
+    for checkpoint in (path, legacy):
+        assert load_checkpoint(checkpoint).architecture == ARCHITECTURE
+    monkeypatch.setenv("PACGAN_MAX_CHECKPOINT_BYTES", "4096")
+    for checkpoint, what in ((path, "its unpacked archive"), (legacy, "its tensors")):
+        with pytest.raises(InputError, match=rf"{what} would take .* over the limit of 4\.0 KiB"):
+            load_checkpoint(checkpoint)
+    with pytest.raises(
+        InputError, match=r"its unpacked archive would take 4\.0 MiB of memory, over the limit of 4\.0 KiB"
+    ):
+        load_checkpoint(packed)
