@@ -14,9 +14,11 @@ from __future__ import annotations
 import ast
 import difflib
 import json
+import math
 import operator
 import os
 import re
+import reprlib
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -37,6 +39,11 @@ PER_STAGE_KEYS = ("batch_sizes", "critic_iterations", "progressive_epochs")
 UNREAD_BEYOND_LAST_STAGE = ("batch_sizes", "critic_iterations")
 STAGE_HANDOVERS = ("last", "best")
 PRECISIONS = ("fp32", "bf16")
+# Bounds on what a configuration may make the reader build, so a few characters cannot take gigabytes.
+MAX_CONFIG_BYTES = 2**20  # a configuration is a few kilobytes
+MAX_ELEMENTS = 10_000  # list entries in one setting, nested lists counted in full
+MAX_DEPTH = 20  # nesting of one expression
+MAX_INTEGER = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -151,15 +158,31 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: configuration file not found")
-    text = path.read_text(encoding="utf-8")
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"{path}: {path.stat().st_size} bytes is too large for a configuration file (at most {MAX_CONFIG_BYTES})"
+        )
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {error.start} cannot be decoded); save the file as UTF-8"
+        ) from error
     try:
         data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as error:
-        raise ConfigError(f"{path}: cannot be parsed ({str(error).splitlines()[0]})") from error
+    except RecursionError as error:
+        raise ConfigError(f"{path}: cannot be parsed (values nested too deeply)") from error
+    except (ValueError, yaml.YAMLError) as error:  # ValueError: JSON errors, integers of thousands of digits
+        raise ConfigError(f"{path}: cannot be parsed ({_clip(str(error).splitlines()[0], 200)})") from error
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of setting names to values")
+    for key, value in data.items():
+        if _element_count(value, MAX_ELEMENTS) > MAX_ELEMENTS:
+            raise ConfigError(
+                f"{path}: `{_clip(str(key))}` holds more than {MAX_ELEMENTS} values (nested lists counted in full)"
+            )
     return {str(key).lower(): value for key, value in data.items() if not str(key).startswith("//")}
 
 
@@ -257,7 +280,7 @@ def validate_config(config: TrainingConfig) -> None:
     )
     check(
         len(config.gpus_n) > 0 and all(g >= 0 for g in config.gpus_n),
-        f"`gpus_n` lists GPU ids (0, 1, ...); got {list(config.gpus_n)}",
+        f"`gpus_n` lists GPU ids (0, 1, ...); got {_shown(list(config.gpus_n))}",
     )
     size = config.start_train_at_img_size
     check(
@@ -270,7 +293,7 @@ def validate_config(config: TrainingConfig) -> None:
     )
     check(
         DEVICE_NAME.fullmatch(config.device) is not None,
-        f"`device` must be auto, auto:N, cpu, cuda or cuda:N; got {config.device!r}",
+        f"`device` must be auto, auto:N, cpu, cuda or cuda:N; got {_shown(config.device)}",
     )
     check(
         config.checkpoint_every_epochs >= 1,
@@ -280,15 +303,15 @@ def validate_config(config: TrainingConfig) -> None:
         config.checkpoint_every_minutes > 0,
         f"`checkpoint_every_minutes` must be positive; got {config.checkpoint_every_minutes}",
     )
-    check(config.precision in PRECISIONS, f"`precision` must be fp32 or bf16; got {config.precision!r}")
+    check(config.precision in PRECISIONS, f"`precision` must be fp32 or bf16; got {_shown(config.precision)}")
     check(
         config.stage_handover in STAGE_HANDOVERS,
-        f"`stage_handover` must be last or best; got {config.stage_handover!r}",
+        f"`stage_handover` must be last or best; got {_shown(config.stage_handover)}",
     )
     counts = config.n_images_generated
     check(
         len(counts) in (1, config.class_size) and all(c >= 0 for c in counts),
-        f"`n_images_generated` needs one total or {config.class_size} per-class counts, none negative; got {list(counts)}",
+        f"`n_images_generated` needs one total or {config.class_size} per-class counts, none negative; got {_shown(list(counts))}",
     )
     if problems:
         raise ConfigError("\n".join(problems))
@@ -322,7 +345,9 @@ def evaluate_expression(text: str, names: dict[str, Any] | None = None) -> Any:
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as error:
-        raise ConfigError(f"cannot read {text!r} ({error.msg})") from error
+        raise ConfigError(f"cannot read {_shown(text)} ({error.msg})") from error
+    except (ValueError, RecursionError, MemoryError) as error:  # null bytes; nesting Python cannot parse
+        raise ConfigError(f"cannot read {_shown(text)} (not an expression pacgan reads)") from error
     return _ExpressionReader(text, names or {}).visit(tree.body)
 
 
@@ -340,23 +365,38 @@ class _ExpressionReader:
         ast.Mod: operator.mod,
         ast.Pow: operator.pow,
     }
-    MAX_LIST: ClassVar[int] = 10_000
+    TOO_MANY: ClassVar[str] = (
+        f"lists are limited to {MAX_ELEMENTS} entries in all, nested lists counted in full"
+    )
 
     def __init__(self, text: str, names: dict[str, Any]) -> None:
         self.text = text
         self.names = names
+        self.depth = 0
 
     def refuse(self, what: str) -> ConfigError:
         return ConfigError(
-            f"{self.text!r} is not allowed ({what}); only numbers, lists, arithmetic, len(), "
+            f"{_shown(self.text)} is not allowed ({what}); only numbers, lists, arithmetic, len(), "
             "True/False and the published device expression are understood"
         )
 
     def visit(self, node: ast.AST) -> Any:
-        if isinstance(node, ast.Constant) and isinstance(node.value, int | float | str | bool | type(None)):
+        """The value of `node`, refusing expressions nested more than `MAX_DEPTH` deep."""
+        if self.depth >= MAX_DEPTH:
+            raise self.refuse(f"nested more than {MAX_DEPTH} levels deep")
+        self.depth += 1
+        try:
+            return self.value_of(node)
+        finally:
+            self.depth -= 1
+
+    def value_of(self, node: ast.AST) -> Any:
+        if isinstance(node, ast.Constant) and isinstance(node.value, bool | str | type(None)):
             return node.value
+        if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
+            return self.bounded(node.value)
         if isinstance(node, ast.List | ast.Tuple):
-            return [self.visit(item) for item in node.elts]
+            return self.sized([self.visit(item) for item in node.elts])
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
             value = self.number(self.visit(node.operand))
             return -value if isinstance(node.op, ast.USub) else value
@@ -385,22 +425,38 @@ class _ExpressionReader:
         left, right = self.visit(node.left), self.visit(node.right)
         if isinstance(node.op, ast.Mult) and isinstance(left, list) != isinstance(right, list):
             items, count = (left, right) if isinstance(left, list) else (right, left)
-            if (
-                not isinstance(count, int)
-                or isinstance(count, bool)
-                or len(items) * max(count, 0) > self.MAX_LIST
-            ):
-                raise self.refuse("a list can only be repeated a whole number of times, up to 10000 entries")
+            if not isinstance(count, int) or isinstance(count, bool):
+                raise self.refuse("a list can only be repeated a whole number of times")
+            if _element_count(items, MAX_ELEMENTS) * max(count, 0) > MAX_ELEMENTS:
+                raise self.refuse(self.TOO_MANY)
             return items * count
         if isinstance(node.op, ast.Add) and isinstance(left, list) and isinstance(right, list):
-            return left + right
+            return self.sized(left + right)
         left, right = self.number(left), self.number(right)
         if isinstance(node.op, ast.Pow) and (abs(right) > 64 or abs(left) > 1e6):
             raise self.refuse("powers are limited to small numbers")
         try:
-            return self.OPERATORS[type(node.op)](left, right)
+            result = self.OPERATORS[type(node.op)](left, right)
         except ZeroDivisionError as error:
             raise self.refuse("division by zero") from error
+        except OverflowError as error:
+            raise self.refuse("the number overflows") from error
+        if not isinstance(result, int | float):
+            raise self.refuse("the result is not a real number")
+        return self.bounded(result)
+
+    def sized(self, items: list[Any]) -> list[Any]:
+        if _element_count(items, MAX_ELEMENTS) > MAX_ELEMENTS:
+            raise self.refuse(self.TOO_MANY)
+        return items
+
+    def bounded(self, value: int | float) -> int | float:
+        """A finite float, or an int that fits in 64 bits: `1e400` and `10**30` are errors, not inf or huge."""
+        if (isinstance(value, float) and not math.isfinite(value)) or (
+            isinstance(value, int) and abs(value) > MAX_INTEGER
+        ):
+            raise self.refuse("the number overflows")
+        return value
 
     def subscript(self, node: ast.Subscript) -> Any:
         """`[32, 32, 16][:len(factors)]` or `bs[0]`: whole-number indices and slices of a list."""
@@ -498,7 +554,7 @@ def _coerce(key: str, value: Any, names: dict[str, Any]) -> Any:
 def _convert(kind: str, value: Any) -> Any:
     if kind == "str":
         if not isinstance(value, str):
-            raise TypeError(f"expected text; got {value!r}")
+            raise TypeError(f"expected text; got {_shown(value)}")
         return value
     if kind == "str | None":
         return None if value is None else str(value)
@@ -509,13 +565,19 @@ def _convert(kind: str, value: Any) -> Any:
             return bool(value)
         if isinstance(value, str) and value.lower() in ("true", "false"):
             return value.lower() == "true"
-        raise TypeError(f"expected True or False; got {value!r}")
+        raise TypeError(f"expected True or False; got {_shown(value)}")
     if kind == "int":
         return _whole_number(value)
     if kind == "float":
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise TypeError(f"expected a number; got {value!r}")
-        return float(value)
+            raise TypeError(f"expected a number; got {_shown(value)}")
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond the float range
+            number = math.inf
+        if not math.isfinite(number):
+            raise TypeError(f"expected a finite number; got {_shown(value)}")
+        return number
     if kind.startswith("tuple["):
         items = value if isinstance(value, list | tuple) else [value]
         if "str" in kind:
@@ -527,9 +589,40 @@ def _convert(kind: str, value: Any) -> Any:
 
 
 def _whole_number(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
-        raise TypeError(f"expected a whole number; got {value!r}")
-    return int(value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"expected a whole number; got {_shown(value)}")
+    if abs(value) > MAX_INTEGER:
+        raise TypeError(f"{_shown(value)} is too large (the number overflows)")
+    return value
+
+
+def _element_count(value: Any, limit: int) -> int:
+    """Entries of `value` and of every list or mapping inside it (one repeated by reference counts each time),
+    counted only until `limit` is passed, so measuring a huge nested value costs almost nothing."""
+    count, pending = 0, [value]
+    while pending and count <= limit:
+        item = pending.pop()
+        if isinstance(item, list | tuple | dict):
+            entries = list(item.values()) if isinstance(item, dict) else item
+            count += len(entries)
+            if count <= limit:
+                pending.extend(entries)
+    return count
+
+
+def _shown(value: Any) -> str:
+    """`repr(value)`, shortened (a few entries, levels and characters): an error line never echoes a huge
+    value, and shortening one costs nothing however large it is."""
+    short = reprlib.Repr()
+    short.maxlevel, short.maxlist, short.maxtuple, short.maxdict = 3, 6, 6, 6
+    short.maxstring, short.maxother, short.maxlong = 60, 60, 40
+    return short.repr(value)
+
+
+def _clip(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _default_per_stage(key: str, stages: int) -> tuple[int, ...]:
@@ -545,4 +638,4 @@ def _default_per_stage(key: str, stages: int) -> tuple[int, ...]:
 def _unknown_key_message(key: str, source: str) -> str:
     close = difflib.get_close_matches(key, KNOWN_KEYS, n=1)
     hint = f"; did you mean `{close[0]}`?" if close else f"; valid keys: {', '.join(KNOWN_KEYS)}"
-    return f"{source}: unknown setting `{key}`{hint}"
+    return f"{source}: unknown setting `{_clip(key)}`{hint}"

@@ -293,3 +293,25 @@ def test_run_keeps_a_timestamped_log_and_timestamped_metrics(
     assert sum("16x16: epoch 2/2 done  d_loss " in line for line in log) == 1
     times = [datetime.datetime.fromisoformat(record["time"]) for record in read_metrics(run)]
     assert len(times) == 6 and times == sorted(times)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            "class_names: [Contrôle, Patient]\n".encode("latin-1"),
+            "not UTF-8 text (byte 19 cannot be decoded)",
+        ),
+        (b"learning_rate: 1e400\n", "`learning_rate`: '1e400' is not allowed (the number overflows)"),
+        (b"seed: 10**10**10\n", "`seed`: '10**10**10' is not allowed (powers are limited to small numbers)"),
+        (b"factors: '[[1]*1000]*1000*1000'\n", "lists are limited to 10000 entries in all"),
+    ],
+)
+def test_unreadable_or_overflowing_configs_are_one_line_usage_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, message: str
+) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_bytes(content)
+    code, _, err = run_cli(["train", "-c", str(path), "-o", str(tmp_path / "run"), "--dry-run"], capsys)
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "run").exists()

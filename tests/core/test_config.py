@@ -1,4 +1,5 @@
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -195,3 +196,109 @@ def test_published_values_that_would_mislead_are_refused_with_the_fix(
     path.write_text(json.dumps(data))
     with pytest.raises(ConfigError, match=message):
         resolve_config(path)
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "[[1] * 1000] * 1000 * 1000",
+        "[[[[1] * 10] * 10] * 10] * 10",
+        "[[1] * 50] * 100 + [[1] * 50] * 100",
+    ],
+)
+def test_nested_list_products_are_refused_at_once_with_a_short_line(expression: str) -> None:
+    started = time.perf_counter()
+    with pytest.raises(ConfigError, match="lists are limited to 10000 entries in all") as error:
+        build_config({"factors": expression})
+    assert time.perf_counter() - started < 1
+    assert "\n" not in str(error.value) and len(str(error.value)) < 300
+
+
+def test_a_large_value_is_never_echoed_whole_into_an_error_line() -> None:
+    with pytest.raises(
+        ConfigError, match=r"^`factors`: expected a number; got \[1, 1, 1, 1, 1, 1, \.\.\.\]$"
+    ) as error:
+        build_config({"factors": "[[1] * 99] * 100"})  # 10000 entries: allowed, but not numbers
+    assert len(str(error.value)) < 200
+    with pytest.raises(ConfigError, match="unknown setting `xxx") as error:
+        build_config({"x" * 100_000: 1})
+    assert (
+        "x" * 100 not in str(error.value) and len(str(error.value)) < 2000
+    )  # the valid keys, not 100000 x's
+    with pytest.raises(ConfigError, match="`device` must be") as error:
+        build_config({"device": "z" * 100_000})
+    assert len(str(error.value)) < 200
+
+
+@pytest.mark.parametrize(
+    "expression", ["-" * 60 + "1", "[" * 150 + "1" + "]" * 150, "(" * 300 + "1" + ")" * 300]
+)
+def test_deeply_nested_expressions_are_refused(expression: str) -> None:
+    with pytest.raises(ConfigError, match=r"nested more than 20 levels deep|too many nested") as error:
+        evaluate_expression(expression)
+    assert len(str(error.value)) < 300
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("1e400", "the number overflows"),
+        ("-1e400", "the number overflows"),
+        ("1e308 * 10", "the number overflows"),
+        ("2 ** 62 * 4", "the number overflows"),
+        ("999 ** 60 * 1.0", "the number overflows"),
+        ("10 ** 10 ** 10", "powers are limited to small numbers"),
+        ("(-8) ** 0.5", "not a real number"),
+    ],
+)
+def test_numbers_that_overflow_are_config_errors(value: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=f"`learning_rate`: .*{message}"):
+        build_config({"learning_rate": value})
+
+
+def test_file_numbers_that_overflow_are_config_errors(tmp_path: Path) -> None:
+    yaml_file = tmp_path / "config.yaml"
+    yaml_file.write_text("learning_rate: 1.0e+400\n")
+    with pytest.raises(ConfigError, match="`learning_rate`: expected a finite number; got inf"):
+        resolve_config(yaml_file)
+    yaml_file.write_text(f"seed: {'9' * 400}\n")
+    with pytest.raises(
+        ConfigError, match=r"`seed`: 9999.*\.\.\..*9999 is too large \(the number overflows\)"
+    ):
+        resolve_config(yaml_file)
+    yaml_file.write_text(f"learning_rate: {'9' * 400}\n")
+    with pytest.raises(ConfigError, match="`learning_rate`: expected a finite number"):
+        resolve_config(yaml_file)
+    yaml_file.write_text(f"seed: {'9' * 5000}\n")
+    with pytest.raises(ConfigError, match=r"config\.yaml: cannot be parsed"):
+        resolve_config(yaml_file)
+    json_file = tmp_path / "config.json"
+    json_file.write_text('{"LEARNING_RATE": 1e400}')
+    with pytest.raises(ConfigError, match="`learning_rate`: expected a finite number; got inf"):
+        resolve_config(json_file)
+
+
+def test_unreadable_files_are_one_line_config_errors(tmp_path: Path) -> None:
+    latin = tmp_path / "latin1.yaml"
+    latin.write_bytes("class_names: [Contrôle, Patient]\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"latin1.yaml: not UTF-8 text \(byte 19 cannot be decoded\)"):
+        read_config_file(latin)
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("factors: " + "[" * 50_000 + "]" * 50_000 + "\n")
+    with pytest.raises(ConfigError, match=r"deep\.yaml: cannot be parsed"):
+        read_config_file(deep)
+    large = tmp_path / "large.yaml"
+    large.write_text("# " + "x" * 2**20 + "\n")
+    with pytest.raises(ConfigError, match="too large for a configuration file"):
+        read_config_file(large)
+
+
+def test_yaml_aliases_that_expand_to_millions_of_values_are_refused_at_once(tmp_path: Path) -> None:
+    lines = ["a0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 10)]
+    path = tmp_path / "laughs.yaml"
+    path.write_text("\n".join([*lines, "factors: *a9"]) + "\n")
+    started = time.perf_counter()
+    with pytest.raises(ConfigError, match=r"laughs\.yaml: `a3` holds more than 10000 values") as error:
+        resolve_config(path)
+    assert time.perf_counter() - started < 1 and len(str(error.value)) < 200
