@@ -73,8 +73,9 @@ def classify_command(
     from pacgan_cli.core.runtime import resolve_device, use_threads
 
     output = output if output is not None else default_predictions_path(images)
-    ensure_can_write(*classification_targets(output, labels is not None), force=force)
     model, chosen = find_model(model, DISCRIMINATOR)
+    inputs = {"IMAGES": images, "--labels": labels, "--reference": reference, "--model": model}
+    ensure_can_write(*classification_targets(output, labels is not None, inputs), force=force)
     if chosen:
         typer.echo(chosen, err=True)
     checkpoint = load_checkpoint(model, expected_kind=DISCRIMINATOR)

@@ -84,8 +84,8 @@ def generate_command(
     from pacgan_cli.core.models.checkpoint import GENERATOR, load_checkpoint
     from pacgan_cli.core.runtime import resolve_device, use_threads
 
-    ensure_can_write(*generation_targets(output, preview, labels_output), force=force)
     model, chosen = find_model(model, GENERATOR)
+    ensure_can_write(*generation_targets(output, preview, labels_output, model=model), force=force)
     if chosen:
         typer.echo(chosen, err=True)
     checkpoint = load_checkpoint(model, expected_kind=GENERATOR)

@@ -18,7 +18,7 @@ import torch
 from pacgan_cli.core.classes import class_titles
 from pacgan_cli.core.errors import ConfigError, InputError
 from pacgan_cli.core.intensity import check_unit_range
-from pacgan_cli.core.io.atomic import ensure_can_write, write_json_atomic
+from pacgan_cli.core.io.atomic import ensure_can_write, ensure_distinct, write_json_atomic
 from pacgan_cli.core.io.nifti import StackWriter, nifti_stem, write_stack
 from pacgan_cli.core.io.tables import write_predictions, write_synthetic_labels
 from pacgan_cli.core.metrics.classification import ClassificationReport, classification_report
@@ -208,7 +208,7 @@ def generate(
     unless every target may be written (existing files need `force`); returns the plan and the files.
     """
     plan = plan_generation(checkpoint, counts, size, seed, batch_size)
-    targets = generation_targets(path, preview, labels)
+    targets = generation_targets(path, preview, labels, model=checkpoint.path)
     ensure_can_write(*targets, force=force)
     classes = range(checkpoint.architecture.num_classes)
     shown: dict[int, list[np.ndarray]] = {k: [] for k in classes}
@@ -255,7 +255,8 @@ def classify_images(
     mode one fixed statistic is used for every image: measured on `reference` images when given, else the
     one stored in the checkpoint; a checkpoint without one falls back to `published` (the statistic of all
     `images` together, exactly as if the whole file were one batch) with a note. `reference_statistic` is
-    one an earlier call measured on reference images, reused instead of measuring it again.
+    one an earlier call measured on reference images, reused instead of measuring it again. NaN or infinite
+    class scores (damaged weights) are an error, never written as predictions.
     """
     if checkpoint.kind != DISCRIMINATOR:
         raise InputError(f"{checkpoint.path}: this is a {checkpoint.kind}; classifying needs a discriminator")
@@ -282,6 +283,11 @@ def classify_images(
         for start in range(0, len(images), batch_size):
             batch = tensor[start : start + batch_size].to(device, memory_format=torch.channels_last)
             _, logits = classifier(batch, alpha, stage, batch_statistic=statistic)
+            if not bool(torch.isfinite(logits).all()):
+                raise InputError(
+                    f"{checkpoint.path}: the discriminator gave NaN or infinite class scores; its weights or "
+                    "batch statistic are damaged (use another checkpoint)"
+                )
             probabilities[start : start + len(batch)] = torch.softmax(logits.double(), dim=1).cpu().numpy()
             reporter.advance(len(batch))
     reporter.stage_finished()
@@ -328,11 +334,15 @@ def generation_targets(
     path: str | os.PathLike[str],
     preview: str | os.PathLike[str] | None = None,
     labels: str | os.PathLike[str] | None = None,
+    model: str | os.PathLike[str] | None = None,
 ) -> list[Path]:
     """The files `save_generation` writes: the stack, its labels (default `<stem>_labels.csv` beside it),
-    the optional preview."""
+    the optional preview; a ConfigError if two of them, or one of them and the `model` file, are one file."""
     path = Path(path)
     labels_path = Path(labels) if labels is not None else synthetic_labels_path(path)
+    labels_name = "--labels-output" if labels is not None else f"the labels file {labels_path}"
+    outputs = {"--output": path, labels_name: labels_path, "--preview": preview}
+    ensure_distinct(outputs, {"--model": model})
     return [path, labels_path] + ([Path(preview)] if preview is not None else [])
 
 
@@ -392,12 +402,19 @@ def default_predictions_path(images: str | os.PathLike[str]) -> Path:
     return Path(images).parent / "predictions.csv"
 
 
-def classification_targets(path: str | os.PathLike[str], with_labels: bool) -> list[Path]:
-    """The files `write_classification` writes: the CSV, and with labels `<stem>_metrics.json` and two PNGs."""
+def classification_targets(
+    path: str | os.PathLike[str],
+    with_labels: bool,
+    inputs: dict[str, str | os.PathLike[str] | None] | None = None,
+) -> list[Path]:
+    """The files `write_classification` writes: the CSV, and with labels `<stem>_metrics.json` and two PNGs;
+    a ConfigError if one of them is one of the command's `inputs` (option name -> path)."""
     path = Path(path)
     stem = path.with_suffix("")
     extra = [Path(f"{stem}_metrics.json"), Path(f"{stem}_roc.png"), Path(f"{stem}_confusion.png")]
-    return [path, *extra] if with_labels else [path]
+    targets = [path, *extra] if with_labels else [path]
+    ensure_distinct({"--output": path} | {f"the file {target}": target for target in targets[1:]}, inputs)
+    return targets
 
 
 def write_classification(

@@ -167,3 +167,51 @@ def test_unscaled_scans_are_refused_until_scaled(ours: Path, tmp_path: Path, cap
     assert code == 0 and "intensities [0.05" in stdout and f"wrote {scaled}" in stdout
     classify[1] = str(scaled)
     assert run_cli(classify, capsys)[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("statistic", "broken", "message"),
+    [
+        (float("nan"), False, "its stored batch statistic is nan, not a finite number"),
+        (
+            0.4,
+            True,
+            "the weight 'aux_layer.bias' holds NaN or infinite values (a diverged run or a damaged file)",
+        ),
+    ],
+)
+def test_a_damaged_discriminator_writes_no_predictions(
+    tmp_path: Path, capsys, statistic: float, broken: bool, message: str
+) -> None:
+    model = ARCHITECTURE.build(DISCRIMINATOR)
+    if broken:
+        with torch.no_grad():
+            model.aux_layer.bias.fill_(float("nan"))
+    damaged = save_checkpoint(
+        tmp_path / "D.pt", model, ARCHITECTURE, epoch=1, stage=2, alpha=1, batch_statistic=statistic
+    )
+    write_stack(tmp_path / "scans.nii.gz", make_separable_images(np.arange(4) % 2, 16))
+    out = tmp_path / "pred.csv"
+    code, _, stderr = run_cli(
+        ["classify", str(tmp_path / "scans.nii.gz"), "-m", str(damaged), "-o", str(out), "-q"], capsys
+    )
+    assert code == 1 and stderr == f"error: {damaged}: {message}; use another checkpoint\n"
+    assert not out.exists()
+
+
+def test_an_output_may_not_overwrite_the_images_labels_or_model_it_reads(
+    ours: Path, tmp_path: Path, capsys
+) -> None:
+    folder = write_data_folder(tmp_path / "test", 10, 16)
+    images, labels = folder / "Real16x16.nii.gz", folder / "labels.csv"
+    before = {path: path.read_bytes() for path in (images, labels, ours)}
+    listing = sorted(tmp_path.rglob("*"))
+    for output, name in ((labels, "--labels"), (images, "IMAGES"), (ours, "--model")):
+        code, _, stderr = run_cli(
+            ["classify", str(images), "-m", str(ours), "--labels", str(labels), "-o", str(output), "--force"],
+            capsys,
+        )
+        assert code == 2 and stderr.count("\n") == 1, stderr
+        assert f"error: --output {output} is the input {name}; writing it would destroy" in stderr
+    assert {path: path.read_bytes() for path in before} == before
+    assert sorted(tmp_path.rglob("*")) == listing

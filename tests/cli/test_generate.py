@@ -113,3 +113,17 @@ def test_a_run_folder_gives_its_largest_stage_best_generator(generator: Path, tm
 def test_usage_line_hides_the_internal_argument(capsys) -> None:
     code, stdout, _ = run_cli(["generate", "--help"], capsys)
     assert code == 0 and "Usage: pacgan generate [OPTIONS]\n" in stdout and "more_counts" not in stdout
+
+
+def test_a_preview_on_the_stack_or_its_labels_is_refused_and_nothing_is_written(
+    generator: Path, tmp_path: Path, capsys
+) -> None:
+    out = tmp_path / "out" / "synth.nii.gz"
+    for preview, other in ((out, "--output"), (out.parent / "synth_labels.csv", "the labels file")):
+        code, _, stderr = run_cli(
+            ["generate", "-m", str(generator), "--total", "4", "-o", str(out), "--preview", str(preview)],
+            capsys,
+        )
+        assert code == 2 and stderr.count("\n") == 1
+        assert stderr.startswith(f"error: --preview {preview} is the same file as {other}")
+    assert not out.parent.exists()

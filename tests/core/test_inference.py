@@ -251,3 +251,41 @@ def test_bf16_generation_and_classification_stay_close_to_fp32(tmp_path: Path, i
     exact = classify_images(critic, images, reference=images).probabilities
     rounded = classify_images(critic, images, reference=images, precision="bf16").probabilities
     assert np.abs(rounded - exact).max() < 0.05
+
+
+def test_a_discriminator_giving_nan_scores_is_an_error_not_nan_predictions(
+    tmp_path: Path, images: np.ndarray
+) -> None:
+    checkpoint = load_checkpoint(saved(tmp_path, DISCRIMINATOR, "D.pt", batch_statistic=0.5))
+    with torch.no_grad():  # loading refuses NaN weights; this checks the scores themselves
+        checkpoint.model.aux_layer.bias.fill_(float("nan"))
+    with pytest.raises(InputError, match=r"D\.pt: the discriminator gave NaN or infinite class scores"):
+        classify_images(checkpoint, images)
+
+
+@pytest.mark.parametrize(
+    ("preview", "labels", "message"),
+    [
+        ("synth.nii.gz", None, r"--preview synth\.nii\.gz is the same file as --output; give each output"),
+        ("./synth_labels.csv", None, r"--preview synth_labels\.csv is the same file as the labels file .*"),
+        (
+            None,
+            "out/../synth.nii.gz",
+            r"--labels-output out/\.\./synth\.nii\.gz is the same file as --output",
+        ),
+        ("G.pt", None, r"--preview G\.pt is the input --model; writing it would destroy what is read"),
+    ],
+)
+def test_a_second_output_may_not_be_the_main_output_its_labels_or_the_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, preview: str | None, labels: str | None, message: str
+) -> None:
+    from pacgan_cli.core.inference import generate
+
+    checkpoint = load_checkpoint(saved(tmp_path, GENERATOR, "G.pt"))
+    model_bytes = (tmp_path / "G.pt").read_bytes()
+    (tmp_path / "out").mkdir()
+    monkeypatch.chdir(tmp_path)  # relative and absolute names of one file are one file
+    with pytest.raises(ConfigError, match=message):
+        generate(checkpoint, [1, 1, 1], tmp_path / "synth.nii.gz", preview=preview, labels=labels, force=True)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["G.pt", "out"]
+    assert (tmp_path / "G.pt").read_bytes() == model_bytes

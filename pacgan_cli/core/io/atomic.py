@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from pacgan_cli.core.errors import OutputExistsError
+from pacgan_cli.core.errors import ConfigError, OutputExistsError
 
 PARTIAL = ".partial-"  # in the names of files being written, so that a killed write can be found
 
@@ -72,6 +72,34 @@ def json_ready(value: Any) -> Any:
 def write_json_atomic(target: str | os.PathLike[str], data: Any) -> None:
     """Write `data` as indented strict JSON in one piece."""
     write_text_atomic(target, json.dumps(json_ready(data), indent=2, allow_nan=False) + "\n")
+
+
+def ensure_distinct(
+    outputs: dict[str, str | os.PathLike[str] | None],
+    inputs: dict[str, str | os.PathLike[str] | None] | None = None,
+) -> None:
+    """Each output of a command (named as the user gave it, e.g. `--preview`) must be a file of its own and
+    none of its inputs: otherwise one write destroys another output, or the data being read (with --force)."""
+    named = [(name, Path(path)) for name, path in outputs.items() if path is not None]
+    sources = [(name, Path(path)) for name, path in (inputs or {}).items() if path is not None]
+    for index, (name, path) in enumerate(named):
+        for other_name, other in named[:index]:
+            if _same_file(path, other):
+                raise ConfigError(
+                    f"{name} {path} is the same file as {other_name}; give each output a file of its own"
+                )
+        for source_name, source in sources:
+            if _same_file(path, source):
+                raise ConfigError(
+                    f"{name} {path} is the input {source_name}; writing it would destroy what is read, "
+                    "so choose another file"
+                )
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    if first.exists() and second.exists():
+        return os.path.samefile(first, second)
+    return first.resolve() == second.resolve()
 
 
 def ensure_can_write(*targets: str | os.PathLike[str], force: bool = False) -> None:
