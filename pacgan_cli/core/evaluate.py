@@ -30,7 +30,7 @@ from pacgan_cli.core.intensity import check_unit_range, read_unit_stack
 from pacgan_cli.core.io.atomic import ensure_can_write, write_json_atomic, write_text_atomic
 from pacgan_cli.core.io.nifti import nifti_stem
 from pacgan_cli.core.io.tables import read_labels
-from pacgan_cli.core.metrics import fidelity, memorisation, plots, similarity
+from pacgan_cli.core.metrics import artifacts, fidelity, memorisation, plots, similarity
 from pacgan_cli.core.metrics.classification import classification_report
 from pacgan_cli.core.models.checkpoint import DISCRIMINATOR, GENERATOR, LoadedCheckpoint, load_checkpoint
 from pacgan_cli.core.progress import Reporter, SilentReporter
@@ -75,6 +75,7 @@ class EvaluationOptions:
     memorisation_quantile: float = 0.05
     copy_tolerance: float = 0.02
     closest_pairs: int = 8
+    artifact_tolerance: float = 0.1
     class_names: tuple[str, ...] = ()  # for the report and figures (default: the discriminator's config)
 
 
@@ -107,6 +108,12 @@ class EvaluationReport:
             lines.append(
                 f"memorisation: {m['flagged_fraction']:.1%} of synthetic images below the real "
                 f"{m['quantile']:.0%} quantile, {len(m['copies'])} near-copies"
+            )
+        if "artifacts" in sections:
+            found = sections["artifacts"]
+            lines.append(
+                f"artifacts: {found['flagged_count']} pixel(s) of the mean synthetic image outside every "
+                f"real value by more than {found['tolerance']}"
             )
         if "classification" in sections:
             real = sections["classification"]["real"]
@@ -550,6 +557,41 @@ def _memorisation(context: _Context) -> _Section:
     return _Section(data, markdown, [figure])
 
 
+def _artifacts(context: _Context) -> _Section:
+    real = context.real.images
+    if context.train is not None:
+        real = np.concatenate([real, context.train.images])
+    report = artifacts.pixel_artifacts(context.fake.images, real, context.options.artifact_tolerance)
+    figure = plots.save_artifact_maps(context.output_directory / "artifacts.png", report)
+    data = report.to_data()
+    reference = "test and training" if context.train is not None else "real"
+    markdown = [
+        "## Systematic pixel artifacts",
+        "",
+        f"The mean of the synthetic images against the range of the {report.real_count} {reference} images, "
+        f"pixel by pixel: {len(report.flagged)} pixel(s) lie outside every real value by more than "
+        f"{report.tolerance} (images in [-1, 1]). A generator can put the same wrong value at one place of "
+        "every image, typically a corner, where the zero-padded critic hardly looks; whole-image metrics "
+        "barely notice one pixel.",
+        "",
+    ]
+    if data["pixels"]:
+        markdown += [
+            "| pixel (row, column) | NIfTI voxel (x, y) | synthetic mean | real mean | real range |",
+            "|---|---|---|---|---|",
+            *(
+                f"| ({p['row']}, {p['column']}) | ({p['nifti_x']}, {p['nifti_y']}) | {p['synthetic_mean']:.3f} | "
+                f"{p['real_mean']:.3f} | {p['real_min']:.3f} .. {p['real_max']:.3f} |"
+                for p in data["pixels"]
+            ),
+            "",
+        ]
+        if len(report.flagged) > len(data["pixels"]):
+            markdown += [f"The {len(data['pixels'])} furthest outside are listed.", ""]
+    markdown.append(f"![pixel artifacts]({figure.name})")
+    return _Section(data, markdown, [figure])
+
+
 def _classification(context: _Context) -> _Section:
     from pacgan_cli.core.inference import classify_images
 
@@ -625,6 +667,7 @@ METRICS: dict[str, Callable[[_Context], _Section]] = {
     "kid": _kid,
     "ssim": _ssim,
     "memorisation": _memorisation,
+    "artifacts": _artifacts,
     "classification": _classification,
 }
 
@@ -716,6 +759,8 @@ def _settings_data(options: EvaluationOptions, chosen: Sequence[str]) -> dict[st
             "quantile": options.memorisation_quantile,
             "copy_tolerance": options.copy_tolerance,
         }
+    if "artifacts" in chosen:
+        settings["artifacts"] = {"tolerance": options.artifact_tolerance}
     return settings
 
 

@@ -50,13 +50,19 @@ def test_every_figure_written_is_linked_from_the_report(tmp_path: Path) -> None:
         image_set(12, 1),
         image_set(10, 2),
         out,
-        metrics=["ssim", "memorisation", "classification"],
+        metrics=["ssim", "memorisation", "artifacts", "classification"],
         train=image_set(14, 3),
         discriminator=discriminator(tmp_path),
         options=EvaluationOptions(ssim_pairs=20),
     )
     written = {path.name for path in out.glob("*.png")}
-    assert written >= {"samples.png", "closest_pairs.png", "roc_real.png", "roc_synthetic.png"}
+    assert written >= {
+        "samples.png",
+        "closest_pairs.png",
+        "artifacts.png",
+        "roc_real.png",
+        "roc_synthetic.png",
+    }
     assert linked_files(report.markdown) == written
     assert {p.name for p in report.files if p.suffix == ".png"} == written
 
@@ -131,3 +137,14 @@ def test_published_auc_is_context_only_for_adni_like_data(
         options=EvaluationOptions(class_names=names),
     )
     assert ("0.813" in report.markdown) is shown
+
+
+def test_a_bright_corner_in_every_synthetic_image_is_reported_with_its_voxel(tmp_path: Path) -> None:
+    real, fake = image_set(12, 1), image_set(10, 2)
+    real.images[:, :, 0, :] = -1  # a dark top row, like a brain slice's background
+    fake.images[:, :, 0, :] = -1
+    fake.images[:, 0, 0, -1] = -0.25  # the demo's corner: row 0, last column
+    report = evaluate(real, fake, tmp_path / "r", metrics=["artifacts"], options=EvaluationOptions())
+    assert "| (0, 15) | (15, 0) | -0.250 | -1.000 | -1.000 .. -1.000 |" in report.markdown
+    assert report.data["metrics"]["artifacts"]["flagged_count"] == 1
+    assert any(line.startswith("artifacts: 1 pixel(s)") for line in report.summary_lines())

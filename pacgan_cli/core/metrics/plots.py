@@ -14,9 +14,11 @@ from pathlib import Path
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 from pacgan_cli.core.classes import class_titles
 from pacgan_cli.core.io.atomic import atomic_path
+from pacgan_cli.core.metrics.artifacts import ArtifactReport
 from pacgan_cli.core.metrics.classification import ClassificationReport, roc_curves
 
 
@@ -63,6 +65,30 @@ def image_rows_figure(
     if title:
         figure.suptitle(title, fontsize=10)
     return figure
+
+
+def save_artifact_maps(path: str | os.PathLike[str], report: ArtifactReport) -> Path:
+    """Mean real image, mean synthetic image and how far the latter lies outside the real range, with the
+    flagged pixels outlined in red (channels averaged for display)."""
+    figure = Figure(figsize=(10, 3.6), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(1, 3)
+    panels = [
+        (report.real_mean.mean(axis=0), f"mean real image ({report.real_count})", "gray", -1.0, 1.0),
+        (report.synthetic_mean.mean(axis=0), "mean synthetic image", "gray", -1.0, 1.0),
+        (report.excess.max(axis=0), "outside the real range by", "magma", 0.0, max(0.2, report.excess.max())),
+    ]
+    for axis, (image, title, colours, low, high) in zip(axes, panels, strict=True):
+        shown = axis.imshow(image, cmap=colours, vmin=low, vmax=high, interpolation="nearest")
+        axis.set_title(title, fontsize=9)
+        axis.set_xticks([])
+        axis.set_yticks([])
+        for _, row, column in report.flagged:
+            axis.add_patch(
+                Rectangle((column - 0.5, row - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=1.2)
+            )
+    figure.colorbar(shown, ax=axes[2], fraction=0.046)
+    return _save(figure, path)
 
 
 def save_roc_curves(
