@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import resource
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -22,6 +23,23 @@ class Row:
     unit: str
     ratio: float | None = None  # rate / reference rate, measured side by side
     note: str = ""
+
+
+@contextlib.contextmanager
+def published_layers() -> Iterator[None]:
+    """Equalised-LR convolutions computed as the published code does (scale the input, convolve, add the
+    bias), for the reference variants; ours fold the scale into the weights and the bias into the conv."""
+    from pacgan_cli.core.models.layers import WSConv2d
+
+    def published_forward(self: WSConv2d, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x * self.scale) + self.bias.view(1, -1, 1, 1)
+
+    ours = WSConv2d.forward
+    WSConv2d.forward = published_forward  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        WSConv2d.forward = ours  # type: ignore[method-assign]
 
 
 def synchronize(device: torch.device) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.common import Row, interleaved_seconds
+from benchmarks.common import Row, interleaved_seconds, published_layers
 from pacgan_cli.core.inference import classify_images, generate, generate_images
 from pacgan_cli.core.models.checkpoint import DISCRIMINATOR, GENERATOR, LoadedCheckpoint, NetworkArchitecture
 
@@ -55,11 +55,11 @@ def measure(count: int, device: torch.device, budget_seconds: float) -> list[Row
     images = generate_images(generator, [count], seed=0, device=device).images
 
     def published_generation() -> None:
-        with torch.no_grad():
+        with torch.no_grad(), published_layers():
             published_generator(z, labels, 1.0, STAGE).cpu().numpy()
 
     def published_classification() -> None:
-        with torch.no_grad():
+        with torch.no_grad(), published_layers():
             _, logits = published_critic(torch.from_numpy(images).to(device), 1.0, STAGE)
             torch.softmax(logits, 1).cpu().numpy()
 

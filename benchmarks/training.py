@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 
-from benchmarks.common import Row, interleaved_seconds
+from benchmarks.common import Row, interleaved_seconds, published_layers
 from pacgan_cli.core.config import DEFAULT_FACTORS, TrainingConfig, build_config
 from pacgan_cli.core.stages import size_to_stage
 from pacgan_cli.core.training.loop import critic_step, generator_step
@@ -25,6 +25,13 @@ VARIANTS = ("published", "ours fp32", "ours bf16")
 
 
 def published_step(
+    networks: Networks, real: torch.Tensor, labels: torch.Tensor, alpha: float, stage: int
+) -> None:
+    with published_layers():
+        _published_step(networks, real, labels, alpha, stage)
+
+
+def _published_step(
     networks: Networks, real: torch.Tensor, labels: torch.Tensor, alpha: float, stage: int
 ) -> None:
     generator, discriminator = networks.generator, networks.discriminator

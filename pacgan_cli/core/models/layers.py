@@ -30,10 +30,12 @@ class WSConv2d(nn.Module):
         nn.init.normal_(self.conv.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # conv(x * scale) + bias as one convolution: the scale goes into the (smaller) weights and the bias
-        # into the convolution, which saves two passes over the activations (equal within float rounding).
-        conv = self.conv
-        return F.conv2d(x, conv.weight * self.scale, self.bias, conv.stride, conv.padding)
+        # conv(x * scale) + bias as one convolution with the bias inside; the scale goes onto whichever of
+        # input and weights is smaller (weights at large images, input at small ones). Equal within rounding.
+        conv, weight = self.conv, self.conv.weight
+        if x.numel() < weight.numel():
+            return F.conv2d(x * self.scale, weight, self.bias, conv.stride, conv.padding)
+        return F.conv2d(x, weight * self.scale, self.bias, conv.stride, conv.padding)
 
 
 class PixelNorm(nn.Module):
