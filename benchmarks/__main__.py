@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument(
         "--no-checkpoints", dest="checkpoints", action="store_false", help="skip the checkpoint cost"
     )
+    parser.add_argument("--compile", action="store_true", help="also measure torch.compile (slow to compile)")
     parser.add_argument(
         "--output", type=Path, help="JSON file (default benchmarks/results/<date>-<host>.json)"
     )
@@ -55,21 +56,21 @@ def main() -> None:
     rows: list[Row] = []
     memory: dict[str, float | None] = {}
     for channels in args.channels:
-        rows += training.measure(channels, sizes, args.batch, device, args.budget)
+        rows += show(training.measure(channels, sizes, args.batch, device, args.budget))
     memory["after training"] = peak_rss_mib()
     if args.images:
-        rows += inference.measure(args.images, device, args.budget)
+        rows += show(inference.measure(args.images, device, args.budget))
         memory["after inference"] = peak_rss_mib()
     if args.memory_counts:
-        rows += inference.streaming_memory(args.memory_counts, device)
+        rows += show(inference.streaming_memory(args.memory_counts, device))
     if args.compile:
-        rows += compilation.measure(device)
+        rows += show(compilation.measure(device))
     if args.checkpoints:
-        rows += checkpoints.measure(device)
+        rows += show(checkpoints.measure(device))
     if args.ssim_pairs:
-        rows += metrics.ssim(args.ssim_pairs)
+        rows += show(metrics.ssim(args.ssim_pairs))
     if args.feature_images:
-        rows += metrics.inception_features(args.feature_images, device)
+        rows += show(metrics.inception_features(args.feature_images, device))
     memory["peak RSS MiB"] = peak_rss_mib()
     memory["peak CUDA MiB"] = peak_cuda_mib(device)
     seconds = time.perf_counter() - started
@@ -96,6 +97,14 @@ def main() -> None:
         + "\n"
     )
     print(f"results: {output}")
+
+
+def show(rows: list[Row]) -> list[Row]:
+    """Print each measurement as it is made (stderr), so that a long run shows where it is."""
+    for row in rows:
+        ratio = "" if row.ratio is None else f"  {row.ratio:.2f}x"
+        print(f"{row.section}: {row.case}: {row.variant} {row.rate:,.1f} {row.unit}{ratio}", file=sys.stderr)
+    return rows
 
 
 def print_table(rows: list[Row]) -> None:
