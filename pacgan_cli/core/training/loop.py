@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from pacgan_cli.core.config import TrainingConfig, config_to_data
-from pacgan_cli.core.errors import InputError, PacganError, TrainingDiverged, TrainingInterrupted
+from pacgan_cli.core.errors import InputError, PacganError, TrainingInterrupted
 from pacgan_cli.core.io.atomic import json_ready
 from pacgan_cli.core.models.discriminator import measure_batch_statistic
 from pacgan_cli.core.progress import Reporter, SilentReporter
@@ -33,12 +33,12 @@ from pacgan_cli.core.training.networks import (
     update_ema,
 )
 from pacgan_cli.core.training.resume import (
+    ProgressSaver,
     StageProgress,
     StopRequest,
-    capture_random_states,
     progress_from_data,
-    progress_to_data,
     restore_random_states,
+    stop_if_diverged,
     stop_on_signals,
 )
 from pacgan_cli.core.training.run_folder import (
@@ -296,7 +296,7 @@ def train_stage(
         first_epoch, first_batch, permutation = progress.epoch, progress.next_batch, progress.permutation
         totals, carried_seconds = progress.totals, progress.epoch_seconds
         restore_random_states(progress.random_states, order)
-    saver = _ProgressSaver(config, folder, networks, stage, order)
+    saver = ProgressSaver(config, folder, networks, stage, order)
     reporter.stage_started(plan.title, total=epochs * len(ranges), epochs=epochs, **(run_progress or {}))
     if progress is not None:
         reporter.advance((first_epoch - 1) * len(ranges) + first_batch)
@@ -338,7 +338,7 @@ def train_stage(
 
         # One metrics line per epoch; in validation mode it also decides the stage's best epoch.
         seconds = time.perf_counter() - epoch_started
-        _stop_if_diverged(totals, stage, epoch, config)
+        stop_if_diverged(totals, stage, epoch, config)
         record = records.epoch_record(stage, size, epoch, epochs, alpha, totals, seconds, images.shape[0])
         if validation is not None:
             networks.generator.eval()
@@ -378,61 +378,6 @@ def train_stage(
     folder.finish_stage(size, json_ready(result.__dict__))
     reporter.stage_finished(size=size)
     return result
-
-
-class _ProgressSaver:
-    """Writes resume checkpoints of one stage and knows when the next one is due by time."""
-
-    def __init__(
-        self,
-        config: TrainingConfig,
-        folder: RunFolder,
-        networks: Networks,
-        stage: int,
-        order: torch.Generator,
-    ) -> None:
-        self.config, self.folder, self.networks, self.stage, self.order = (
-            config,
-            folder,
-            networks,
-            stage,
-            order,
-        )
-        self.last = time.monotonic()
-
-    def due_by_time(self) -> bool:
-        return time.monotonic() - self.last >= 60 * self.config.checkpoint_every_minutes
-
-    def save(
-        self,
-        epoch: int,
-        next_batch: int,
-        permutation: torch.Tensor | None,
-        totals: records.EpochTotals | None,
-        epoch_seconds: float,
-        alpha: float,
-        best: NetworkSnapshot | None,
-        epoch_records: list[dict[str, Any]],
-    ) -> None:
-        if totals is not None:
-            _stop_if_diverged(totals, self.stage, epoch, self.config)
-        empty = records.EpochTotals({}, 0, [], [], [])
-        progress = StageProgress(
-            stage=self.stage,
-            epoch=epoch,
-            next_batch=next_batch,
-            alpha=alpha,
-            permutation=permutation,
-            totals=totals if totals is not None else empty,
-            epoch_seconds=epoch_seconds,
-            networks=take_snapshot(self.networks, epoch, alpha),
-            best=best,
-            epoch_records=epoch_records,
-            metrics_lines=self.folder.metrics_lines,
-            random_states=capture_random_states(self.order),
-        )
-        self.folder.save_progress(progress_to_data(progress))
-        self.last = time.monotonic()
 
 
 def critic_step(
@@ -516,18 +461,6 @@ def _stop_if_requested(stop: StopRequest, folder: RunFolder, plan: StagePlan, ep
         f"resume checkpoint ({layout.progress_path}) are kept; continue with: {how}",
         stop.exit_code,
     )
-
-
-def _stop_if_diverged(totals: records.EpochTotals, stage: int, epoch: int, config: TrainingConfig) -> None:
-    """A non-finite loss ends the run before anything of this epoch is saved (one host read)."""
-    for term, value in totals.sums.items():
-        if not bool(torch.isfinite(value)):
-            size = stage_size(stage)
-            raise TrainingDiverged(
-                f"training diverged in stage {size}x{size}, epoch {epoch}: {term} is not finite; nothing of "
-                f"this epoch was saved; lower learning_rate (now {config.learning_rate:g}) and start again, "
-                "or resume from the last checkpoint"
-            )
 
 
 def _finish_stage(

@@ -7,6 +7,7 @@ import contextlib
 import random
 import signal
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
@@ -15,8 +16,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from pacgan_cli.core.training.networks import NetworkSnapshot
+from pacgan_cli.core.config import TrainingConfig
+from pacgan_cli.core.errors import TrainingDiverged
+from pacgan_cli.core.stages import stage_size
+from pacgan_cli.core.training import records
+from pacgan_cli.core.training.networks import Networks, NetworkSnapshot, take_snapshot
 from pacgan_cli.core.training.records import EpochTotals
+from pacgan_cli.core.training.run_folder import RunFolder
 
 PROGRESS_FORMAT = 1
 SIGNAL_EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -158,3 +164,70 @@ def stop_on_signals() -> Iterator[StopRequest]:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+class ProgressSaver:
+    """Writes resume checkpoints of one stage and knows when the next one is due by time."""
+
+    def __init__(
+        self,
+        config: TrainingConfig,
+        folder: RunFolder,
+        networks: Networks,
+        stage: int,
+        order: torch.Generator,
+    ) -> None:
+        self.config, self.folder, self.networks, self.stage, self.order = (
+            config,
+            folder,
+            networks,
+            stage,
+            order,
+        )
+        self.last = time.monotonic()
+
+    def due_by_time(self) -> bool:
+        return time.monotonic() - self.last >= 60 * self.config.checkpoint_every_minutes
+
+    def save(
+        self,
+        epoch: int,
+        next_batch: int,
+        permutation: torch.Tensor | None,
+        totals: records.EpochTotals | None,
+        epoch_seconds: float,
+        alpha: float,
+        best: NetworkSnapshot | None,
+        epoch_records: list[dict[str, Any]],
+    ) -> None:
+        if totals is not None:
+            stop_if_diverged(totals, self.stage, epoch, self.config)
+        empty = records.EpochTotals({}, 0, [], [], [])
+        progress = StageProgress(
+            stage=self.stage,
+            epoch=epoch,
+            next_batch=next_batch,
+            alpha=alpha,
+            permutation=permutation,
+            totals=totals if totals is not None else empty,
+            epoch_seconds=epoch_seconds,
+            networks=take_snapshot(self.networks, epoch, alpha),
+            best=best,
+            epoch_records=epoch_records,
+            metrics_lines=self.folder.metrics_lines,
+            random_states=capture_random_states(self.order),
+        )
+        self.folder.save_progress(progress_to_data(progress))
+        self.last = time.monotonic()
+
+
+def stop_if_diverged(totals: records.EpochTotals, stage: int, epoch: int, config: TrainingConfig) -> None:
+    """A non-finite loss ends the run before anything of this epoch is saved (one host read)."""
+    for term, value in totals.sums.items():
+        if not bool(torch.isfinite(value)):
+            size = stage_size(stage)
+            raise TrainingDiverged(
+                f"training diverged in stage {size}x{size}, epoch {epoch}: {term} is not finite; nothing of "
+                f"this epoch was saved; lower learning_rate (now {config.learning_rate:g}) and start again, "
+                "or resume from the last checkpoint"
+            )
