@@ -236,6 +236,7 @@ def write_demo_config(path: Path, data: Path, epochs: list[int], seed: int) -> P
         "device": "cpu",
         "seed": seed,
         "class_names": ["CN", "AD"],  # `pacgan split` labels the controls 0 and the patients 1
+        "generator_padding": "replicate",  # with zeros (published) a corner pixel stays bright
     }
     path.write_text(
         "# Demo configuration written by `python -m pacgan_cli.demo`: a tiny network, a short schedule.\n"

@@ -47,6 +47,7 @@ def test_the_slice_passes_through_the_ventricles_and_the_config_is_small(tmp_pat
     assert config["factors"] == [1.0, 1.0, 1.0] and config["progressive_epochs"] == [1, 1, 2]
     assert config["testing"] and not config["validate"]
     assert config["class_names"] == ["CN", "AD"]  # grids, plots and the report say CN/AD, not 0/1
+    assert config["generator_padding"] == "replicate"  # no bright corner pixel (docs/demo.md)
 
 
 def test_the_demo_replaces_only_folders_it_made(tmp_path: Path) -> None:

@@ -39,6 +39,7 @@ PER_STAGE_KEYS = ("batch_sizes", "critic_iterations", "progressive_epochs")
 UNREAD_BEYOND_LAST_STAGE = ("batch_sizes", "critic_iterations")
 STAGE_HANDOVERS = ("last", "best")
 PRECISIONS = ("fp32", "bf16")
+GENERATOR_PADDINGS = ("zeros", "replicate")  # zeros: published; replicate: no bright corner pixels
 # Bounds on what a configuration may make the reader build, so a few characters cannot take gigabytes.
 MAX_CONFIG_BYTES = 2**20  # a configuration is a few kilobytes
 MAX_ELEMENTS = 10_000  # list entries in one setting, nested lists counted in full
@@ -90,6 +91,7 @@ class TrainingConfig:
     ema_decay: float = 0.999
     samples_per_class: int = 8
     class_names: tuple[str, ...] = ()
+    generator_padding: str = "zeros"
     precision: str = "fp32"
     compile: bool = False
     checkpoint_every_epochs: int = 1
@@ -304,6 +306,10 @@ def validate_config(config: TrainingConfig) -> None:
         f"`checkpoint_every_minutes` must be positive; got {config.checkpoint_every_minutes}",
     )
     check(config.precision in PRECISIONS, f"`precision` must be fp32 or bf16; got {_shown(config.precision)}")
+    check(
+        config.generator_padding in GENERATOR_PADDINGS,
+        f"`generator_padding` must be zeros (published) or replicate; got {_shown(config.generator_padding)}",
+    )
     check(
         config.stage_handover in STAGE_HANDOVERS,
         f"`stage_handover` must be last or best; got {_shown(config.stage_handover)}",

@@ -16,13 +16,14 @@ import os
 import pickle
 import zipfile
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from pacgan_cli.core.config import GENERATOR_PADDINGS
 from pacgan_cli.core.errors import InputError
 from pacgan_cli.core.io.atomic import atomic_path
 from pacgan_cli.core.io.limits import CHECKPOINT_BYTES_VARIABLE, check_byte_limit
@@ -47,6 +48,7 @@ class NetworkArchitecture:
     num_classes: int
     latent_size: int = 512
     embedding_size: int = 3
+    generator_padding: str = "zeros"  # not in the weights: stored by us, zeros for published files
 
     @property
     def num_stages(self) -> int:
@@ -66,6 +68,7 @@ class NetworkArchitecture:
                 self.image_channels,
                 self.base_channels,
                 list(self.factors),
+                self.generator_padding,
             )
         return Discriminator(self.image_channels, self.base_channels, list(self.factors), self.num_classes)
 
@@ -139,6 +142,8 @@ def load_checkpoint(path: str | os.PathLike[str], expected_kind: str | None = No
     if expected_kind is not None and kind != expected_kind:
         raise InputError(f"{path}: this is a {kind} checkpoint; a {expected_kind} checkpoint is needed here")
     architecture = infer_architecture(state_dict, kind, path)
+    if kind == GENERATOR and not published:
+        architecture = replace(architecture, generator_padding=_stored_padding(payload, path))
     model = architecture.build(kind)
     _fill_aliases(state_dict, kind)
     try:
@@ -254,6 +259,17 @@ def infer_architecture(
         latent_size=int(latent_size),
         embedding_size=int(embedding_size),
     )
+
+
+def _stored_padding(payload: dict[str, Any], path: Path) -> str:
+    """The generator padding our checkpoints record (files written before it existed used zeros)."""
+    stored = payload.get("architecture")
+    padding = stored.get("generator_padding", "zeros") if isinstance(stored, dict) else "zeros"
+    if padding not in GENERATOR_PADDINGS:
+        raise InputError(
+            f"{path}: unknown generator padding {padding!r}; expected {' or '.join(GENERATOR_PADDINGS)}"
+        )
+    return padding
 
 
 def architecture_from_data(data: dict[str, Any]) -> NetworkArchitecture:

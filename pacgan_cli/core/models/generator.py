@@ -13,7 +13,9 @@ class Generator(nn.Module):
     """Maps a latent vector and a class label to an image at any stage (4x4 ... 4*2**(len(factors)-1)).
 
     `initial_layer` (to-image at 4x4) is also `last_layer[0]`, so it appears under both names in the
-    state dict, exactly as in the published code.
+    state dict, exactly as in the published code. `padding_mode` `replicate` (ours; published: `zeros`)
+    pads the 3x3 convolutions with the border pixels: with zeros, a corner output reads five zeros of
+    its nine taps and can stay bright in every image, where the critic hardly looks (docs/demo.md).
     """
 
     def __init__(
@@ -24,6 +26,7 @@ class Generator(nn.Module):
         image_channels: int = 1,
         base_channels: int = 512,
         factors: list[float] | None = None,
+        padding_mode: str = "zeros",
     ) -> None:
         super().__init__()
         factors = list(factors or [1, 1, 1 / 2, 1 / 4, 1 / 8, 1 / 16, 1 / 32])
@@ -35,7 +38,7 @@ class Generator(nn.Module):
             PixelNorm(),
             nn.ConvTranspose2d(latent_size + embedding_size, base_channels, 4, 1, 0),
             nn.LeakyReLU(0.2),
-            WSConv2d(base_channels, base_channels),
+            WSConv2d(base_channels, base_channels, padding_mode=padding_mode),
             nn.LeakyReLU(0.2),
             PixelNorm(),
         )
@@ -43,7 +46,9 @@ class Generator(nn.Module):
         self.prog_blocks = nn.ModuleList()
         self.last_layer = nn.ModuleList([self.initial_layer])
         for index in range(len(factors) - 1):
-            self.prog_blocks.append(ConvBlock(channels[index], channels[index + 1], use_pixelnorm=True))
+            self.prog_blocks.append(
+                ConvBlock(channels[index], channels[index + 1], use_pixelnorm=True, padding_mode=padding_mode)
+            )
             self.last_layer.append(WSConv2d(channels[index + 1], image_channels, 1, 1, 0))
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor, alpha: float, stage: int) -> torch.Tensor:

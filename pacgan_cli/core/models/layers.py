@@ -22,8 +22,10 @@ class WSConv2d(nn.Module):
         stride: int = 1,
         padding: int = 1,
         gain: float = 2.0,
+        padding_mode: str = "zeros",
     ) -> None:
         super().__init__()
+        self.padding_mode = padding_mode  # zeros (published) or replicate: the border pixel repeated
         self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, bias=False)
         self.bias = nn.Parameter(torch.zeros(out_channels))
         self.scale = (gain / (kernel_size * kernel_size * in_channels)) ** 0.5
@@ -32,10 +34,13 @@ class WSConv2d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # conv(x * scale) + bias as one convolution with the bias inside; the scale goes onto whichever of
         # input and weights is smaller (weights at large images, input at small ones). Equal within rounding.
-        conv, weight = self.conv, self.conv.weight
+        conv, weight, padding = self.conv, self.conv.weight, self.conv.padding
+        if self.padding_mode != "zeros" and any(padding):
+            x = F.pad(x, (padding[1], padding[1], padding[0], padding[0]), mode=self.padding_mode)
+            padding = (0, 0)
         if x.numel() < weight.numel():
-            return F.conv2d(x * self.scale, weight, self.bias, conv.stride, conv.padding)
-        return F.conv2d(x, weight * self.scale, self.bias, conv.stride, conv.padding)
+            return F.conv2d(x * self.scale, weight, self.bias, conv.stride, padding)
+        return F.conv2d(x, weight * self.scale, self.bias, conv.stride, padding)
 
 
 class PixelNorm(nn.Module):
@@ -52,10 +57,12 @@ class PixelNorm(nn.Module):
 class ConvBlock(nn.Module):
     """Two 3x3 equalised convolutions with LeakyReLU(0.2), optionally pixel-normalised after each."""
 
-    def __init__(self, in_channels: int, out_channels: int, use_pixelnorm: bool = True) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, use_pixelnorm: bool = True, padding_mode: str = "zeros"
+    ) -> None:
         super().__init__()
-        self.conv1 = WSConv2d(in_channels, out_channels)
-        self.conv2 = WSConv2d(out_channels, out_channels)
+        self.conv1 = WSConv2d(in_channels, out_channels, padding_mode=padding_mode)
+        self.conv2 = WSConv2d(out_channels, out_channels, padding_mode=padding_mode)
         self.leaky = nn.LeakyReLU(0.2)
         self.pn = PixelNorm() if use_pixelnorm else nn.Identity()
 

@@ -104,6 +104,7 @@ def build_networks(config: TrainingConfig, devices: list[torch.device]) -> Netwo
         num_classes=config.class_size,
         latent_size=config.z_dim,
         embedding_size=config.embedding_dim,
+        generator_padding=config.generator_padding,
     )
     generator = architecture.build(GENERATOR).to(device)
     discriminator = architecture.build(DISCRIMINATOR).to(device)
