@@ -42,6 +42,7 @@ def main() -> None:
         "--no-checkpoints", dest="checkpoints", action="store_false", help="skip the checkpoint cost"
     )
     parser.add_argument("--compile", action="store_true", help="also measure torch.compile (slow to compile)")
+    parser.add_argument("--compile-size", type=int, default=16, help="training size for --compile")
     parser.add_argument(
         "--output", type=Path, help="JSON file (default benchmarks/results/<date>-<host>.json)"
     )
@@ -55,6 +56,7 @@ def main() -> None:
     started = time.perf_counter()
     rows: list[Row] = []
     memory: dict[str, float | None] = {}
+    rows += show([training.matmul_peak(device)])
     for channels in args.channels:
         rows += show(training.measure(channels, sizes, args.batch, device, args.budget))
     memory["after training"] = peak_rss_mib()
@@ -64,7 +66,7 @@ def main() -> None:
     if args.memory_counts:
         rows += show(inference.streaming_memory(args.memory_counts, device))
     if args.compile:
-        rows += show(compilation.measure(device))
+        rows += show(compilation.measure(device, size=args.compile_size))
     if args.checkpoints:
         rows += show(checkpoints.measure(device))
     if args.ssim_pairs:

@@ -13,6 +13,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import flop_registry
 
 from benchmarks.common import Row, interleaved_seconds, published_layers
 from pacgan_cli.core.config import DEFAULT_FACTORS, TrainingConfig, build_config
@@ -107,14 +109,50 @@ def measure(
         labels = (torch.arange(batch) % 2).to(device)
         steps = step_functions(variants, real, labels, size_to_stage(size), config)
         seconds = interleaved_seconds(steps, device, budget_seconds)
+        # The useful work is what our step computes; the reference's extra passes do not count.
+        work = step_flops(steps["ours fp32"])
         reference = batch / seconds["published"]
         for name in VARIANTS:
             rate = batch / seconds[name]
             ratio = None if name == "published" else rate / reference
+            note = f"{work / seconds[name] / 1e12:.3g} TFLOP/s" if name != "published" else ""
             rows.append(
-                Row("training", f"C={channels} {size}x{size} batch {batch}", name, rate, "img/s", ratio)
+                Row("training", f"C={channels} {size}x{size} batch {batch}", name, rate, "img/s", ratio, note)
             )
     return rows
+
+
+class FlopCount(TorchDispatchMode):
+    """Counts the floating-point operations of convolutions and matrix products, forward and backward, with
+    torch's own formulas; unlike `FlopCounterMode` it sets no module hooks, which `autograd.grad` refuses."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.total = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        formula = flop_registry.get(func._overloadpacket)
+        if formula is not None:
+            self.total += formula(*args, **kwargs, out_val=out)
+        return out
+
+
+def step_flops(step: Callable[[], None]) -> float:
+    """Floating-point operations of one call."""
+    with FlopCount() as counter:
+        step()
+    return float(counter.total)
+
+
+def matmul_peak(device: torch.device, size: int = 8192, repeats: int = 10) -> Row:
+    """The bf16 matrix-product rate this device reaches, the ceiling the training TFLOP/s compare with."""
+    if device.type != "cuda":
+        size = 2048
+    a, b = (torch.randn(size, size, device=device, dtype=torch.bfloat16) for _ in range(2))
+    seconds = interleaved_seconds({"matmul": lambda: a @ b}, device, budget_seconds=repeats * 0.01)
+    return Row("peak", f"bf16 matmul {size}^3", "torch", 2 * size**3 / seconds["matmul"] / 1e12, "TFLOP/s")
 
 
 def step_functions(

@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--device", default="auto", help="auto (a GPU when there is one, else the CPU), cpu, cuda or cuda:N."
+    )
+    parser.add_argument(
         "--force", action="store_true", help="Replace the output folder even if the demo did not make it."
     )
     arguments = parser.parse_args(argv)
@@ -65,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     data = output / "data"
     run = output / "run"
     max_size = 4 * 2 ** (len(arguments.epochs) - 1)
-    config = write_demo_config(output / "pacgan-demo.yaml", data, arguments.epochs, arguments.seed)
+    config = write_demo_config(
+        output / "pacgan-demo.yaml", data, arguments.epochs, arguments.seed, arguments.device
+    )
     generator = run / f"PACGAN_{max_size}x{max_size}" / "generator_last.pt"
     discriminator = run / f"PACGAN_{max_size}x{max_size}" / "discriminator_last.pt"
     test_stack = data / "test" / stage_file_name(max_size)
@@ -76,11 +81,13 @@ def main(argv: list[str] | None = None) -> int:
         "split": ["split", data / "all_slices.nii.gz", output / "cohort.csv", "-o", data, "--seed", arguments.seed],
         "train": ["train", "-c", config, "-o", run],
         "generate": ["generate", "-m", generator, "--per-class", "100", "100", "-o", synthetic,
-                     "--seed", arguments.seed, "--preview", output / "synthetic" / "preview.png"],
+                     "--seed", arguments.seed, "--preview", output / "synthetic" / "preview.png",
+                     "--device", arguments.device],
         "classify": ["classify", test_stack, "-m", discriminator, "--labels", data / "test" / "labels.csv",
-                     "-o", output / "classify" / "predictions.csv"],
+                     "-o", output / "classify" / "predictions.csv", "--device", arguments.device],
         "evaluate": ["evaluate", "--real", data / "test", "--fake", synthetic, "--train", data / "train",
-                     "-d", discriminator, "-o", output / "report", "--skip-unavailable", "--seed", arguments.seed],
+                     "-d", discriminator, "-o", output / "report", "--skip-unavailable", "--seed", arguments.seed,
+                     "--device", arguments.device],
     }  # fmt: skip
     for name, command in steps.items():
         timings[f"pacgan {name}"] = run_step([str(part) for part in command])
@@ -213,7 +220,7 @@ def ventricle_slice_index() -> int:
     return z + (CUBE_SIZE - depth) // 2
 
 
-def write_demo_config(path: Path, data: Path, epochs: list[int], seed: int) -> Path:
+def write_demo_config(path: Path, data: Path, epochs: list[int], seed: int, device: str = "auto") -> Path:
     """A small network and a short schedule that train on 2 CPU cores in a few minutes."""
     stages = len(epochs)
     config = {
@@ -233,7 +240,7 @@ def write_demo_config(path: Path, data: Path, epochs: list[int], seed: int) -> P
         "test_using_best_model": False,
         "generate": False,
         "disp_every_n_epochs": max(epochs),
-        "device": "cpu",
+        "device": device,
         "seed": seed,
         "class_names": ["CN", "AD"],  # `pacgan split` labels the controls 0 and the patients 1
         "generator_padding": "replicate",  # with zeros (published) a corner pixel stays bright

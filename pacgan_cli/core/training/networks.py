@@ -109,6 +109,8 @@ def build_networks(config: TrainingConfig, devices: list[torch.device]) -> Netwo
     generator = architecture.build(GENERATOR).to(device)
     discriminator = architecture.build(DISCRIMINATOR).to(device)
     betas = (config.adam_betas[0], config.adam_betas[1])
+    # One fused kernel per optimiser step on a GPU instead of a loop of small ones.
+    adam = {"lr": config.learning_rate, "betas": betas, "fused": True if device.type == "cuda" else None}
     parallel = [d.index for d in devices] if len(devices) > 1 else None
     generator_module = nn.DataParallel(generator, parallel) if parallel else generator
     critic_module = nn.DataParallel(discriminator, parallel) if parallel else discriminator
@@ -116,8 +118,8 @@ def build_networks(config: TrainingConfig, devices: list[torch.device]) -> Netwo
         architecture=architecture,
         generator=generator,
         discriminator=discriminator,
-        generator_optimizer=torch.optim.Adam(generator.parameters(), lr=config.learning_rate, betas=betas),
-        critic_optimizer=torch.optim.Adam(discriminator.parameters(), lr=config.learning_rate, betas=betas),
+        generator_optimizer=torch.optim.Adam(generator.parameters(), **adam),
+        critic_optimizer=torch.optim.Adam(discriminator.parameters(), **adam),
         ema=copy.deepcopy(generator).requires_grad_(False) if config.ema else None,
         generator_step_module=compile_module(generator_module, config.compile),
         critic_step_module=compile_module(critic_module, config.compile),
