@@ -14,7 +14,7 @@ fi
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv | tee "$OUT/gpu.txt"
 python3 -c "import torch, typer, nibabel; print('torch', torch.__version__, torch.cuda.get_device_name())"
 
-timeout "${1:-330}" python3 -m benchmarks --channels 512 64 --budget 3 --images 256 --memory-counts \
+timeout "${1:-300}" python3 -m benchmarks --channels 512 64 --budget 3 --images 256 --memory-counts \
     --feature-images 256 --compile --compile-size 256 --output "$OUT/bench.json" 2>&1 | tee "$OUT/bench.log"
 
 timeout 200 python3 -m pacgan_cli.demo --output /tmp/demo --device cuda 2>&1 | tail -40 | tee "$OUT/demo.log"
