@@ -1,8 +1,7 @@
-"""Training data: the per-stage stacks and labels of a data folder, checked before any work starts."""
+"""Training data: a run's data folders checked before any work starts, its validation split and batches."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -11,31 +10,8 @@ import torch
 from sklearn.model_selection import StratifiedGroupKFold
 
 from pacgan_cli.core.errors import InputError
-from pacgan_cli.core.intensity import check_unit_range
-from pacgan_cli.core.io.nifti import read_stack, read_stack_shape
-from pacgan_cli.core.io.tables import read_labels
-from pacgan_cli.core.stages import stage_file_name, stage_size
-
-
-@dataclass(frozen=True)
-class DataFolder:
-    """A folder with `Real{S}x{S}.nii.gz` per stage and a labels table whose IDs index those stacks."""
-
-    folder: Path
-    labels: pd.DataFrame  # ID, Label, Subject_ID sorted by ID
-    image_count: int
-
-    def stack_path(self, size: int) -> Path:
-        return self.folder / stage_file_name(size)
-
-    def load(self, size: int, rows: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Images [n, C, S, S] float32 and labels [n] int64 for the selected label rows (all by default)."""
-        table = self.labels if rows is None else self.labels.iloc[rows]
-        images = read_stack(self.stack_path(size), expected_size=size)
-        selected = images[table["ID"].to_numpy()]
-        return torch.from_numpy(np.ascontiguousarray(selected)), torch.from_numpy(
-            table["Label"].to_numpy(copy=True)
-        )
+from pacgan_cli.core.io.stage_folder import StageFolder, open_stage_folder
+from pacgan_cli.core.stages import stage_size
 
 
 def open_data_folder(
@@ -44,38 +20,28 @@ def open_data_folder(
     stages: range,
     image_channels: int,
     num_classes: int,
-) -> DataFolder:
-    """Check every stack the stages will read (existence, size, channels, count, pixels finite and in
-    [-1, 1]) and the labels, so that bad data stops a run before anything is written."""
-    folder = Path(folder)
-    if not folder.is_dir():
+) -> StageFolder:
+    """Check every stack the stages will read (headers, then every pixel finite and in [-1, 1]) and the
+    labels, so that bad data stops a run before anything is written."""
+    if not Path(folder).is_dir():
         raise InputError(f"{folder}: data folder not found; set data_train_directory/data_test_directory")
-    counts = set()
-    for stage in stages:
-        size = stage_size(stage)
-        path = folder / stage_file_name(size)
-        if not path.is_file():
-            raise InputError(f"{path}: missing; the folder needs Real{{S}}x{{S}}.nii.gz for every stage size")
-        shape = read_stack_shape(path)
-        if shape[:2] != (size, size):
-            raise InputError(f"{path}: expected {size}x{size} images; got {shape[0]}x{shape[1]}")
-        if shape[2] != image_channels:
-            raise InputError(
-                f"{path}: images have {shape[2]} channel(s) but image_channels is {image_channels}; fix the config"
-            )
-        counts.add(shape[3])
-    fix = (
-        "scale the largest stack with `pacgan scale` and rebuild the smaller ones with `pacgan pyramid` "
-        "(`pacgan split` does both)"
+    data = open_stage_folder(
+        folder,
+        labels_path,
+        [stage_size(stage) for stage in stages],
+        image_channels=image_channels,
+        num_classes=num_classes,
     )
-    for stage in stages:  # pixel checks only once every header is known to be right
-        path = folder / stage_file_name(stage_size(stage))
-        check_unit_range(read_stack(path, expected_size=stage_size(stage)), path, fix)
-    if len(counts) > 1:
-        raise InputError(f"{folder}: the stage stacks hold different numbers of images ({sorted(counts)})")
-    image_count = counts.pop()
-    labels = read_labels(labels_path, image_count=image_count, num_classes=num_classes)
-    return DataFolder(folder=folder, labels=labels, image_count=image_count)
+    data.check_pixels()
+    return data
+
+
+def load_stage(
+    data: StageFolder, size: int, rows: np.ndarray | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images `[n, C, S, S]` float32 and labels `[n]` int64 of the selected label rows (all by default)."""
+    images, labels = data.read(size, rows)
+    return torch.from_numpy(images), torch.from_numpy(labels)
 
 
 def validation_split(labels: pd.DataFrame, folds: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -15,12 +15,13 @@ import torch
 from pacgan_cli.core.config import TrainingConfig, config_to_data
 from pacgan_cli.core.errors import InputError, PacganError, TrainingInterrupted
 from pacgan_cli.core.io.atomic import json_ready
+from pacgan_cli.core.io.stage_folder import StageFolder
 from pacgan_cli.core.models.discriminator import measure_batch_statistic
 from pacgan_cli.core.progress import Reporter, SilentReporter
 from pacgan_cli.core.runtime import describe_threads, resolve_device, seed_everything, training_devices
 from pacgan_cli.core.stages import stage_size
 from pacgan_cli.core.training import records
-from pacgan_cli.core.training.data import DataFolder, batch_ranges, open_data_folder, validation_split
+from pacgan_cli.core.training.data import batch_ranges, load_stage, open_data_folder, validation_split
 from pacgan_cli.core.training.losses import critic_loss, generator_loss, gradient_penalty
 from pacgan_cli.core.training.networks import (
     Networks,
@@ -178,9 +179,9 @@ def _train_stages(
     mode: str,
     point: ResumePoint,
     epochs: tuple[int, ...] | list[int],
-    train_data: DataFolder,
+    train_data: StageFolder,
     rows: tuple[np.ndarray, np.ndarray] | None,
-    test_data: DataFolder | None,
+    test_data: StageFolder | None,
     devices: list[torch.device],
     folder: RunFolder,
     reporter: Reporter,
@@ -240,11 +241,11 @@ class StageContext:
     """What every stage of a run shares: the config, the data, where results go and who listens."""
 
     config: TrainingConfig
-    data: DataFolder
+    data: StageFolder
     rows: tuple[np.ndarray, np.ndarray] | None
     folder: RunFolder
     reporter: Reporter
-    test_data: DataFolder | None
+    test_data: StageFolder | None
     stop: StopRequest
 
 
@@ -275,10 +276,10 @@ def train_stage(
     order = torch.Generator().manual_seed(config.seed * 1000 + stage)
     device = networks.device
     rows = context.rows
-    images, labels = context.data.load(size, rows[0] if rows is not None else None)
+    images, labels = load_stage(context.data, size, rows[0] if rows is not None else None)
     if device.type == "cuda":
         images, labels = images.to(device), labels.to(device)
-    validation = context.data.load(size, rows[1]) if rows is not None else None
+    validation = load_stage(context.data, size, rows[1]) if rows is not None else None
     if images.shape[0] < 2:
         raise InputError(f"stage {size}x{size} has fewer than 2 training images; add images")
     ranges = batch_ranges(images.shape[0], plan.batch_size)
@@ -499,13 +500,13 @@ def _finish_stage(
 def _test_stage(
     plan: StagePlan,
     networks: Networks,
-    test_data: DataFolder,
+    test_data: StageFolder,
     alpha: float,
     statistic: float,
     folder: RunFolder,
 ) -> dict[str, Any]:
     """Score the auxiliary head on the test set (batch-independent statistic); write ROC and confusion plots."""
-    images, labels = test_data.load(plan.size)
+    images, labels = load_stage(test_data, plan.size)
     report, probabilities = classify_with_statistic(
         networks.discriminator, images, labels, alpha, plan.stage, statistic
     )
@@ -515,7 +516,7 @@ def _test_stage(
     return data
 
 
-def _open_data(config: TrainingConfig, part: str, stages: range) -> DataFolder:
+def _open_data(config: TrainingConfig, part: str, stages: range) -> StageFolder:
     """The train or test folder of the config, checked for the given stages."""
     return open_data_folder(
         getattr(config, f"data_{part}_directory"),
