@@ -13,7 +13,13 @@ from pathlib import Path
 import torch
 
 from benchmarks.common import Row, interleaved_seconds, published_layers
-from pacgan_cli.core.inference import classify_images, generate, generate_images
+from pacgan_cli.core.inference import (
+    GenerationRequest,
+    InferenceSettings,
+    classify_images,
+    generate,
+    generate_images,
+)
 from pacgan_cli.core.models.checkpoint import DISCRIMINATOR, GENERATOR, LoadedCheckpoint, NetworkArchitecture
 
 DEFAULT_ARCHITECTURE = NetworkArchitecture(
@@ -127,7 +133,7 @@ def _generate_in_this_process(count: int, output: Path, device: str) -> None:
 
     checkpoint = fresh(GENERATOR, MEMORY_ARCHITECTURE)
     started = time.perf_counter()
-    generate(checkpoint, [count], output, device=device)
+    generate(GenerationRequest(checkpoint, output, total=count), InferenceSettings(device=device))
     seconds = time.perf_counter() - started
     # VmHWM: this process's own peak (getrusage's ru_maxrss keeps the parent's peak across exec).
     status = Path("/proc/self/status").read_text().splitlines()

@@ -58,59 +58,21 @@ def classify_command(
 ) -> None:
     """Classify images with the discriminator's auxiliary head; softmax probabilities per class."""
     from pacgan_cli.cli.progress import progress_reporter
-    from pacgan_cli.core.classes import resolve_class_names
-    from pacgan_cli.core.inference import (
-        classification_targets,
-        classify_images,
-        default_predictions_path,
-        find_model,
-        write_classification,
-    )
-    from pacgan_cli.core.intensity import read_unit_stack
-    from pacgan_cli.core.io.atomic import ensure_can_write
-    from pacgan_cli.core.io.tables import read_labels
-    from pacgan_cli.core.models.checkpoint import DISCRIMINATOR, load_checkpoint
-    from pacgan_cli.core.runtime import resolve_device, use_threads
+    from pacgan_cli.core.inference import ClassificationRequest, InferenceSettings, classify
 
-    output = output if output is not None else default_predictions_path(images)
-    model, chosen = find_model(model, DISCRIMINATOR)
-    inputs = {"IMAGES": images, "--labels": labels, "--reference": reference, "--model": model}
-    ensure_can_write(*classification_targets(output, labels is not None, inputs), force=force)
-    if chosen:
-        typer.echo(chosen, err=True)
-    checkpoint = load_checkpoint(model, expected_kind=DISCRIMINATOR)
-    names = resolve_class_names(
-        class_name_list(class_names), checkpoint.config, checkpoint.architecture.num_classes
+    request = ClassificationRequest(
+        images,
+        model,
+        output=output,
+        labels=labels,
+        reference=reference,
+        statistic_mode=batch_statistic,
+        class_names=class_name_list(class_names),
+        force=force,
     )
-    stack = read_unit_stack(images)
-    table = None
-    if labels is not None:
-        num_classes = checkpoint.architecture.num_classes
-        table = read_labels(labels, image_count=len(stack), num_classes=num_classes, require_subject=False)
-    reference_images = read_unit_stack(reference) if reference is not None else None
-    target = resolve_device(device)
-    used = use_threads(threads, checkpoint.architecture.base_channels)
-    with progress_reporter(quiet, first_line=f"classifying on {target} with {used}") as reporter:
-        result = classify_images(
-            checkpoint,
-            stack,
-            statistic_mode=batch_statistic,
-            reference=reference_images,
-            batch_size=batch_size,
-            device=target,
-            precision=precision or "fp32",
-            compile_model=compile_model,
-            reporter=reporter,
-        )
-    if result.note:
-        typer.echo(result.note, err=True)
-    outcome = write_classification(
-        result, output, source=images.name, labels=table, class_names=names, force=force
-    )
-    typer.echo(
-        f"{len(result.probabilities)} images {result.size}x{result.size} classified "
-        f"(batch statistic: {result.statistic_source}, {result.statistic:.6g})"
-    )
+    settings = InferenceSettings(batch_size, device, precision or "fp32", compile_model, threads)
+    with progress_reporter(quiet) as reporter:
+        outcome = classify(request, settings, reporter)
     for line in outcome.summary_lines():
         typer.echo(line)
     for path in outcome.files:

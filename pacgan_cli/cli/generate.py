@@ -17,7 +17,7 @@ from pacgan_cli.cli.options import (
     ThreadsOption,
     class_name_list,
 )
-from pacgan_cli.core.errors import ConfigError, InputError
+from pacgan_cli.core.errors import ConfigError
 
 
 class GenerateCommand(TyperCommand):
@@ -75,64 +75,38 @@ def generate_command(
     quiet: bool = QuietOption,
 ) -> None:
     """Generate images with a trained generator; the labels (ID, Label) go beside the stack."""
-    counts = _counts(per_class, more_counts or [], total)
-
     from pacgan_cli.cli.progress import progress_reporter
-    from pacgan_cli.core.classes import resolve_class_names
-    from pacgan_cli.core.inference import find_model, generate, generation_targets
-    from pacgan_cli.core.io.atomic import ensure_can_write
-    from pacgan_cli.core.models.checkpoint import GENERATOR, load_checkpoint
-    from pacgan_cli.core.runtime import resolve_device, use_threads
+    from pacgan_cli.core.inference import GenerationRequest, InferenceSettings, generate
 
-    model, chosen = find_model(model, GENERATOR)
-    ensure_can_write(*generation_targets(output, preview, labels_output, model=model), force=force)
-    if chosen:
-        typer.echo(chosen, err=True)
-    checkpoint = load_checkpoint(model, expected_kind=GENERATOR)
-    num_classes = checkpoint.architecture.num_classes
-    names = resolve_class_names(class_name_list(class_names), checkpoint.config, num_classes)
-    if total is None and len(counts) != num_classes:
-        raise InputError(
-            f"the model has {num_classes} classes, so --per-class needs {num_classes} counts; "
-            f"got {len(counts)} (use --total N to split N images evenly)"
-        )
-    target = resolve_device(device)
-    used = use_threads(threads, checkpoint.architecture.base_channels)
-    with progress_reporter(quiet, first_line=f"generating on {target} with {used}") as reporter:
-        plan, written = generate(
-            checkpoint,
-            counts,
-            output,
-            labels=labels_output,
-            preview=preview,
-            class_names=names,
-            size=size,
-            seed=seed,
-            batch_size=batch_size,
-            device=target,
-            precision=precision or "fp32",
-            compile_model=compile_model,
-            force=force,
-            reporter=reporter,
-        )
-    per_label = [int((plan.labels == k).sum()) for k in range(num_classes)]
-    typer.echo(f"{len(plan.labels)} images {plan.size}x{plan.size} (per class {per_label}), seed {seed}")
-    for path in written:
+    request = GenerationRequest(
+        model,
+        output,
+        total=total,
+        per_class=_per_class_counts(per_class, more_counts or []),
+        labels_output=labels_output,
+        preview=preview,
+        class_names=class_name_list(class_names),
+        size=size,
+        seed=seed,
+        force=force,
+    )
+    settings = InferenceSettings(batch_size, device, precision or "fp32", compile_model, threads)
+    with progress_reporter(quiet) as reporter:
+        outcome = generate(request, settings, reporter)
+    for line in outcome.summary_lines():
+        typer.echo(line)
+    for path in outcome.files:
         typer.echo(f"wrote {path}")
 
 
-def _counts(per_class: str | None, more_counts: list[int], total: int | None) -> list[int]:
-    """`--per-class 100 100`, `--per-class 100,100` or `--total N` -> the counts list for the core."""
-    if per_class is not None and total is not None:
-        raise ConfigError("give either --per-class or --total, not both")
+def _per_class_counts(per_class: str | None, more_counts: list[int]) -> tuple[int, ...] | None:
+    """`--per-class 100 100` or `--per-class 100,100` -> the counts; None without the option."""
     if per_class is None:
         if more_counts:
             raise ConfigError(f"unexpected numbers {more_counts}; per-class counts follow --per-class")
-        if total is None:
-            raise ConfigError("say how many images: --per-class N N ... (one per class) or --total N")
-        return [total]
+        return None
     try:
         counts = [int(part) for part in per_class.replace(",", " ").split()]
     except ValueError as error:
         raise ConfigError(f"--per-class takes whole numbers; got {per_class!r}") from error
-    return counts + list(more_counts)
+    return (*counts, *more_counts)

@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.table import Column
 from rich.text import Text
 
-from pacgan_cli.core.progress import Reporter
+from pacgan_cli.core.progress import FirstLinesReporter, Reporter
 
 Clock = Callable[[], float]
 
@@ -33,7 +33,7 @@ def progress_reporter(quiet: bool = False, first_line: str | None = None) -> Ite
         PlainReporter() if quiet or not console.is_terminal else RichReporter(console)
     )
     try:
-        yield reporter if first_line is None else FirstLineReporter(reporter, first_line)
+        yield reporter if first_line is None else FirstLinesReporter(reporter, first_line)
     finally:
         reporter.close()
 
@@ -273,32 +273,3 @@ class PlainReporter:
     @staticmethod
     def _print(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
-
-
-class FirstLineReporter:
-    """Passes every event on to `reporter`, saying `line` just before the first one."""
-
-    def __init__(self, reporter: Reporter, line: str) -> None:
-        self.reporter = reporter
-        self.line: str | None = line
-
-    def stage_started(self, name: str, total: int, **info: Any) -> None:
-        self._say_line()
-        self.reporter.stage_started(name, total, **info)
-
-    def advance(self, steps: int = 1, **info: Any) -> None:
-        self._say_line()
-        self.reporter.advance(steps, **info)
-
-    def stage_finished(self, **info: Any) -> None:
-        self._say_line()
-        self.reporter.stage_finished(**info)
-
-    def message(self, text: str) -> None:
-        self._say_line()
-        self.reporter.message(text)
-
-    def _say_line(self) -> None:
-        if self.line is not None:
-            self.reporter.message(self.line)
-            self.line = None

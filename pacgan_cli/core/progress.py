@@ -35,3 +35,35 @@ class SilentReporter:
 
     def message(self, text: str) -> None:
         pass
+
+
+class FirstLinesReporter:
+    """Passes every event on to `reporter`, saying `lines` (empty ones left out) just before the first one.
+
+    A run's opening lines (which model, which device) come once its input checks have passed, so that bad
+    input still gives one error line and nothing else."""
+
+    def __init__(self, reporter: Reporter, *lines: str) -> None:
+        self.reporter = reporter
+        self.lines = [line for line in lines if line]
+
+    def stage_started(self, name: str, total: int, **info: Any) -> None:
+        self._say_lines()
+        self.reporter.stage_started(name, total, **info)
+
+    def advance(self, steps: int = 1, **info: Any) -> None:
+        self._say_lines()
+        self.reporter.advance(steps, **info)
+
+    def stage_finished(self, **info: Any) -> None:
+        self._say_lines()
+        self.reporter.stage_finished(**info)
+
+    def message(self, text: str) -> None:
+        self._say_lines()
+        self.reporter.message(text)
+
+    def _say_lines(self) -> None:
+        lines, self.lines = self.lines, []
+        for line in lines:
+            self.reporter.message(line)

@@ -7,8 +7,11 @@ import torch
 from helpers import make_separable_images
 from pacgan_cli.core.errors import ConfigError, InputError, OutputExistsError
 from pacgan_cli.core.inference import (
+    GenerationRequest,
+    InferenceSettings,
     classify_images,
     counts_per_class,
+    generate,
     generate_images,
     save_generation,
     write_classification,
@@ -219,26 +222,24 @@ def test_write_classification_uses_the_published_columns_and_scores_labels(
 
 
 def test_generate_streams_the_same_images_into_the_stack(tmp_path: Path) -> None:
-    from pacgan_cli.core.inference import generate
-
     checkpoint = load_checkpoint(saved(tmp_path, GENERATOR, "G.pt"))
     in_memory = generate_images(checkpoint, [5, 4, 2], seed=3, batch_size=4)
-    plan, files = generate(
-        checkpoint, [5, 4, 2], tmp_path / "out" / "s.nii.gz", preview=tmp_path / "p.png", seed=3, batch_size=3
+    request = GenerationRequest(
+        checkpoint, tmp_path / "out" / "s.nii.gz", per_class=(5, 4, 2), preview=tmp_path / "p.png", seed=3
     )
+    outcome = generate(request, InferenceSettings(batch_size=3, threads=torch.get_num_threads()))
+    files = outcome.files
     np.testing.assert_array_equal(read_stack(files[0]), in_memory.images)
-    assert read_csv(files[1])["Label"].tolist() == in_memory.labels.tolist() == plan.labels.tolist()
-    assert files[2].stat().st_size > 0
+    assert read_csv(files[1])["Label"].tolist() == in_memory.labels.tolist() == outcome.plan.labels.tolist()
+    assert files[2].stat().st_size > 0 and outcome.counts == (5, 4, 2)
 
 
 def test_a_generator_with_nan_weights_is_an_error_and_writes_nothing(tmp_path: Path) -> None:
-    from pacgan_cli.core.inference import generate
-
     checkpoint = load_checkpoint(saved(tmp_path, GENERATOR, "G.pt"))
     with torch.no_grad():
         next(checkpoint.model.parameters()).fill_(float("nan"))
     with pytest.raises(InputError, match="NaN or infinite"):
-        generate(checkpoint, [3, 3, 3], tmp_path / "out" / "s.nii.gz")
+        generate(GenerationRequest(checkpoint, tmp_path / "out" / "s.nii.gz", total=9))
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
@@ -279,13 +280,110 @@ def test_a_discriminator_giving_nan_scores_is_an_error_not_nan_predictions(
 def test_a_second_output_may_not_be_the_main_output_its_labels_or_the_model(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, preview: str | None, labels: str | None, message: str
 ) -> None:
-    from pacgan_cli.core.inference import generate
-
     checkpoint = load_checkpoint(saved(tmp_path, GENERATOR, "G.pt"))
     model_bytes = (tmp_path / "G.pt").read_bytes()
     (tmp_path / "out").mkdir()
     monkeypatch.chdir(tmp_path)  # relative and absolute names of one file are one file
     with pytest.raises(ConfigError, match=message):
-        generate(checkpoint, [1, 1, 1], tmp_path / "synth.nii.gz", preview=preview, labels=labels, force=True)
+        generate(
+            GenerationRequest(
+                checkpoint,
+                tmp_path / "synth.nii.gz",
+                total=3,
+                preview=preview,
+                labels_output=labels,
+                force=True,
+            )
+        )
     assert sorted(path.name for path in tmp_path.iterdir()) == ["G.pt", "out"]
     assert (tmp_path / "G.pt").read_bytes() == model_bytes
+
+
+class Recorder:
+    """A Reporter that keeps its messages and stage names, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    def stage_started(self, name: str, total: int, **info: object) -> None:
+        self.events.append(f"stage {name}")
+
+    def advance(self, steps: int = 1, **info: object) -> None:
+        pass
+
+    def stage_finished(self, **info: object) -> None:
+        pass
+
+    def message(self, text: str) -> None:
+        self.events.append(text)
+
+
+def test_generate_from_a_run_folder_says_which_model_and_device_then_writes(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    (run / "PACGAN_16x16").mkdir(parents=True)
+    saved(run / "PACGAN_16x16", GENERATOR, "generator_best.pt")
+    reporter = Recorder()
+    request = GenerationRequest(run, tmp_path / "s.nii.gz", total=5, seed=4, class_names=("a", "b", "c"))
+    outcome = generate(request, InferenceSettings(batch_size=2, threads=1), reporter)
+    assert reporter.events == [
+        f"using {run / 'PACGAN_16x16' / 'generator_best.pt'}, the best generator of the largest stage (16x16)",
+        "generating on cpu with 1 CPU thread",
+        "stage generate 16x16",
+    ]
+    assert outcome.files == [tmp_path / "s.nii.gz", tmp_path / "s_labels.csv"]
+    assert outcome.summary_lines() == ["5 images 16x16 (per class [1, 1, 3]), seed 4"]
+    expected = generate_images(load_checkpoint(run / "PACGAN_16x16" / "generator_best.pt"), [5], seed=4)
+    np.testing.assert_allclose(read_stack(outcome.files[0]), expected.images, atol=1e-5)
+
+
+def test_a_generation_request_needs_one_kind_of_count_and_per_class_needs_every_class(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="either --per-class or --total"):
+        GenerationRequest("G.pt", "s.nii.gz", total=3, per_class=(1, 1, 1))
+    with pytest.raises(ConfigError, match="how many images"):
+        GenerationRequest("G.pt", "s.nii.gz")
+    model = saved(tmp_path, GENERATOR, "G.pt")
+    with pytest.raises(InputError, match=r"3 classes, so --per-class needs 3 counts; got 1 \(use --total"):
+        generate(GenerationRequest(model, tmp_path / "s.nii.gz", per_class=(6,)))
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["G.pt"]
+
+
+def test_generate_checks_its_outputs_before_it_reads_the_model(tmp_path: Path) -> None:
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    (tmp_path / "s.nii.gz").write_bytes(b"kept")
+    with pytest.raises(OutputExistsError, match="--force"):
+        generate(GenerationRequest(tmp_path / "junk.pt", tmp_path / "s.nii.gz", total=2))
+    assert (tmp_path / "s.nii.gz").read_bytes() == b"kept"
+
+
+def test_classify_reads_scores_and_writes_with_the_device_line_before_work(
+    tmp_path: Path, images: np.ndarray
+) -> None:
+    from pacgan_cli.core.inference import ClassificationRequest, classify
+    from pacgan_cli.core.io.nifti import write_stack
+
+    model = saved(tmp_path, DISCRIMINATOR, "D.pt", batch_statistic=0.7)
+    write_stack(tmp_path / "scans" / "scans.nii.gz", images)
+    (tmp_path / "labels.csv").write_text("ID,Label\n" + "".join(f"{i},{i % 3}\n" for i in range(len(images))))
+    reporter = Recorder()
+    request = ClassificationRequest(
+        tmp_path / "scans" / "scans.nii.gz", model, labels=tmp_path / "labels.csv"
+    )
+    outcome = classify(request, InferenceSettings(threads=1), reporter)
+    assert reporter.events == ["classifying on cpu with 1 CPU thread", "stage classify"]
+    expected = classify_images(load_checkpoint(model), images)
+    np.testing.assert_allclose(outcome.result.probabilities, expected.probabilities, atol=1e-6)
+    assert outcome.files[0] == tmp_path / "scans" / "predictions.csv"
+    assert len(read_csv(outcome.files[0])) == len(images) and len(outcome.files) == 4
+    assert (
+        outcome.summary_lines()[0]
+        == f"{len(images)} images 16x16 classified (batch statistic: checkpoint, 0.7)"
+    )
+    assert outcome.summary_lines()[1].startswith("accuracy ")
+
+    write_stack(tmp_path / "rgb.nii.gz", np.repeat(images, 3, axis=1))
+    reporter = Recorder()
+    with pytest.raises(InputError, match="expects 1"):
+        classify(
+            ClassificationRequest(tmp_path / "rgb.nii.gz", model), InferenceSettings(threads=1), reporter
+        )
+    assert reporter.events == [] and not (tmp_path / "predictions.csv").exists()

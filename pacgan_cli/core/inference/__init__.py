@@ -1,8 +1,9 @@
 """Using trained networks: generate images with a generator, classify images with a discriminator.
 
-Both work on a `LoadedCheckpoint` (any format `load_checkpoint` reads) and stream in batches, so the
-network's memory does not grow with the number of images. `generation` and `classification` hold the
-work; this package's namespace is the Python API.
+`generate(GenerationRequest)` and `classify(ClassificationRequest)` are the commands (load, check, run,
+write); `generate_images` and `classify_images` work in memory on a `LoadedCheckpoint` (any format
+`load_checkpoint` reads). Both stream in batches, so memory does not grow with the number of images.
+`generation` and `classification` hold the work; this package's namespace is the Python API.
 """
 
 from pacgan_cli.core.inference.classification import (
@@ -10,14 +11,18 @@ from pacgan_cli.core.inference.classification import (
     STATISTIC_AUTO,
     STATISTIC_PUBLISHED,
     ClassificationOutcome,
+    ClassificationRequest,
     ClassificationResult,
     classification_targets,
+    classify,
     classify_images,
     default_predictions_path,
     write_classification,
 )
 from pacgan_cli.core.inference.generation import (
+    GenerationOutcome,
     GenerationPlan,
+    GenerationRequest,
     GenerationResult,
     counts_per_class,
     generate,
@@ -28,18 +33,29 @@ from pacgan_cli.core.inference.generation import (
     save_generation,
     synthetic_labels_path,
 )
-from pacgan_cli.core.inference.network import check_images, fade_alpha, find_model, resolve_stage
+from pacgan_cli.core.inference.network import (
+    InferenceSettings,
+    check_images,
+    fade_alpha,
+    find_model,
+    resolve_stage,
+)
 
 __all__ = [
     "BATCH_STATISTIC_MODES",
     "STATISTIC_AUTO",
     "STATISTIC_PUBLISHED",
     "ClassificationOutcome",
+    "ClassificationRequest",
     "ClassificationResult",
+    "GenerationOutcome",
     "GenerationPlan",
+    "GenerationRequest",
     "GenerationResult",
+    "InferenceSettings",
     "check_images",
     "classification_targets",
+    "classify",
     "classify_images",
     "counts_per_class",
     "default_predictions_path",

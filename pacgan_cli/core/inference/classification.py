@@ -1,5 +1,7 @@
 """Classifying images with a trained discriminator's auxiliary head, with a batch statistic that does not
-depend on which other images are in the batch."""
+depend on which other images are in the batch.
+
+`classify` is `pacgan classify` (load, check, run, write); `classify_images` works on images in memory."""
 
 from __future__ import annotations
 
@@ -12,10 +14,21 @@ import numpy as np
 import pandas as pd
 import torch
 
+from pacgan_cli.core.classes import resolve_class_names
 from pacgan_cli.core.errors import ConfigError, InputError
-from pacgan_cli.core.inference.network import check_images, fade_alpha, prepare_for_inference, resolve_stage
+from pacgan_cli.core.inference.network import (
+    InferenceSettings,
+    check_images,
+    fade_alpha,
+    find_model,
+    open_model,
+    prepare_for_inference,
+    resolve_stage,
+    start_on_device,
+)
+from pacgan_cli.core.intensity import read_unit_stack
 from pacgan_cli.core.io.atomic import ensure_can_write, ensure_distinct, write_json_atomic
-from pacgan_cli.core.io.tables import write_predictions
+from pacgan_cli.core.io.tables import read_labels, write_predictions
 from pacgan_cli.core.metrics.classification import ClassificationReport, classification_report
 from pacgan_cli.core.models.checkpoint import DISCRIMINATOR, LoadedCheckpoint
 from pacgan_cli.core.models.discriminator import measure_batch_statistic
@@ -26,6 +39,70 @@ from pacgan_cli.core.stages import stage_size
 STATISTIC_AUTO = "auto"
 STATISTIC_PUBLISHED = "published"
 BATCH_STATISTIC_MODES = (STATISTIC_AUTO, STATISTIC_PUBLISHED)
+
+
+@dataclass(frozen=True)
+class ClassificationRequest:
+    """What `pacgan classify` does: class probabilities for the stack `images` from `model` (a checkpoint
+    file or a loaded one, or the run folder of `pacgan train`: its largest stage's best discriminator),
+    written to `output` (default `predictions.csv` beside the images); with `labels` also the scores and
+    their figures."""
+
+    images: str | os.PathLike[str]
+    model: str | os.PathLike[str] | LoadedCheckpoint
+    output: str | os.PathLike[str] | None = None
+    labels: str | os.PathLike[str] | None = None
+    reference: str | os.PathLike[str] | None = None  # real images to measure the batch statistic on
+    statistic_mode: str = STATISTIC_AUTO
+    class_names: tuple[str, ...] = ()  # default: the names the model was trained with
+    force: bool = False
+
+
+def classify(
+    request: ClassificationRequest,
+    settings: InferenceSettings = InferenceSettings(),
+    reporter: Reporter | None = None,
+) -> ClassificationOutcome:
+    """`pacgan classify`: load the discriminator and the images (and labels, reference), classify, write.
+
+    The outputs are checked (writable, none of them an input) before anything is read, and every input
+    before the first image is classified; a note on the batch statistic goes to `reporter` and the result.
+    """
+    output = request.output if request.output is not None else default_predictions_path(request.images)
+    path, note = find_model(request.model, DISCRIMINATOR)
+    inputs = {"IMAGES": request.images, "--labels": request.labels, "--reference": request.reference}
+    targets = classification_targets(output, request.labels is not None, inputs | {"--model": path})
+    ensure_can_write(*targets, force=request.force)
+    checkpoint = open_model(request.model, path, DISCRIMINATOR)
+    num_classes = checkpoint.architecture.num_classes
+    names = resolve_class_names(request.class_names, checkpoint.config, num_classes)
+    images = read_unit_stack(request.images)
+    labels = None
+    if request.labels is not None:
+        labels = read_labels(
+            request.labels, image_count=len(images), num_classes=num_classes, require_subject=False
+        )
+    reference = read_unit_stack(request.reference) if request.reference is not None else None
+    device, reporter = start_on_device(
+        settings, checkpoint, reporter or SilentReporter(), "classifying", note
+    )
+    result = classify_images(
+        checkpoint,
+        images,
+        statistic_mode=request.statistic_mode,
+        reference=reference,
+        batch_size=settings.batch_size,
+        device=device,
+        precision=settings.precision,
+        compile_model=settings.compile_model,
+        reporter=reporter,
+    )
+    if result.note:
+        reporter.message(result.note)
+    source = Path(request.images).name
+    return write_classification(
+        result, output, source=source, labels=labels, class_names=names, force=request.force
+    )
 
 
 @dataclass(frozen=True)
@@ -113,21 +190,29 @@ def classify_images(
 
 @dataclass(frozen=True)
 class ClassificationOutcome:
-    """Files written by `write_classification` and, when labels were given, the scores against them."""
+    """What `write_classification` was given and wrote and, when labels were given, the scores against them."""
 
+    result: ClassificationResult
     files: list[Path]
     report: ClassificationReport | None
     class_names: tuple[str, ...] = ()
 
     def summary_lines(self) -> list[str]:
+        """How many images, the batch statistic used, and with labels the scores."""
+        result = self.result
+        lines = [
+            f"{len(result.probabilities)} images {result.size}x{result.size} classified "
+            f"(batch statistic: {result.statistic_source}, {result.statistic:.6g})"
+        ]
         if self.report is None:
-            return []
+            return lines
         report = self.report
         values = ["n/a" if np.isnan(v) else f"{v:.3f}" for v in report.auc_per_class]
         if self.class_names:
             values = [f"{name} {value}" for name, value in zip(self.class_names, values, strict=True)]
         per_class = ", ".join(values)
         return [
+            *lines,
             f"accuracy {report.accuracy:.3f}  cross-entropy {report.cross_entropy:.3f}",
             f"ROC AUC macro {report.auc_macro:.3f}  per class [{per_class}]",
             f"confusion matrix (rows: true class) {report.confusion.tolist()}",
@@ -174,7 +259,7 @@ def write_classification(
     ensure_can_write(*targets, force=force)
     write_predictions(targets[0], result.probabilities, source, force=True)
     if labels is None:
-        return ClassificationOutcome(targets, None)
+        return ClassificationOutcome(result, targets, None)
     true = labels["Label"].to_numpy()
     probabilities = result.probabilities[labels["ID"].to_numpy()]
     report = classification_report(true, probabilities)
@@ -186,7 +271,7 @@ def write_classification(
     }
     write_json_atomic(targets[1], data)
     save_classification_figures(targets[2], targets[3], report, true, probabilities, source, class_names)
-    return ClassificationOutcome(targets, report, tuple(class_names))
+    return ClassificationOutcome(result, targets, report, tuple(class_names))
 
 
 def _choose_statistic(

@@ -1,18 +1,28 @@
-"""Generating images with a trained generator, streamed in batches so memory does not grow with N."""
+"""Generating images with a trained generator, streamed in batches so memory does not grow with N.
+
+`generate` is `pacgan generate` (load, check, run, write); `generate_images` keeps the images in memory."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from pacgan_cli.core.classes import class_titles
+from pacgan_cli.core.classes import class_titles, resolve_class_names
 from pacgan_cli.core.errors import ConfigError, InputError
-from pacgan_cli.core.inference.network import fade_alpha, prepare_for_inference, resolve_stage
+from pacgan_cli.core.inference.network import (
+    InferenceSettings,
+    fade_alpha,
+    find_model,
+    open_model,
+    prepare_for_inference,
+    resolve_stage,
+    start_on_device,
+)
 from pacgan_cli.core.io.atomic import ensure_can_write, ensure_distinct
 from pacgan_cli.core.io.nifti import StackWriter, nifti_stem, write_stack
 from pacgan_cli.core.io.tables import write_synthetic_labels
@@ -22,6 +32,75 @@ from pacgan_cli.core.runtime import compile_module, forward_precision
 from pacgan_cli.core.stages import stage_size
 
 LATENT_BLOCK = 256  # latent vectors are drawn in blocks of this many, whatever the batch size
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """What `pacgan generate` makes: images from `model` (a checkpoint file or a loaded one, or the run folder
+    of `pacgan train`: its largest stage's best generator), `total` split evenly over the classes or
+    `per_class` counts, written to the stack `output`, its labels (default `<stem>_labels.csv` beside it)
+    and an optional PNG preview."""
+
+    model: str | os.PathLike[str] | LoadedCheckpoint
+    output: str | os.PathLike[str]
+    total: int | None = None
+    per_class: tuple[int, ...] | None = None
+    labels_output: str | os.PathLike[str] | None = None
+    preview: str | os.PathLike[str] | None = None
+    preview_per_class: int = 8
+    class_names: tuple[str, ...] = ()  # for the preview; default: the names the model was trained with
+    size: int | None = None  # default: the largest size the checkpoint reached
+    seed: int = 0
+    force: bool = False
+
+    def __post_init__(self) -> None:
+        if self.total is not None and self.per_class is not None:
+            raise ConfigError("give either --per-class or --total, not both")
+        if self.total is None and self.per_class is None:
+            raise ConfigError("say how many images: --per-class N N ... (one per class) or --total N")
+
+
+@dataclass(frozen=True)
+class GenerationOutcome:
+    """What `generate` made (`plan`: labels, size, seed), the images per class and the files written."""
+
+    plan: GenerationPlan
+    counts: tuple[int, ...]
+    files: list[Path]  # the stack, its labels, the preview when asked for
+
+    def summary_lines(self) -> list[str]:
+        plan = self.plan
+        return [
+            f"{len(plan.labels)} images {plan.size}x{plan.size} (per class {list(self.counts)}), seed {plan.seed}"
+        ]
+
+
+def generate(
+    request: GenerationRequest,
+    settings: InferenceSettings = InferenceSettings(),
+    reporter: Reporter | None = None,
+) -> GenerationOutcome:
+    """`pacgan generate`: load the generator, check the request, stream the images into the stack, then
+    write its labels and the optional preview.
+
+    Everything is checked before the first image (the outputs may be written and are distinct files, none
+    of them the model; the counts and size fit the model), and nothing is written unless all of it passes.
+    Memory holds one batch and the preview's images, however many images are made.
+    """
+    path, note = find_model(request.model, GENERATOR)
+    targets = generation_targets(request.output, request.preview, request.labels_output, model=path)
+    ensure_can_write(*targets, force=request.force)
+    checkpoint = open_model(request.model, path, GENERATOR)
+    num_classes = checkpoint.architecture.num_classes
+    counts = _requested_counts(request, num_classes)
+    plan = plan_generation(checkpoint, counts, request.size, request.seed, settings.batch_size)
+    names = resolve_class_names(request.class_names, checkpoint.config, num_classes)
+    device, reporter = start_on_device(settings, checkpoint, reporter or SilentReporter(), "generating", note)
+    settings = replace(settings, device=device)
+    shown = _write_streamed(checkpoint, plan, targets, settings, reporter, request.preview_per_class)
+    if request.preview is not None:
+        _save_preview(request.preview, shown, names, plan.size, plan.seed)
+    return GenerationOutcome(plan, tuple(counts), targets)
 
 
 @dataclass(frozen=True)
@@ -90,11 +169,7 @@ def plan_generation(
 def generated_batches(
     checkpoint: LoadedCheckpoint,
     plan: GenerationPlan,
-    *,
-    batch_size: int = 64,
-    device: torch.device | str = "cpu",
-    precision: str = "fp32",
-    compile_model: bool = False,
+    settings: InferenceSettings = InferenceSettings(),
     reporter: Reporter | None = None,
 ) -> Iterator[np.ndarray]:
     """The planned images `[n, C, S, S]` float32, one batch at a time, so memory does not grow with N.
@@ -102,12 +177,13 @@ def generated_batches(
     The latent vectors come from one seeded generator in fixed blocks of `LATENT_BLOCK`, so the same seed
     gives the same images whatever `batch_size` is. A non-finite image (a damaged checkpoint) is an error.
     """
-    model = compile_module(prepare_for_inference(checkpoint.model, device), compile_model)
+    device, batch_size = settings.device, settings.batch_size
+    model = compile_module(prepare_for_inference(checkpoint.model, device), settings.compile_model)
     latents = _LatentStream(plan.seed, checkpoint.architecture.latent_size)
     reporter = reporter or SilentReporter()
     total = len(plan.labels)
     reporter.stage_started(f"generate {plan.size}x{plan.size}", total)
-    with torch.inference_mode(), forward_precision(device, precision):
+    with torch.inference_mode(), forward_precision(device, settings.precision):
         for start in range(0, total, batch_size):
             stop = min(start + batch_size, total)
             z = latents.take(stop - start).to(device)
@@ -136,74 +212,17 @@ def generate_images(
     reporter: Reporter | None = None,
 ) -> GenerationResult:
     """Generate `counts` images (one total or per class) at `size` (default: the checkpoint's own size)
-    into memory; classes in order 0, 1, ... (`generate` streams them to a file instead)."""
+    into memory; classes in order 0, 1, ... (`generate` streams them to a file instead).
+
+    Keywords rather than `InferenceSettings`, as `classify_images` takes them: the in-memory Python API."""
     plan = plan_generation(checkpoint, counts, size, seed, batch_size)
     images = np.empty((len(plan.labels), plan.channels, plan.size, plan.size), dtype=np.float32)
     start = 0
-    for batch in generated_batches(
-        checkpoint,
-        plan,
-        batch_size=batch_size,
-        device=device,
-        precision=precision,
-        compile_model=compile_model,
-        reporter=reporter,
-    ):
+    settings = InferenceSettings(batch_size, device, precision, compile_model)
+    for batch in generated_batches(checkpoint, plan, settings, reporter):
         images[start : start + len(batch)] = batch
         start += len(batch)
     return GenerationResult(images=images, labels=plan.labels, size=plan.size, seed=seed)
-
-
-def generate(
-    checkpoint: LoadedCheckpoint,
-    counts: Sequence[int],
-    path: str | os.PathLike[str],
-    *,
-    labels: str | os.PathLike[str] | None = None,
-    preview: str | os.PathLike[str] | None = None,
-    preview_per_class: int = 8,
-    class_names: Sequence[str] = (),
-    size: int | None = None,
-    seed: int = 0,
-    batch_size: int = 64,
-    device: torch.device | str = "cpu",
-    precision: str = "fp32",
-    compile_model: bool = False,
-    force: bool = False,
-    reporter: Reporter | None = None,
-) -> tuple[GenerationPlan, list[Path]]:
-    """`pacgan generate`: stream the images into a stack, then write its labels and the optional preview.
-
-    Memory holds one batch and the preview's images, however many images are made. Nothing is written
-    unless every target may be written (existing files need `force`); returns the plan and the files.
-    """
-    plan = plan_generation(checkpoint, counts, size, seed, batch_size)
-    targets = generation_targets(path, preview, labels, model=checkpoint.path)
-    ensure_can_write(*targets, force=force)
-    classes = range(checkpoint.architecture.num_classes)
-    shown: dict[int, list[np.ndarray]] = {k: [] for k in classes}
-    start = 0
-    count = len(plan.labels)
-    with StackWriter(targets[0], count, plan.channels, plan.size, plan.size, force=True) as writer:
-        for batch in generated_batches(
-            checkpoint,
-            plan,
-            batch_size=batch_size,
-            device=device,
-            precision=precision,
-            compile_model=compile_model,
-            reporter=reporter,
-        ):
-            writer.write(batch)
-            for image, label in zip(batch, plan.labels[start : start + len(batch)], strict=True):
-                if len(shown[int(label)]) < preview_per_class:
-                    shown[int(label)].append(image)
-            start += len(batch)
-    write_synthetic_labels(targets[1], plan.labels, force=True)
-    if preview is not None:
-        rows = {k: np.stack(images) for k, images in shown.items() if images}
-        _save_preview(preview, rows, class_names, plan.size, seed)
-    return plan, targets
 
 
 def synthetic_labels_path(path: str | os.PathLike[str]) -> Path:
@@ -218,7 +237,7 @@ def generation_targets(
     labels: str | os.PathLike[str] | None = None,
     model: str | os.PathLike[str] | None = None,
 ) -> list[Path]:
-    """The files `save_generation` writes: the stack, its labels (default `<stem>_labels.csv` beside it),
+    """The files `generate` and `save_generation` write: the stack, its labels (default `<stem>_labels.csv` beside it),
     the optional preview; a ConfigError if two of them, or one of them and the `model` file, are one file."""
     path = Path(path)
     labels_path = Path(labels) if labels is not None else synthetic_labels_path(path)
@@ -254,6 +273,42 @@ def save_generation(
         }
         _save_preview(preview, rows, class_names, result.size, result.seed)
     return targets
+
+
+def _requested_counts(request: GenerationRequest, num_classes: int) -> list[int]:
+    """The images per class: `total` split evenly, or `per_class`, which needs one count per class."""
+    if request.total is not None:
+        return counts_per_class([request.total], num_classes)
+    per_class = request.per_class or ()
+    if len(per_class) != num_classes:
+        raise InputError(
+            f"the model has {num_classes} classes, so --per-class needs {num_classes} counts; "
+            f"got {len(per_class)} (use --total N to split N images evenly)"
+        )
+    return counts_per_class(per_class, num_classes)
+
+
+def _write_streamed(
+    checkpoint: LoadedCheckpoint,
+    plan: GenerationPlan,
+    targets: list[Path],
+    settings: InferenceSettings,
+    reporter: Reporter,
+    preview_per_class: int,
+) -> dict[int, np.ndarray]:
+    """Stream the images into `targets[0]` and their labels into `targets[1]`; returns the first
+    `preview_per_class` images of each class that has any, `[n, C, S, S]`, for the preview."""
+    shown: dict[int, list[np.ndarray]] = {k: [] for k in range(checkpoint.architecture.num_classes)}
+    start = 0
+    with StackWriter(targets[0], len(plan.labels), plan.channels, plan.size, plan.size, force=True) as writer:
+        for batch in generated_batches(checkpoint, plan, settings, reporter):
+            writer.write(batch)
+            for image, label in zip(batch, plan.labels[start : start + len(batch)], strict=True):
+                if len(shown[int(label)]) < preview_per_class:
+                    shown[int(label)].append(image)
+            start += len(batch)
+    write_synthetic_labels(targets[1], plan.labels, force=True)
+    return {k: np.stack(images) for k, images in shown.items() if images}
 
 
 def _save_preview(

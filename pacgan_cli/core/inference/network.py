@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -10,17 +11,46 @@ import torch
 
 from pacgan_cli.core.errors import InputError
 from pacgan_cli.core.intensity import check_unit_range
-from pacgan_cli.core.models.checkpoint import LoadedCheckpoint
+from pacgan_cli.core.models.checkpoint import LoadedCheckpoint, load_checkpoint
+from pacgan_cli.core.progress import FirstLinesReporter, Reporter
+from pacgan_cli.core.runtime import resolve_device, use_threads
 from pacgan_cli.core.stages import size_to_stage, stage_size
 
 MAX_STAGES = 16  # stage folders looked for in a run folder: sizes 4 .. 4 * 2**15
 
 
-def find_model(path: str | os.PathLike[str], kind: str) -> tuple[Path, str]:
-    """A checkpoint file as it is, or for a run folder of `pacgan train` the best `kind` checkpoint of its
-    largest stage; the second value says which file a folder gave (empty for a file)."""
+@dataclass(frozen=True)
+class InferenceSettings:
+    """How a network runs: none of these change the results beyond float rounding (bf16 keeps 8 bits).
+
+    `threads` is for the entry points (`generate`, `classify`), which set torch's CPU threads for the
+    process: these, else $PACGAN_THREADS, else a default by network size (`runtime.use_threads`).
+    """
+
+    batch_size: int = 64
+    device: torch.device | str = "cpu"
+    precision: str = "fp32"
+    compile_model: bool = False
+    threads: int | None = None
+
+
+def start_on_device(
+    settings: InferenceSettings, checkpoint: LoadedCheckpoint, reporter: Reporter, doing: str, note: str = ""
+) -> tuple[torch.device, Reporter]:
+    """Resolve the device and set the CPU threads for this network; the reporter returned says `note` and
+    which device and threads (`generating on cpu with 1 CPU thread`) just before the work's first event."""
+    device = resolve_device(str(settings.device))
+    threads = use_threads(settings.threads, checkpoint.architecture.base_channels)
+    return device, FirstLinesReporter(reporter, note, f"{doing} on {device} with {threads}")
+
+
+def find_model(path: str | os.PathLike[str] | LoadedCheckpoint, kind: str) -> tuple[Path, str]:
+    """A checkpoint file as it is (a loaded checkpoint: its file), or for a run folder of `pacgan train` the
+    best `kind` checkpoint of its largest stage; the second value says which file a folder gave (else empty)."""
     from pacgan_cli.core.training.run_folder import RunLayout
 
+    if isinstance(path, LoadedCheckpoint):
+        return path.path, ""
     path = Path(path)
     if not path.is_dir():
         return path, ""
@@ -38,6 +68,13 @@ def find_model(path: str | os.PathLike[str], kind: str) -> tuple[Path, str]:
         f"{path}: is a folder without PACGAN_{{S}}x{{S}}/{kind}_best.pt; "
         f"pass a {kind} checkpoint file or the run folder of `pacgan train`"
     )
+
+
+def open_model(model: str | os.PathLike[str] | LoadedCheckpoint, path: Path, kind: str) -> LoadedCheckpoint:
+    """`model` when it is loaded already, else the `kind` checkpoint at `path` (what `find_model` gave)."""
+    if isinstance(model, LoadedCheckpoint):
+        return model
+    return load_checkpoint(path, expected_kind=kind)
 
 
 def resolve_stage(checkpoint: LoadedCheckpoint, size: int | None) -> int:
