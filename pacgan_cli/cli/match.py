@@ -45,10 +45,8 @@ def match_command(
     Exits with 1 if the threshold cannot be reached (the best attempt is written all the same).
     """
     from pacgan_cli.cli.progress import progress_reporter
-    from pacgan_cli.core.cohort.match import MatchOptions, match_cohort, match_output_paths, save_match
+    from pacgan_cli.core.cohort.match import MatchOptions, match_table
     from pacgan_cli.core.cohort.table import CohortColumns
-    from pacgan_cli.core.io.atomic import ensure_can_write
-    from pacgan_cli.core.io.tables import read_csv
 
     options = MatchOptions(
         columns=CohortColumns(subject_column, group_column, age_column, sex_column, patients, controls),
@@ -57,13 +55,12 @@ def match_command(
         restarts=restarts,
         level=level,
     )
-    ensure_can_write(*match_output_paths(output), force=force)
     with progress_reporter(quiet) as reporter:
-        report = match_cohort(read_csv(table), options, reporter)
-    paths = save_match(report, output, force=force)
+        outcome = match_table(table, output, options, force=force, reporter=reporter)
+    report = outcome.report
     for line in report.summary_lines():
         typer.echo(line)
-    typer.echo(f"wrote {', '.join(str(p) for p in paths)}")
+    typer.echo(f"wrote {', '.join(str(p) for p in outcome.files)}")
     if not report.reached:
         raise PacganError(
             f"matching could not bring every test to p >= {threshold:g}; the best attempt is in {output} "

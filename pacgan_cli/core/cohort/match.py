@@ -31,7 +31,7 @@ from pacgan_cli.core.cohort.table import (
 )
 from pacgan_cli.core.errors import ConfigError, InputError
 from pacgan_cli.core.io.atomic import ensure_can_write, write_json_atomic, write_text_atomic
-from pacgan_cli.core.io.tables import write_csv
+from pacgan_cli.core.io.tables import read_csv, write_csv
 from pacgan_cli.core.progress import Reporter, SilentReporter
 
 RANDOMISED_CHOICES = 3
@@ -94,6 +94,32 @@ class MatchReport:
             "removed_subjects": list(self.removed_subjects),
             "ignored_rows": self.ignored_rows,
         }
+
+
+@dataclass(frozen=True)
+class MatchOutcome:
+    """What `match_table` found and the files it wrote (the matched table first)."""
+
+    report: MatchReport
+    files: list[Path]
+
+
+def match_table(
+    table: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    options: MatchOptions | None = None,
+    *,
+    force: bool = False,
+    reporter: Reporter | None = None,
+) -> MatchOutcome:
+    """`pacgan match`: read the cohort CSV, match it, write the matched rows and the report files.
+
+    The outputs are checked (a .csv name, writable) before the table is read. A result that does not reach
+    the threshold is written all the same (`report.reached` says so), so the closest attempt can be looked at.
+    """
+    ensure_can_write(*match_output_paths(output), force=force)
+    report = match_cohort(read_csv(table), options, reporter)
+    return MatchOutcome(report, save_match(report, output, force=force))
 
 
 def match_cohort(

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pacgan_cli.core.cohort.match import MatchOptions, match_cohort, save_match
+from pacgan_cli.core.cohort.match import MatchOptions, match_cohort, match_table, save_match
 from pacgan_cli.core.cohort.stats import compare_groups
 from pacgan_cli.core.errors import ConfigError, InputError, OutputExistsError
 
@@ -170,3 +170,31 @@ def test_save_match_writes_every_file_and_refuses_to_overwrite(tmp_path: Path, g
     with pytest.raises(OutputExistsError):
         save_match(gap_report, tmp_path / "matched.csv")
     save_match(gap_report, tmp_path / "matched.csv", force=True)
+
+
+def test_match_table_reads_matches_and_writes_every_file(gap_cohort: pd.DataFrame, tmp_path: Path) -> None:
+    gap_cohort.to_csv(tmp_path / "cohort.csv", index=False)
+    outcome = match_table(tmp_path / "cohort.csv", tmp_path / "out" / "matched.csv", MatchOptions(restarts=1))
+    names = [
+        "matched.csv",
+        "matched_removed.csv",
+        "matched_report.json",
+        "matched_report.txt",
+        "matched_ages.png",
+    ]
+    assert outcome.files == [tmp_path / "out" / name for name in names]
+    assert outcome.report.reached and passes(pd.read_csv(outcome.files[0]))
+    removed = pd.read_csv(outcome.files[1])
+    assert set(removed.Subject_ID) == set(outcome.report.removed_subjects)
+    assert len(removed) + len(pd.read_csv(outcome.files[0])) == len(gap_cohort)
+
+
+def test_match_table_checks_its_outputs_before_reading_the_table(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"path ending in \.csv"):
+        match_table(tmp_path / "missing.csv", tmp_path / "matched.txt")
+    (tmp_path / "matched_report.json").write_text("{}")
+    with pytest.raises(OutputExistsError, match="--force"):
+        match_table(tmp_path / "missing.csv", tmp_path / "matched.csv")
+    with pytest.raises(InputError, match=r"missing\.csv"):
+        match_table(tmp_path / "missing.csv", tmp_path / "matched.csv", force=True)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["matched_report.json"]
