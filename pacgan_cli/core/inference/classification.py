@@ -165,19 +165,26 @@ def classify_images(
         )
     reporter = reporter or SilentReporter()
     reporter.stage_started("classify", len(images))
-    probabilities = np.empty((len(images), checkpoint.architecture.num_classes), dtype=np.float64)
     classifier = compile_module(model, compile_model)
+    # Class scores stay on the device until the end: no host synchronisation between batches, so on a GPU
+    # the next batch's copy overlaps this batch's forward.
+    on_gpu = torch.device(device).type == "cuda"
+    scores = []
     with torch.inference_mode(), forward_precision(device, precision):
         for start in range(0, len(images), batch_size):
-            batch = tensor[start : start + batch_size].to(device, memory_format=torch.channels_last)
-            _, logits = classifier(batch, alpha, stage, batch_statistic=statistic)
-            if not bool(torch.isfinite(logits).all()):
-                raise InputError(
-                    f"{checkpoint.path}: the discriminator gave NaN or infinite class scores; its weights or "
-                    "batch statistic are damaged (use another checkpoint)"
-                )
-            probabilities[start : start + len(batch)] = torch.softmax(logits.double(), dim=1).cpu().numpy()
+            batch = tensor[start : start + batch_size]
+            batch = (batch.pin_memory() if on_gpu else batch).to(
+                device, memory_format=torch.channels_last, non_blocking=on_gpu
+            )
+            scores.append(classifier(batch, alpha, stage, batch_statistic=statistic)[1])
             reporter.advance(len(batch))
+        logits = torch.cat(scores) if scores else torch.empty(0, checkpoint.architecture.num_classes)
+        if not bool(torch.isfinite(logits).all()):
+            raise InputError(
+                f"{checkpoint.path}: the discriminator gave NaN or infinite class scores; its weights or "
+                "batch statistic are damaged (use another checkpoint)"
+            )
+        probabilities = torch.softmax(logits.double(), dim=1).cpu().numpy()
     reporter.stage_finished()
     return ClassificationResult(
         probabilities=probabilities,
