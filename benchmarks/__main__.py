@@ -27,7 +27,11 @@ def main() -> None:
     )
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument(
-        "--channels", type=int, nargs="*", default=[512, 64], help="base channels to train (none: skip training)"
+        "--channels",
+        type=int,
+        nargs="*",
+        default=[512, 64],
+        help="base channels to train (none: skip training)",
     )
     parser.add_argument(
         "--max-size", type=int, help="largest training size (default 32 on CPU, 256 with --full/CUDA)"

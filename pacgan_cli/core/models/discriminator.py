@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -48,6 +50,9 @@ class Discriminator(nn.Module):
         self.adv_layer = WSConv2d(base_channels, 1, 1, 1, 0)
         self.aux_FC1 = WSConv2d(base_channels, AUX_HIDDEN_CHANNELS, 1, 1, 0)
         self.aux_layer = WSConv2d(AUX_HIDDEN_CHANNELS, num_classes, 1, 1, 0)
+        # Set during distributed training steps: [groups, n, F] -> [groups, global n, F], so that the
+        # minibatch statistic covers the global batch.
+        self.batch_gather: Callable[[torch.Tensor], torch.Tensor] | None = None
 
     def forward(
         self,
@@ -88,6 +93,8 @@ class Discriminator(nn.Module):
         count, _, height, width = features.shape
         if batch_statistic is None:
             grouped = features.float().reshape(groups, count // groups, -1)
+            if self.batch_gather is not None:
+                grouped = self.batch_gather(grouped)
             statistic = torch.std(grouped, dim=1).mean(dim=1).repeat_interleave(count // groups)
         else:
             statistic = torch.as_tensor(batch_statistic, dtype=torch.float32, device=features.device)

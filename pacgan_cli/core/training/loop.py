@@ -22,6 +22,7 @@ from pacgan_cli.core.runtime import describe_threads, resolve_device, seed_every
 from pacgan_cli.core.stages import stage_size
 from pacgan_cli.core.training import records
 from pacgan_cli.core.training.data import batch_ranges, load_stage, open_data_folder, validation_split
+from pacgan_cli.core.training.distributed import Shard
 from pacgan_cli.core.training.losses import critic_loss, generator_loss, gradient_penalty
 from pacgan_cli.core.training.networks import (
     Networks,
@@ -388,25 +389,31 @@ def critic_step(
     alpha: float,
     stage: int,
     config: TrainingConfig,
+    shard: Shard | None = None,
 ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
-    """One critic update; returns the loss terms and the class logits of the real and fake batches."""
+    """One critic update; returns the loss terms and the class logits of the real and fake batches.
+
+    `shard` is this process's part of the global batch in a distributed run (default: all of it).
+    """
     generator, discriminator = networks.generator_step_module, networks.critic_step_module
-    z = torch.randn(real.shape[0], config.z_dim, device=real.device)
-    with networks.forward_precision():
-        # The fakes need no generator graph: only the critic learns here.
-        with torch.no_grad():
-            fake = generator(z, labels, alpha, stage)
-        # Real and fake in one call, each half with its own minibatch statistic (as two calls would give).
-        if networks.batched_critic:
-            scores, logits = discriminator(torch.cat([real, fake]), alpha, stage, groups=2)
-            (real_scores, fake_scores), (real_logits, fake_logits) = scores.chunk(2), logits.chunk(2)
-        else:
-            real_scores, real_logits = discriminator(real, alpha, stage)
-            fake_scores, fake_logits = discriminator(fake, alpha, stage)
-    mix = torch.rand(real.shape[0], 1, 1, 1, device=real.device)
-    penalty = gradient_penalty(
-        networks.penalty_module, real, fake, alpha, stage, mix, networks.forward_precision
-    )
+    shard = shard or Shard.whole(real.shape[0])
+    z = shard.draw((config.z_dim,), real.device)
+    with networks.ranks.global_statistic(networks.discriminator, shard):
+        with networks.forward_precision():
+            # The fakes need no generator graph: only the critic learns here.
+            with torch.no_grad():
+                fake = generator(z, labels, alpha, stage)
+            # Real and fake in one call, each half with its own minibatch statistic (as two calls give).
+            if networks.batched_critic:
+                scores, logits = discriminator(torch.cat([real, fake]), alpha, stage, groups=2)
+                (real_scores, fake_scores), (real_logits, fake_logits) = scores.chunk(2), logits.chunk(2)
+            else:
+                real_scores, real_logits = discriminator(real, alpha, stage)
+                fake_scores, fake_logits = discriminator(fake, alpha, stage)
+        mix = shard.draw((1, 1, 1), real.device, uniform=True)
+        penalty = gradient_penalty(
+            networks.penalty_module, real, fake, alpha, stage, mix, networks.forward_precision
+        )
     # Losses in fp32 whatever the forward precision.
     terms = critic_loss(
         real_scores.float(),
@@ -421,26 +428,34 @@ def critic_step(
         drift_weight=config.drift_weight,
     )
     networks.critic_optimizer.zero_grad(set_to_none=True)
-    terms["d_loss"].backward()
+    (terms["d_loss"] * shard.loss_weight).backward()
+    networks.ranks.average_gradients(networks.discriminator)
     networks.critic_optimizer.step()
     return terms, real_logits, fake_logits
 
 
 def generator_step(
-    networks: Networks, labels: torch.Tensor, alpha: float, stage: int, config: TrainingConfig
+    networks: Networks,
+    labels: torch.Tensor,
+    alpha: float,
+    stage: int,
+    config: TrainingConfig,
+    shard: Shard | None = None,
 ) -> dict[str, torch.Tensor]:
     """One generator update with a fresh latent batch; the critic's weights get no gradient."""
     generator, discriminator = networks.generator_step_module, networks.critic_step_module
-    z = torch.randn(labels.shape[0], config.z_dim, device=labels.device)
+    shard = shard or Shard.whole(labels.shape[0])
+    z = shard.draw((config.z_dim,), labels.device)
     networks.discriminator.requires_grad_(False)
     try:
-        with networks.forward_precision():
+        with networks.ranks.global_statistic(networks.discriminator, shard), networks.forward_precision():
             fake_scores, fake_logits = discriminator(generator(z, labels, alpha, stage), alpha, stage)
         terms = generator_loss(
             fake_scores.float(), fake_logits.float(), labels, lambda_cls=config.lambda_cls_1
         )
         networks.generator_optimizer.zero_grad(set_to_none=True)
-        terms["g_loss"].backward()
+        (terms["g_loss"] * shard.loss_weight).backward()
+        networks.ranks.average_gradients(networks.generator)
         networks.generator_optimizer.step()
     finally:
         networks.discriminator.requires_grad_(True)

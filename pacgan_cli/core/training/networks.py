@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from pacgan_cli.core.models.checkpoint import (
 from pacgan_cli.core.models.discriminator import Discriminator, measure_batch_statistic
 from pacgan_cli.core.models.generator import Generator
 from pacgan_cli.core.runtime import compile_module, forward_precision
+from pacgan_cli.core.training.distributed import Ranks
 
 StateDict = dict[str, torch.Tensor]
 
@@ -44,6 +45,7 @@ class Networks:
     critic_step_module: nn.Module
     penalty_module: nn.Module
     precision: str = "fp32"
+    ranks: Ranks = field(default_factory=Ranks)  # the processes of a distributed run; one by default
 
     @property
     def device(self) -> torch.device:
@@ -90,7 +92,9 @@ class StageCheckpointPaths:
     ema: Path
 
 
-def build_networks(config: TrainingConfig, devices: list[torch.device]) -> Networks:
+def build_networks(
+    config: TrainingConfig, devices: list[torch.device], ranks: Ranks | None = None
+) -> Networks:
     """Fresh networks and Adam optimisers (lr and betas from the config) on `devices[0]`.
 
     With several GPUs each training batch is split between them (DataParallel, as published), so the
@@ -125,6 +129,7 @@ def build_networks(config: TrainingConfig, devices: list[torch.device]) -> Netwo
         critic_step_module=compile_module(critic_module, config.compile),
         penalty_module=critic_module,
         precision=config.precision,
+        ranks=ranks or Ranks(device=device),
     )
 
 

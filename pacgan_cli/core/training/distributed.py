@@ -1,0 +1,182 @@
+"""Training over several processes started by torchrun: one process per GPU (NCCL), or per CPU process (gloo).
+
+Every rank holds the whole stage in memory, draws the same seeded permutation and the same random numbers
+for the global batch, and trains on its own slice of each batch, so that a run over N ranks computes what a
+single process computes on the whole batch:
+
+- the minibatch-stddev statistic is taken over the global batch: the critic's 4x4 features are all-gathered
+  (with autograd, so gradients reach every rank's images through the statistic, as in one process);
+- each rank's loss is weighted by its share of the batch, and after backward the ranks average their gradients
+  in one flat all-reduce per network per step.
+
+Not torch's DistributedDataParallel wrapper: its reducer expects one forward per backward and marks each
+parameter ready once, while a critic step runs the critic twice (the batched pass and the gradient penalty's)
+and differentiates through the penalty's input gradient. Averaging after backward is the same mathematics;
+blocks inactive at a stage have no gradient on every rank alike and are skipped, so no unused-parameter
+search is needed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import partial
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
+
+from pacgan_cli.core.errors import PacganError
+
+
+@dataclass(frozen=True)
+class Shard:
+    """This rank's images [begin, end) of a global batch of `total`, and every rank's count (`sizes`)."""
+
+    begin: int
+    end: int
+    total: int
+    sizes: tuple[int, ...]
+
+    @classmethod
+    def whole(cls, total: int) -> Shard:
+        return cls(0, total, total, (total,))
+
+    @property
+    def share(self) -> float:
+        """This rank's fraction of the batch: its loss terms are means over its images, weighted by it."""
+        return (self.end - self.begin) / self.total
+
+    @property
+    def loss_weight(self) -> float:
+        """The factor on this rank's loss so that averaged gradients are those of the global batch's mean."""
+        return self.share * len(self.sizes)
+
+    def draw(self, shape: tuple[int, ...], device: torch.device, uniform: bool = False) -> torch.Tensor:
+        """Random numbers for the global batch (the same on every rank), of which this rank takes its rows."""
+        sample = torch.rand if uniform else torch.randn
+        return sample(self.total, *shape, device=device)[self.begin : self.end]
+
+
+@dataclass(frozen=True)
+class Ranks:
+    """This process's place in the run: rank `rank` of `world_size`, on GPU `local_rank` of its machine."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0 alone writes files and shows progress."""
+        return self.rank == 0
+
+    @property
+    def active(self) -> bool:
+        return self.world_size > 1
+
+    def shard(self, total: int) -> Shard:
+        """Split a global batch as evenly as possible; the first `total % world_size` ranks take one more."""
+        if not self.active:
+            return Shard.whole(total)
+        low, extra = divmod(total, self.world_size)
+        sizes = tuple(low + (1 if rank < extra else 0) for rank in range(self.world_size))
+        begin = sum(sizes[: self.rank])
+        return Shard(begin, begin + sizes[self.rank], total, sizes)
+
+    def average_gradients(self, module: nn.Module) -> None:
+        """Mean of every rank's gradients, in one all-reduce over a flat copy."""
+        if not self.active:
+            return
+        gradients = [p.grad for p in module.parameters() if p.grad is not None]
+        if not gradients:
+            return
+        flat = _flatten_dense_tensors(gradients)
+        dist.all_reduce(flat)
+        flat /= self.world_size
+        for gradient, averaged in zip(gradients, _unflatten_dense_tensors(flat, gradients), strict=True):
+            gradient.copy_(averaged)
+
+    @contextlib.contextmanager
+    def global_statistic(self, discriminator: nn.Module, shard: Shard) -> Iterator[None]:
+        """Within the block, the critic's minibatch statistic is taken over the global batch."""
+        if not self.active:
+            yield
+            return
+        discriminator.batch_gather = partial(_gather_batch, sizes=shard.sizes)
+        try:
+            yield
+        finally:
+            discriminator.batch_gather = None
+
+    def any(self, flag: bool) -> bool:
+        """True on every rank when it is true on one (a stop request, a checkpoint falling due)."""
+        if not self.active:
+            return flag
+        value = torch.tensor([1.0 if flag else 0.0], device=self.device)
+        dist.all_reduce(value, op=dist.ReduceOp.MAX)
+        return bool(value.item())
+
+    def sum(self, tensor: torch.Tensor) -> torch.Tensor:
+        if self.active:
+            tensor = tensor.clone()
+            dist.all_reduce(tensor)
+        return tensor
+
+    def gather(self, tensors: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Every rank's tensors (any sizes), rank by rank, on this rank's device."""
+        if not self.active:
+            return tensors
+        gathered: list[list[torch.Tensor] | None] = [None] * self.world_size
+        dist.all_gather_object(gathered, [tensor.cpu() for tensor in tensors])
+        return [tensor.to(self.device) for part in gathered for tensor in part or []]
+
+    @contextlib.contextmanager
+    def together(self) -> Iterator[None]:
+        """A block that may fail on some ranks only (rank 0's checks of the run folder): every rank learns
+        of the failure, so that none waits forever for the others."""
+        failure: PacganError | None = None
+        try:
+            yield
+        except PacganError as error:
+            failure = error
+        if self.any(failure is not None):
+            raise failure or PacganError("another training process stopped; its message says why")
+
+    def barrier(self) -> None:
+        if self.active:
+            dist.barrier()
+
+
+def join_ranks(device: torch.device) -> Ranks:
+    """The process group that torchrun describes in the environment (WORLD_SIZE > 1), joined once; the
+    group a caller already joined; or rank 0 of 1. With CUDA each rank uses GPU LOCAL_RANK."""
+    initialized = dist.is_available() and dist.is_initialized()
+    world_size = dist.get_world_size() if initialized else int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size <= 1:
+        return Ranks(device=device)
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if device.type == "cuda":
+        device = torch.device("cuda", local_rank)
+        torch.cuda.set_device(device)
+    if not initialized:
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return Ranks(dist.get_rank(), world_size, local_rank, device)
+
+
+def _gather_batch(grouped: torch.Tensor, sizes: tuple[int, ...]) -> torch.Tensor:
+    """[groups, this rank's n, F] -> [groups, global n, F] in rank order, differentiable: padded to the
+    largest share (all-gather needs equal shapes), gathered, and cut back."""
+    from torch.distributed.nn.functional import all_gather
+
+    padded = F.pad(grouped, (0, 0, 0, max(sizes) - grouped.shape[1]))
+    with warnings.catch_warnings():  # deprecated for a private successor; this one differentiates twice
+        warnings.simplefilter("ignore", FutureWarning)
+        parts = all_gather(padded)
+    return torch.cat([part[:, :size] for part, size in zip(parts, sizes, strict=True)], dim=1)
