@@ -5,6 +5,7 @@ TensorBoard's event files."""
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import numbers
 import os
@@ -28,7 +29,7 @@ from pacgan_cli.core.io.atomic import (
 )
 from pacgan_cli.core.metrics import plots
 from pacgan_cli.core.metrics.classification import ClassificationReport
-from pacgan_cli.core.models.checkpoint import read_checkpoint_file
+from pacgan_cli.core.models.checkpoint import check_tensor_file_size, read_checkpoint_file, tensor_digest
 from pacgan_cli.core.progress import Reporter
 from pacgan_cli.core.stages import stage_size
 from pacgan_cli.core.training import records
@@ -40,6 +41,7 @@ from pacgan_cli.core.training.networks import (
 )
 
 SNAPSHOT_TAGS = ("last", "best")
+PROGRESS_DIGEST_KEY = "sha256"
 
 
 @dataclass(frozen=True)
@@ -188,9 +190,13 @@ def resume_point(config: TrainingConfig, layout: RunLayout, resuming: bool) -> R
 
 
 def load_progress(path: Path) -> dict[str, Any]:
-    """A resume checkpoint as plain data (`weights_only=True`); a damaged one is an error that says so."""
+    """A resume checkpoint as plain data (`weights_only=True`), once its size is known to be within the
+    checkpoint limit; a damaged one (unreadable, or not matching its SHA-256) is an error that says so."""
     try:
+        check_tensor_file_size(path)
         data = torch.load(path, map_location="cpu", weights_only=True)
+    except InputError:
+        raise
     except Exception as error:
         raise InputError(
             f"{path}: the resume checkpoint is damaged ({str(error).splitlines()[0]}); delete it to resume "
@@ -200,7 +206,21 @@ def load_progress(path: Path) -> dict[str, Any]:
         raise InputError(
             f"{path}: not a pacgan resume checkpoint; delete it to resume from the last finished stage"
         )
+    recorded = data.pop(PROGRESS_DIGEST_KEY, None)  # absent only in files written before it was added
+    if recorded is not None and recorded != progress_digest(data):
+        raise InputError(
+            f"{path}: the resume checkpoint is damaged: its contents do not match the SHA-256 recorded when it "
+            "was written; delete it to resume from the last finished stage"
+        )
     return data
+
+
+def progress_digest(data: dict[str, Any]) -> str:
+    """SHA-256 of a resume checkpoint: its tensors (as a stage checkpoint's digest) and every plain value
+    around them (alpha, position, Python's random state, records), since a changed number there would
+    silently change the resumed run as much as a changed weight."""
+    plain = repr(_without_tensors(data))
+    return hashlib.sha256(f"{tensor_digest(data)}\0{plain}".encode()).hexdigest()
 
 
 def best_epochs(config: TrainingConfig) -> list[int]:
@@ -341,9 +361,10 @@ class RunFolder:
         return _LoggedReporter(reporter, self)
 
     def save_progress(self, data: dict[str, Any]) -> None:
-        """Write the resume checkpoint atomically: the previous one stays until the new one is complete."""
+        """Write the resume checkpoint atomically (the previous one stays until the new one is complete),
+        with the SHA-256 that `load_progress` checks."""
         with atomic_path(self.layout.progress_path) as temporary:
-            torch.save(data, temporary)
+            torch.save({**data, PROGRESS_DIGEST_KEY: progress_digest(data)}, temporary)
 
     def finish_stage(self, size: int, result: dict[str, Any]) -> None:
         """Mark the stage complete (its checkpoints, curves and result are written) and drop the resume
@@ -445,6 +466,17 @@ class _LoggedReporter:
     def message(self, text: str) -> None:
         self.folder.log(text)
         self.reporter.message(text)
+
+
+def _without_tensors(data: Any) -> Any:
+    """`data` with every tensor replaced by a placeholder (the tensors are hashed on their own)."""
+    if isinstance(data, torch.Tensor):
+        return "<tensor>"
+    if isinstance(data, dict):
+        return {key: _without_tensors(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return type(data)(_without_tensors(item) for item in data)
+    return data
 
 
 def _scalars(data: Any, tag: str) -> list[tuple[str, float]]:
