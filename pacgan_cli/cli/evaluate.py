@@ -95,9 +95,22 @@ def evaluate_command(
         evaluate,
         load_image_set,
     )
+    from pacgan_cli.core.io.atomic import ensure_distinct
     from pacgan_cli.core.models.checkpoint import DISCRIMINATOR, load_checkpoint
     from pacgan_cli.core.runtime import resolve_device, use_threads
 
+    # The report folder may not be a file or folder being read: the report would go into the data.
+    inputs = {
+        "--real": real,
+        "--fake": fake,
+        "--real-labels": real_labels,
+        "--fake-labels": fake_labels,
+        "--train": train,
+        "--train-labels": train_labels,
+        "--discriminator": discriminator,
+        "--inception-weights": inception_weights,
+    }
+    ensure_distinct({"--output": output}, inputs)
     fake_set = load_image_set(fake, fake_labels, role="fake")
     real_set = load_image_set(real, real_labels, size=fake_set.size, role="real")
     train_set = load_image_set(train, train_labels, size=fake_set.size, role="train") if train else None

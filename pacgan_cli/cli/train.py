@@ -35,6 +35,11 @@ def train_command(
         None, "--stage-handover", help="Weights each stage starts from: last (published behaviour) or best."
     ),
     ema: bool | None = typer.Option(None, "--ema/--no-ema", help="Keep an exponential moving average of G."),
+    tensorboard: bool | None = typer.Option(
+        None,
+        "--tensorboard/--no-tensorboard",
+        help="Also log the metrics and sample grids for TensorBoard (RUN/tensorboard; pacgan[tensorboard]).",
+    ),
     precision: str | None = PrecisionOption,
     compile_networks: bool | None = typer.Option(
         None, "--compile/--no-compile", help="torch.compile the training steps (pays off for long stages)."
@@ -59,6 +64,7 @@ def train_command(
         "ema": ema,
         "precision": precision,
         "compile": compile_networks,
+        "tensorboard": tensorboard,
     }
     if epochs is not None:
         overrides["progressive_epochs"] = epochs

@@ -96,6 +96,7 @@ class TrainingConfig:
     compile: bool = False
     checkpoint_every_epochs: int = 1
     checkpoint_every_minutes: float = 10.0
+    tensorboard: bool = False
 
     @property
     def num_stages(self) -> int:

@@ -173,3 +173,18 @@ def test_each_stack_finds_its_own_labels_and_unscaled_images_are_refused(
     assert code == 1 and stderr.count("\n") == 1
     assert "but the networks and metrics need [-1, 1]; scale it as the training data were" in stderr
     assert not (tmp_path / "rb").exists()
+
+
+@pytest.mark.parametrize(("option", "index"), [("--real", 0), ("--train", 1), ("--fake", 2)])
+def test_the_report_folder_may_not_be_an_input(
+    inputs, tmp_path: Path, capsys, option: str, index: int
+) -> None:
+    test, train, fake = inputs
+    args = ["evaluate", "--real", str(test), "--fake", str(fake), "--train", str(train), "--metrics", "ssim"]
+    before = sorted(inputs[index].parent.rglob("*"))
+    code, _, stderr = run_cli([*args, "-o", str(inputs[index]), "--force"], capsys)
+    assert code == 2 and stderr.count("\n") == 1
+    assert stderr.startswith(
+        f"error: --output {inputs[index]} is the input {option}; writing it would destroy"
+    )
+    assert sorted(inputs[index].parent.rglob("*")) == before

@@ -73,3 +73,18 @@ def test_match_refuses_to_overwrite_any_of_its_files(
     code, _, err = run_cli(["match", str(tmp_path / "cohort.csv"), "-o", str(tmp_path / "m.csv")], capsys)
     assert code == 1 and "m_ages.png already exists" in err
     assert not (tmp_path / "m.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("table", "output", "named"), [("m.csv", "m.csv", "--output"), ("m_removed.csv", "m.csv", "the file")]
+)
+def test_match_may_not_write_over_its_table_even_with_force(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], table: str, output: str, named: str
+) -> None:
+    make_cohort(subjects=20).to_csv(tmp_path / table, index=False)
+    before = (tmp_path / table).read_bytes()
+    code, _, err = run_cli(["match", str(tmp_path / table), "-o", str(tmp_path / output), "--force"], capsys)
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith(f"error: {named}") and "is the input TABLE; writing it would destroy" in err
+    assert (tmp_path / table).read_bytes() == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == [table]

@@ -30,7 +30,7 @@ from pacgan_cli.core.cohort.table import (
     prepare_cohort,
 )
 from pacgan_cli.core.errors import ConfigError, InputError
-from pacgan_cli.core.io.atomic import ensure_can_write, write_json_atomic, write_text_atomic
+from pacgan_cli.core.io.atomic import ensure_can_write, ensure_distinct, write_json_atomic, write_text_atomic
 from pacgan_cli.core.io.tables import read_csv, write_csv
 from pacgan_cli.core.progress import Reporter, SilentReporter
 
@@ -114,10 +114,15 @@ def match_table(
 ) -> MatchOutcome:
     """`pacgan match`: read the cohort CSV, match it, write the matched rows and the report files.
 
-    The outputs are checked (a .csv name, writable) before the table is read. A result that does not reach
-    the threshold is written all the same (`report.reached` says so), so the closest attempt can be looked at.
+    The outputs are checked (a .csv name, none of them the table, writable) before the table is read. A
+    result that does not reach the threshold is written all the same (`report.reached` says so), so the
+    closest attempt can be looked at.
     """
-    ensure_can_write(*match_output_paths(output), force=force)
+    targets = match_output_paths(output)
+    ensure_distinct(
+        {"--output": output} | {f"the file {path}": path for path in targets[1:]}, {"TABLE": table}
+    )
+    ensure_can_write(*targets, force=force)
     report = match_cohort(read_csv(table), options, reporter)
     return MatchOutcome(report, save_match(report, output, force=force))
 

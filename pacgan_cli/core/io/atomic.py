@@ -92,7 +92,7 @@ def ensure_distinct(
             if _same_file(path, source):
                 raise ConfigError(
                     f"{name} {path} is the input {source_name}; writing it would destroy what is read, "
-                    "so choose another file"
+                    "so choose another path"
                 )
 
 

@@ -361,7 +361,7 @@ def train_stage(
             for name, samples in records.sample_images(
                 networks, sample_z, sample_labels, alpha, stage
             ).items():
-                folder.save_samples(samples, config.class_size, size, f"{name}_epoch_{epoch:04d}", title)
+                folder.save_samples(samples, config.class_size, size, name, epoch, title)
         # The bar shows each finished epoch's mean losses (read once per epoch, not per batch).
         shown = {name: record[name] for name in ("d_loss", "g_loss")}
         reporter.advance(0, epoch=epoch, epochs=epochs, alpha=alpha, epoch_done=True, **shown)

@@ -108,14 +108,9 @@ def save_sample_grid(
 ) -> None:
     """One row per class: `images` [K * n, C, H, W] in [-1, 1], grouped by class, saved as a PNG;
     rows are labelled with the class names when given."""
-    count, channels, height, width = images.shape
+    count, channels, height, _ = images.shape
+    grid = sample_grid(images, classes)
     columns = count // classes
-    pixels = np.clip((images + 1) / 2, 0, 1).transpose(0, 2, 3, 1)
-    grid = np.ones((classes * (height + 2), columns * (width + 2), channels), dtype=np.float32)
-    for index in range(count):
-        row, column = divmod(index, columns)
-        top, left = row * (height + 2) + 1, column * (width + 2) + 1
-        grid[top : top + height, left : left + width] = pixels[index]
     figure, axes = plt.subplots(figsize=(max(4, columns * 1.2), max(2, classes * 1.3)))
     axes.imshow(
         grid.squeeze(-1) if channels == 1 else grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest"
@@ -127,6 +122,20 @@ def save_sample_grid(
     if title:
         axes.set_title(title)
     _save(figure, path)
+
+
+def sample_grid(images: np.ndarray, classes: int) -> np.ndarray:
+    """The pixels of a sample grid, one row per class with a 1-pixel white border around each image:
+    `images` [K * n, C, H, W] in [-1, 1] -> [K * (H + 2), n * (W + 2), C] float32 in [0, 1]."""
+    count, channels, height, width = images.shape
+    columns = count // classes
+    pixels = np.clip((images + 1) / 2, 0, 1).transpose(0, 2, 3, 1)
+    grid = np.ones((classes * (height + 2), columns * (width + 2), channels), dtype=np.float32)
+    for index in range(count):
+        row, column = divmod(index, columns)
+        top, left = row * (height + 2) + 1, column * (width + 2) + 1
+        grid[top : top + height, left : left + width] = pixels[index]
+    return grid
 
 
 def save_curves(records: list[dict[str, Any]], folder: Path, best_epoch: int | None) -> None:

@@ -1,10 +1,13 @@
 """The run folder, the one writer of a training run: its layout, the overwrite guard, the resume point,
-`config.yaml`, `metrics.jsonl`, `summary.json`, the stage checkpoints and the pictures."""
+`config.yaml`, `metrics.jsonl`, `summary.json`, the stage checkpoints, the pictures and (optionally)
+TensorBoard's event files."""
 
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
+import numbers
 import os
 import shutil
 import socket
@@ -16,7 +19,7 @@ import numpy as np
 import torch
 
 from pacgan_cli.core.config import TrainingConfig, config_to_yaml
-from pacgan_cli.core.errors import InputError, OutputExistsError
+from pacgan_cli.core.errors import InputError, OutputExistsError, PacganError
 from pacgan_cli.core.io.atomic import (
     atomic_path,
     json_ready,
@@ -26,7 +29,7 @@ from pacgan_cli.core.io.atomic import (
 )
 from pacgan_cli.core.metrics import plots
 from pacgan_cli.core.metrics.classification import ClassificationReport
-from pacgan_cli.core.models.checkpoint import read_checkpoint_file
+from pacgan_cli.core.models.checkpoint import check_tensor_file_size, read_checkpoint_file, tensor_digest
 from pacgan_cli.core.progress import Reporter
 from pacgan_cli.core.stages import stage_size
 from pacgan_cli.core.training import records
@@ -38,6 +41,7 @@ from pacgan_cli.core.training.networks import (
 )
 
 SNAPSHOT_TAGS = ("last", "best")
+PROGRESS_DIGEST_KEY = "sha256"
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,15 @@ class RunLayout:
     def lock_path(self) -> Path:
         return self.model_directory / ".pacgan.lock"
 
+    @property
+    def tensorboard_path(self) -> Path:
+        """TensorBoard's event files (with `tensorboard: true`): `tensorboard --logdir RUN/tensorboard`."""
+        return self.model_directory / "tensorboard"
+
+    def sample_grid(self, size: int, kind: str, epoch: int) -> Path:
+        """`samples` or `samples_ema` of one epoch: `samples_epoch_0001.png`."""
+        return self.image_stage(size) / f"{kind}_epoch_{epoch:04d}.png"
+
     def stage_marker(self, size: int) -> Path:
         """Written last, when every file of the stage is complete: a stage without it is unfinished."""
         return self.model_stage(size) / "stage_complete.json"
@@ -114,7 +127,13 @@ class RunLayout:
 
     def result_paths(self) -> list[Path]:
         """Everything a run writes, for the overwrite guard and --force."""
-        fixed = [self.config_path, self.metrics_path, self.summary_path, self.progress_path]
+        fixed = [
+            self.config_path,
+            self.metrics_path,
+            self.summary_path,
+            self.progress_path,
+            self.tensorboard_path,
+        ]
         stages = [*self.model_directory.glob("PACGAN_*x*"), *self.image_directory.glob("PACGAN_*x*")]
         return [path for path in dict.fromkeys([*fixed, *stages]) if path.exists()]
 
@@ -171,9 +190,13 @@ def resume_point(config: TrainingConfig, layout: RunLayout, resuming: bool) -> R
 
 
 def load_progress(path: Path) -> dict[str, Any]:
-    """A resume checkpoint as plain data (`weights_only=True`); a damaged one is an error that says so."""
+    """A resume checkpoint as plain data (`weights_only=True`), once its size is known to be within the
+    checkpoint limit; a damaged one (unreadable, or not matching its SHA-256) is an error that says so."""
     try:
+        check_tensor_file_size(path)
         data = torch.load(path, map_location="cpu", weights_only=True)
+    except InputError:
+        raise
     except Exception as error:
         raise InputError(
             f"{path}: the resume checkpoint is damaged ({str(error).splitlines()[0]}); delete it to resume "
@@ -183,7 +206,21 @@ def load_progress(path: Path) -> dict[str, Any]:
         raise InputError(
             f"{path}: not a pacgan resume checkpoint; delete it to resume from the last finished stage"
         )
+    recorded = data.pop(PROGRESS_DIGEST_KEY, None)  # absent only in files written before it was added
+    if recorded is not None and recorded != progress_digest(data):
+        raise InputError(
+            f"{path}: the resume checkpoint is damaged: its contents do not match the SHA-256 recorded when it "
+            "was written; delete it to resume from the last finished stage"
+        )
     return data
+
+
+def progress_digest(data: dict[str, Any]) -> str:
+    """SHA-256 of a resume checkpoint: its tensors (as a stage checkpoint's digest) and every plain value
+    around them (alpha, position, Python's random state, records), since a changed number there would
+    silently change the resumed run as much as a changed weight."""
+    plain = repr(_without_tensors(data))
+    return hashlib.sha256(f"{tensor_digest(data)}\0{plain}".encode()).hexdigest()
 
 
 def best_epochs(config: TrainingConfig) -> list[int]:
@@ -208,6 +245,8 @@ class RunFolder:
         self.layout = layout
         self.class_names: tuple[str, ...] = ()  # the config's, once opened: grids and plots show them
         self.metrics_lines = 0
+        self.run_epochs = 0  # epoch lines in metrics.jsonl: TensorBoard's step, continuous over the stages
+        self._events: Any = None  # a torch SummaryWriter with `tensorboard: true`
         self._locked = False
 
     def open(self, config: TrainingConfig, resuming: bool, force: bool, point: ResumePoint) -> list[str]:
@@ -215,6 +254,7 @@ class RunFolder:
         remove the old run's files), clear what killed writes left, write the resolved config and cut
         `metrics.jsonl` back to the resume point. Returns notes worth showing (repairs made)."""
         layout = self.layout
+        writer_class = summary_writer_class() if config.tensorboard else None
         existing = layout.result_paths()
         if existing and not resuming and not force:
             raise OutputExistsError(
@@ -237,10 +277,17 @@ class RunFolder:
         ]
         write_text_atomic(layout.config_path, config_to_yaml(config))
         self.class_names = config.class_names
-        return notes + self._cut_metrics(point)
+        notes += self._cut_metrics(point)
+        if writer_class is not None:
+            # Events a resumed run writes again (steps from the resume point on) replace the old ones.
+            self._events = writer_class(str(layout.tensorboard_path), purge_step=self.run_epochs + 1)
+        return notes
 
     def close(self) -> None:
-        """Release the lock (the run's files stay)."""
+        """Finish the event files and release the lock (the run's files stay)."""
+        if self._events is not None:
+            self._events.close()
+            self._events = None
         if self._locked:
             self.layout.lock_path.unlink(missing_ok=True)
             self._locked = False
@@ -256,10 +303,24 @@ class RunFolder:
             handle.write(json.dumps(json_ready(line), allow_nan=False) + "\n")
             handle.flush()
         self.metrics_lines += 1
+        if record.get("event") == "epoch":
+            self.run_epochs += 1
+        if self._events is not None:
+            prefix = "test/" if record.get("event") == "test" else ""
+            for tag, value in _scalars(json_ready(record), prefix.rstrip("/")):
+                self._events.add_scalar(tag, value, self.run_epochs)
+            self._events.flush()
 
-    def save_samples(self, images: np.ndarray, classes: int, size: int, name: str, title: str) -> None:
-        path = self.layout.image_stage(size) / f"{name}.png"
+    def save_samples(
+        self, images: np.ndarray, classes: int, size: int, kind: str, epoch: int, title: str
+    ) -> None:
+        """A per-class grid of `kind` (samples, samples_ema) as a PNG, and as `{kind}/{S}x{S}` in TensorBoard."""
+        path = self.layout.sample_grid(size, kind, epoch)
         records.save_sample_grid(images, classes, path, title, self.class_names)
+        if self._events is not None:
+            grid = records.sample_grid(images, classes)
+            self._events.add_image(f"{kind}/{size}x{size}", grid, self.run_epochs, dataformats="HWC")
+            self._events.flush()
 
     def save_curves(self, size: int, epoch_records: list[dict[str, Any]], best_epoch: int | None) -> None:
         records.save_curves(epoch_records, self.layout.image_stage(size), best_epoch)
@@ -300,9 +361,10 @@ class RunFolder:
         return _LoggedReporter(reporter, self)
 
     def save_progress(self, data: dict[str, Any]) -> None:
-        """Write the resume checkpoint atomically: the previous one stays until the new one is complete."""
+        """Write the resume checkpoint atomically (the previous one stays until the new one is complete),
+        with the SHA-256 that `load_progress` checks."""
         with atomic_path(self.layout.progress_path) as temporary:
-            torch.save(data, temporary)
+            torch.save({**data, PROGRESS_DIGEST_KEY: progress_digest(data)}, temporary)
 
     def finish_stage(self, size: int, result: dict[str, Any]) -> None:
         """Mark the stage complete (its checkpoints, curves and result are written) and drop the resume
@@ -363,7 +425,21 @@ class RunFolder:
             kept = [line for line, record in lines if record.get("stage", 0) < point.stage]
         write_text_atomic(path, "".join(line + "\n" for line in kept))
         self.metrics_lines = len(kept)
+        self.run_epochs = sum(json.loads(line).get("event") == "epoch" for line in kept)
         return notes
+
+
+def summary_writer_class() -> Any:
+    """torch's TensorBoard SummaryWriter; without the optional `tensorboard` package, one line saying how to
+    install it (checked before the run folder is touched)."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as error:
+        raise PacganError(
+            "TensorBoard logging (--tensorboard, tensorboard: true) needs the tensorboard package, which is "
+            "not installed; install it with: pip install 'pacgan[tensorboard]'"
+        ) from error
+    return SummaryWriter
 
 
 class _LoggedReporter:
@@ -390,6 +466,29 @@ class _LoggedReporter:
     def message(self, text: str) -> None:
         self.folder.log(text)
         self.reporter.message(text)
+
+
+def _without_tensors(data: Any) -> Any:
+    """`data` with every tensor replaced by a placeholder (the tensors are hashed on their own)."""
+    if isinstance(data, torch.Tensor):
+        return "<tensor>"
+    if isinstance(data, dict):
+        return {key: _without_tensors(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return type(data)(_without_tensors(item) for item in data)
+    return data
+
+
+def _scalars(data: Any, tag: str) -> list[tuple[str, float]]:
+    """Every number in a metrics line, lists and dicts flattened into `tag/key/index` names (no booleans,
+    no nulls: a NaN is null in metrics.jsonl and left out here too)."""
+    if isinstance(data, dict):
+        return [item for key, value in data.items() for item in _scalars(value, f"{tag}/{key}".lstrip("/"))]
+    if isinstance(data, list):
+        return [item for index, value in enumerate(data) for item in _scalars(value, f"{tag}/{index}")]
+    if isinstance(data, numbers.Real) and not isinstance(data, bool):
+        return [(tag, float(data))]
+    return []
 
 
 def _now() -> str:

@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
+import torch
 from skimage.metrics import structural_similarity
 
+from pacgan_cli.core.metrics import similarity
 from pacgan_cli.core.metrics.similarity import distinct_pairs, same_class_pair_ssim, ssim, window_size_for
 
 
@@ -101,3 +103,40 @@ def test_pairs_sharing_images_score_as_each_pair_alone() -> None:
     assert result.pairs_per_class == (16,)
     assert result.mean == pytest.approx(np.mean(expected), abs=1e-6)
     assert result.std == pytest.approx(np.std(expected), abs=1e-6)
+
+
+@pytest.mark.parametrize("window", [3, 5, 7])
+def test_every_window_matches_skimage(window: int) -> None:
+    rng = np.random.default_rng(6)
+    a = rng.uniform(-1, 1, (3, 1, 20, 20))
+    b = np.clip(a + rng.normal(0, 0.5, a.shape), -1, 1)
+    expected = [structural_similarity(a[i, 0], b[i, 0], data_range=2, win_size=window) for i in range(3)]
+    np.testing.assert_allclose(ssim(a, b, window_size=window), expected, rtol=0, atol=1e-6)
+
+
+def test_a_constant_background_adds_no_rounding_error() -> None:
+    """Where both images are constant (an MRI's background), the covariance cancels exactly, as in float64
+    (4e-9 off here; adding the constants to the products before the box sum made it 4e-5)."""
+    rng = np.random.default_rng(7)
+    a = np.full((4, 1, 64, 64), -1.0, dtype=np.float32)
+    a[:, :, 20:44, 20:44] = rng.uniform(-0.5, 0.5, (4, 1, 24, 24))
+    b = a.copy()
+    b[:, :, 20:44, 20:44] += rng.normal(0, 0.05, (4, 1, 24, 24)).astype(np.float32)
+    expected = [structural_similarity(a[i, 0], b[i, 0], data_range=2) for i in range(4)]
+    np.testing.assert_allclose(ssim(a, b), expected, rtol=0, atol=1e-7)
+
+
+def test_chunked_statistics_and_pairs_in_any_order_score_each_pair(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(8)
+    a, b = rng.uniform(-1, 1, (5, 1, 16, 16)), rng.uniform(-1, 1, (4, 1, 16, 16))
+    first_side, second_side = np.array([4, 0, 2, 4, 1, 3, 0]), np.array([1, 3, 0, 0, 2, 1, 3])
+    expected = [
+        structural_similarity(a[i, 0], b[j, 0], data_range=2)
+        for i, j in zip(first_side, second_side, strict=True)
+    ]
+    monkeypatch.setattr(similarity, "CHUNK_BYTES", 2 * 16 * 16 * 4)  # two images or pairs at a time
+    with torch.inference_mode():
+        first = similarity.ImageStatistics.of(torch.tensor(a, dtype=torch.float32), 7, 2.0, first=True)
+        second = similarity.ImageStatistics.of(torch.tensor(b, dtype=torch.float32), 7, 2.0, first=False)
+        scores = similarity.pair_scores(first, torch.tensor(first_side), second, torch.tensor(second_side))
+    np.testing.assert_allclose(scores.numpy(), expected, rtol=0, atol=1e-6)
