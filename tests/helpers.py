@@ -89,3 +89,24 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
         sys.argv = saved
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+def train_as_rank(rank: int, world_size: int, store: str, config: dict[str, object], output: str) -> None:
+    """One process of a distributed run (torch.multiprocessing target): joins a file-store group with gloo,
+    trains, and writes its rank's final weights digest to `output`/digest-{rank}.txt."""
+    import os
+
+    import torch
+    import torch.distributed as dist
+
+    from pacgan_cli.core.config import build_config
+    from pacgan_cli.core.training.loop import train
+
+    os.environ["LOCAL_RANK"] = str(rank)
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world_size)
+    try:
+        result = train(build_config(config), output=Path(output))
+        (Path(output).parent / f"digest-{rank}.txt").write_text(str(result.weights_digest))
+    finally:
+        dist.destroy_process_group()

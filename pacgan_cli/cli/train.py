@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -83,8 +84,11 @@ def train_command(
     from pacgan_cli.core.training.loop import train
 
     use_threads(threads, resolved.in_channels)  # the count is in training's first line
-    with progress_reporter(quiet) as reporter:
+    main_process = os.environ.get("RANK", "0") == "0"  # under torchrun, rank 0 alone shows progress
+    with progress_reporter(quiet or not main_process) as reporter:
         result = train(resolved, reporter, output=output, resume=resume, force=force)
+    if result.rank != 0:
+        return
     typer.echo(f"run folder: {result.run_directory}")
     for line in result.summary_lines():
         typer.echo(line)

@@ -62,13 +62,14 @@ def validation_split(labels: pd.DataFrame, folds: int, seed: int) -> tuple[np.nd
     return np.asarray(train_rows), np.asarray(validation_rows)
 
 
-def batch_ranges(count: int, batch_size: int) -> list[tuple[int, int]]:
-    """[start, end) ranges covering `count` items; a trailing single item joins the previous batch.
+def batch_ranges(count: int, batch_size: int, processes: int = 1) -> list[tuple[int, int]]:
+    """[start, end) ranges covering `count` items; a trailing batch smaller than 2 (or than the number of
+    processes sharing each batch) joins the previous one.
 
     A batch of one image would make the minibatch standard deviation NaN (the published loader can
-    produce one); merging keeps every image and every batch at two or more.
+    produce one), and a distributed run needs an image per process; merging keeps every image.
     """
     ranges = [(start, min(start + batch_size, count)) for start in range(0, count, batch_size)]
-    if len(ranges) > 1 and ranges[-1][1] - ranges[-1][0] < 2:
+    if len(ranges) > 1 and ranges[-1][1] - ranges[-1][0] < max(2, processes):
         ranges[-2:] = [(ranges[-2][0], count)]
     return ranges

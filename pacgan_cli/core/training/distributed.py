@@ -71,6 +71,7 @@ class Ranks:
     world_size: int = 1
     local_rank: int = 0
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    owns_group: bool = False  # joined here from torchrun's environment, so left here at the end
 
     @property
     def is_main(self) -> bool:
@@ -149,9 +150,11 @@ class Ranks:
         if self.any(failure is not None):
             raise failure or PacganError("another training process stopped; its message says why")
 
-    def barrier(self) -> None:
-        if self.active:
+    def leave(self) -> None:
+        """Wait for every rank to finish, then leave the process group this run joined."""
+        if self.owns_group:
             dist.barrier()
+            dist.destroy_process_group()
 
 
 def join_ranks(device: torch.device) -> Ranks:
@@ -167,7 +170,7 @@ def join_ranks(device: torch.device) -> Ranks:
         torch.cuda.set_device(device)
     if not initialized:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return Ranks(dist.get_rank(), world_size, local_rank, device)
+    return Ranks(dist.get_rank(), world_size, local_rank, device, owns_group=not initialized)
 
 
 def _gather_batch(grouped: torch.Tensor, sizes: tuple[int, ...]) -> torch.Tensor:

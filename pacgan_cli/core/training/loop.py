@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -13,16 +14,17 @@ import numpy as np
 import torch
 
 from pacgan_cli.core.config import TrainingConfig, config_to_data
-from pacgan_cli.core.errors import InputError, PacganError, TrainingInterrupted
+from pacgan_cli.core.errors import ConfigError, InputError, PacganError, TrainingInterrupted
 from pacgan_cli.core.io.atomic import json_ready
 from pacgan_cli.core.io.stage_folder import StageFolder
+from pacgan_cli.core.models.checkpoint import tensor_digest
 from pacgan_cli.core.models.discriminator import measure_batch_statistic
 from pacgan_cli.core.progress import Reporter, SilentReporter
 from pacgan_cli.core.runtime import describe_threads, resolve_device, seed_everything, training_devices
 from pacgan_cli.core.stages import stage_size
 from pacgan_cli.core.training import records
 from pacgan_cli.core.training.data import batch_ranges, load_stage, open_data_folder, validation_split
-from pacgan_cli.core.training.distributed import Shard
+from pacgan_cli.core.training.distributed import Ranks, Shard, join_ranks
 from pacgan_cli.core.training.losses import critic_loss, generator_loss, gradient_penalty
 from pacgan_cli.core.training.networks import (
     Networks,
@@ -35,6 +37,7 @@ from pacgan_cli.core.training.networks import (
     update_ema,
 )
 from pacgan_cli.core.training.resume import (
+    SIGNAL_EXIT_CODES,
     ProgressSaver,
     StageProgress,
     StopRequest,
@@ -104,6 +107,8 @@ class TrainResult:
     mode: str
     stages: list[StageResult] = field(default_factory=list)
     evaluation_directory: Path | None = None
+    rank: int = 0  # this process's rank in a distributed run (0 alone writes)
+    weights_digest: str | None = None  # SHA-256 of the final weights: equal on every rank
 
     def summary_lines(self) -> list[str]:
         lines = []
@@ -154,18 +159,37 @@ def train(
         if mode == "validate"
         else None
     )
-    devices = training_devices(resolve_device(config.device), config.gpus_n, torch.cuda.device_count())
-    folder = RunFolder(layout)
-    notes = folder.open(config, resuming, force, point)
-    reporter = folder.logged(reporter)
+    # Under torchrun every process trains its share of each batch; rank 0 alone writes and reports.
+    device = resolve_device(config.device)
+    ranks = join_ranks(device)
+    if ranks.active:
+        _check_batches_split(config, train_data.image_count if rows is None else len(rows[0]), ranks)
+        devices = [ranks.device]
+    else:
+        devices = training_devices(device, config.gpus_n, torch.cuda.device_count())
+    folder = RunFolder(layout, writes=ranks.is_main)
+    with ranks.together():
+        notes = folder.open(config, resuming, force, point)
+    reporter = folder.logged(reporter if ranks.is_main else SilentReporter())
     for note in notes:
         reporter.message(note)
     try:
         with stop_on_signals() as stop:
             result = _train_stages(
-                config, mode, point, epochs, train_data, rows, test_data, devices, folder, reporter, stop
+                config,
+                mode,
+                point,
+                epochs,
+                train_data,
+                rows,
+                test_data,
+                devices,
+                ranks,
+                folder,
+                reporter,
+                stop,
             )
-        if config.generate:
+        if config.generate and ranks.is_main:
             result.evaluation_directory = _generate_and_evaluate(config, layout, devices[0], reporter, rows)
         return result
     except PacganError as error:
@@ -173,6 +197,7 @@ def train(
         raise
     finally:
         folder.close()
+        ranks.leave()
 
 
 def _train_stages(
@@ -184,15 +209,16 @@ def _train_stages(
     rows: tuple[np.ndarray, np.ndarray] | None,
     test_data: StageFolder | None,
     devices: list[torch.device],
+    ranks: Ranks,
     folder: RunFolder,
     reporter: Reporter,
     stop: StopRequest,
 ) -> TrainResult:
     """The stages from the resume point on, each continuing from the one before."""
     layout = folder.layout
-    # Seeded networks; a resume checkpoint's or the previous stage's weights when resuming.
+    # Seeded networks (the same on every rank); a resume checkpoint's or the previous stage's weights.
     seed_everything(config.seed)
-    networks = build_networks(config, devices)
+    networks = build_networks(config, devices, ranks)
     progress = progress_from_data(point.progress, devices[0]) if point.progress is not None else None
     if progress is not None:
         restore_snapshot(networks, progress.networks)
@@ -205,10 +231,14 @@ def _train_stages(
         ]
         load_stage_checkpoints(networks, candidates, previous)
 
-    result = TrainResult(layout.model_directory, layout.image_directory, mode)
+    result = TrainResult(layout.model_directory, layout.image_directory, mode, rank=ranks.rank)
     if point.stage >= config.num_stages:
         return result
     where = ", ".join(str(d) for d in devices) + f" with {describe_threads()}"
+    if ranks.active:
+        where = f"{ranks.world_size} processes ({devices[0].type}), " + where + " each"
+    elif len(devices) > 1:
+        where += " (one process, DataParallel as published; `torchrun --nproc_per_node=N` scales better)"
     at = f" (resuming inside {stage_size(point.stage)}x{stage_size(point.stage)})" if progress else ""
     reporter.message(
         f"training on {where} in {mode} mode, stages {stage_size(point.stage)}..{config.max_size}{at}"
@@ -221,7 +251,7 @@ def _train_stages(
             epochs[stage],
             config.batch_sizes[stage],
             config.critic_iterations[stage],
-            len(batch_ranges(images, config.batch_sizes[stage])),
+            len(batch_ranges(images, config.batch_sizes[stage], ranks.world_size)),
         )
         for stage in range(point.stage, config.num_stages)
     ]
@@ -234,6 +264,9 @@ def _train_stages(
         )
         progress = None
         folder.write_summary(config, mode, str(devices[0]))
+    result.weights_digest = tensor_digest(
+        {"generator": networks.generator.state_dict(), "discriminator": networks.discriminator.state_dict()}
+    )
     return result
 
 
@@ -283,7 +316,8 @@ def train_stage(
     validation = load_stage(context.data, size, rows[1]) if rows is not None else None
     if images.shape[0] < 2:
         raise InputError(f"stage {size}x{size} has fewer than 2 training images; add images")
-    ranges = batch_ranges(images.shape[0], plan.batch_size)
+    ranks = networks.ranks
+    ranges = batch_ranges(images.shape[0], plan.batch_size, ranks.world_size)
     sample_z = torch.randn(config.class_size * config.samples_per_class, config.z_dim, generator=order).to(
         device
     )
@@ -297,6 +331,16 @@ def train_stage(
         alpha, best, epoch_records = progress.alpha, progress.best, progress.epoch_records
         first_epoch, first_batch, permutation = progress.epoch, progress.next_batch, progress.permutation
         totals, carried_seconds = progress.totals, progress.epoch_seconds
+        if not ranks.is_main:  # rank 0's saved totals already hold every rank's share of the epoch so far
+            totals = records.EpochTotals(
+                defaultdict(
+                    lambda: torch.zeros((), device=device), {k: v * 0 for k, v in totals.sums.items()}
+                ),
+                totals.batches,
+                [],
+                [],
+                [],
+            )
         restore_random_states(progress.random_states, order)
     saver = ProgressSaver(config, folder, networks, stage, order)
     reporter.stage_started(plan.title, total=epochs * len(ranges), epochs=epochs, **(run_progress or {}))
@@ -312,34 +356,37 @@ def train_stage(
         assert totals is not None
         for batch_index in range(first_batch, len(ranges)):
             begin, end = ranges[batch_index]
-            selected = permutation[begin:end].to(images.device)
+            shard = ranks.shard(end - begin)  # this process's images of the batch (all of them in one)
+            selected = permutation[begin + shard.begin : begin + shard.end].to(images.device)
             real, real_labels = images[selected].to(device), labels[selected].to(device)
             # n_critic critic updates, then one generator update, on the same labels.
             for _ in range(plan.critic_iterations):
                 critic_terms, real_logits, fake_logits = critic_step(
-                    networks, real, real_labels, alpha, stage, config
+                    networks, real, real_labels, alpha, stage, config, shard
                 )
-            generator_terms = generator_step(networks, real_labels, alpha, stage, config)
+            generator_terms = generator_step(networks, real_labels, alpha, stage, config, shard)
             if networks.ema is not None:
                 update_ema(networks.ema, networks.generator, config.ema_decay)
             # The new block fades in over the first half of the stage.
             alpha = min(1.0, alpha + (end - begin) / (0.5 * epochs * images.shape[0]))
             # Sums stay on the device: no host synchronisation inside the epoch.
             for name, value in {**critic_terms, **generator_terms}.items():
-                totals.sums[name] += value.detach()
+                totals.sums[name] += value.detach() * shard.share
             totals.real_logits.append(real_logits.detach())
             totals.fake_logits.append(fake_logits.detach())
             totals.labels.append(real_labels)
             reporter.advance(1, epoch=epoch, epochs=epochs, alpha=alpha)
-            # A checkpoint every few minutes, and at once when a stop is requested.
-            if context.stop or saver.due_by_time():
-                position = (epoch, batch_index + 1, permutation, totals, time.perf_counter() - epoch_started)
+            # A checkpoint every few minutes, and at once when a stop is requested (on any rank).
+            if ranks.any(bool(context.stop) or saver.due_by_time()):
+                seconds = time.perf_counter() - epoch_started
+                position = (epoch, batch_index + 1, permutation, _combined(totals, ranks), seconds)
                 saver.save(*position, alpha, best, epoch_records)
-                _stop_if_requested(context.stop, folder, plan, epoch)
+                _stop_if_requested(context.stop, ranks, folder, plan, epoch)
         first_batch, carried_seconds = 0, 0.0
 
         # One metrics line per epoch; in validation mode it also decides the stage's best epoch.
         seconds = time.perf_counter() - epoch_started
+        totals = _combined(totals, ranks)
         stop_if_diverged(totals, stage, epoch, config)
         record = records.epoch_record(stage, size, epoch, epochs, alpha, totals, seconds, images.shape[0])
         if validation is not None:
@@ -356,7 +403,7 @@ def train_stage(
                 best = take_snapshot(networks, epoch, alpha, score)
         epoch_records.append(record)
         folder.append_metrics(record)
-        if (epoch - 1) % config.disp_every_n_epochs == 0 or epoch == epochs:
+        if folder.writes and ((epoch - 1) % config.disp_every_n_epochs == 0 or epoch == epochs):
             title = f"{size}x{size}, epoch {epoch}, alpha {alpha:.2f}"
             for name, samples in records.sample_images(
                 networks, sample_z, sample_labels, alpha, stage
@@ -367,11 +414,11 @@ def train_stage(
         reporter.advance(0, epoch=epoch, epochs=epochs, alpha=alpha, epoch_done=True, **shown)
         permutation, totals = None, None
         # The epoch's checkpoint: the next epoch starts from it after a crash.
-        if epoch < epochs and (
-            epoch % config.checkpoint_every_epochs == 0 or context.stop or saver.due_by_time()
+        if epoch < epochs and ranks.any(
+            epoch % config.checkpoint_every_epochs == 0 or bool(context.stop) or saver.due_by_time()
         ):
             saver.save(epoch + 1, 0, None, None, 0.0, alpha, best, epoch_records)
-            _stop_if_requested(context.stop, folder, plan, epoch)
+            _stop_if_requested(context.stop, ranks, folder, plan, epoch)
 
     result = _finish_stage(plan, networks, config, images, alpha, best, folder, epoch_records)
     if context.test_data is not None:
@@ -462,9 +509,12 @@ def generator_step(
     return terms
 
 
-def _stop_if_requested(stop: StopRequest, folder: RunFolder, plan: StagePlan, epoch: int) -> None:
-    """After a checkpoint: stop when SIGINT/SIGTERM asked for it, saying what was kept and how to go on."""
-    if not stop:
+def _stop_if_requested(
+    stop: StopRequest, ranks: Ranks, folder: RunFolder, plan: StagePlan, epoch: int
+) -> None:
+    """After a checkpoint: stop when SIGINT/SIGTERM asked for it (on any rank), saying what was kept and how
+    to go on."""
+    if not ranks.any(bool(stop)):
         return
     layout = folder.layout
     how = (
@@ -475,7 +525,35 @@ def _stop_if_requested(stop: StopRequest, folder: RunFolder, plan: StagePlan, ep
     raise TrainingInterrupted(
         f"stopped in stage {plan.size}x{plan.size}, epoch {epoch}/{plan.epochs}; the finished stages and a "
         f"resume checkpoint ({layout.progress_path}) are kept; continue with: {how}",
-        stop.exit_code,
+        stop.exit_code or SIGNAL_EXIT_CODES[signal.SIGTERM],
+    )
+
+
+def _check_batches_split(config: TrainingConfig, images: int, ranks: Ranks) -> None:
+    """Every batch of every stage must give each process at least one image."""
+    for stage in range(config.num_stages):
+        smallest = min(
+            end - begin for begin, end in batch_ranges(images, config.batch_sizes[stage], ranks.world_size)
+        )
+        if smallest < ranks.world_size:
+            raise ConfigError(
+                f"stage {stage_size(stage)}x{stage_size(stage)} has batches of {smallest} images, fewer than "
+                f"the {ranks.world_size} processes; use batch_sizes of at least {ranks.world_size}"
+            )
+
+
+def _combined(totals: records.EpochTotals, ranks: Ranks) -> records.EpochTotals:
+    """Every rank's sums and logits of the epoch so far, on every rank (the totals themselves in one process)."""
+    if not ranks.active:
+        return totals
+    sums = defaultdict(lambda: torch.zeros((), device=ranks.device))
+    sums.update({name: ranks.sum(totals.sums[name]) for name in sorted(totals.sums)})
+    return records.EpochTotals(
+        sums,
+        totals.batches,
+        ranks.gather(totals.real_logits),
+        ranks.gather(totals.fake_logits),
+        ranks.gather(totals.labels),
     )
 
 

@@ -5,15 +5,17 @@ TensorBoard's event files."""
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import json
 import numbers
 import os
 import shutil
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -40,6 +42,7 @@ from pacgan_cli.core.training.networks import (
     save_snapshot,
 )
 
+Method = TypeVar("Method", bound=Callable[..., Any])
 SNAPSHOT_TAGS = ("last", "best")
 PROGRESS_DIGEST_KEY = "sha256"
 
@@ -238,17 +241,34 @@ def best_epochs(config: TrainingConfig) -> list[int]:
     return epochs
 
 
+def _written(empty: Callable[[], Any] | None = None) -> Callable[[Method], Method]:
+    """A RunFolder method that writes: it does nothing (and returns `empty()`) where the folder does not write."""
+
+    def decorate(method: Method) -> Method:
+        @functools.wraps(method)
+        def write(self: RunFolder, *args: Any, **kwargs: Any) -> Any:
+            if self.writes:
+                return method(self, *args, **kwargs)
+            return empty() if empty is not None else None
+
+        return write  # type: ignore[return-value]
+
+    return decorate
+
+
 class RunFolder:
     """Writes everything a training run leaves behind; nothing else in training touches the disk."""
 
-    def __init__(self, layout: RunLayout) -> None:
+    def __init__(self, layout: RunLayout, writes: bool = True) -> None:
         self.layout = layout
+        self.writes = writes  # False on the ranks other than 0 of a distributed run: they write nothing
         self.class_names: tuple[str, ...] = ()  # the config's, once opened: grids and plots show them
         self.metrics_lines = 0
         self.run_epochs = 0  # epoch lines in metrics.jsonl: TensorBoard's step, continuous over the stages
         self._events: Any = None  # a torch SummaryWriter with `tensorboard: true`
         self._locked = False
 
+    @_written(list)
     def open(self, config: TrainingConfig, resuming: bool, force: bool, point: ResumePoint) -> list[str]:
         """Take the run's lock, refuse to mix a new run into an old one unless resuming (with --force,
         remove the old run's files), clear what killed writes left, write the resolved config and cut
@@ -283,6 +303,7 @@ class RunFolder:
             self._events = writer_class(str(layout.tensorboard_path), purge_step=self.run_epochs + 1)
         return notes
 
+    @_written()
     def close(self) -> None:
         """Finish the event files and release the lock (the run's files stay)."""
         if self._events is not None:
@@ -292,10 +313,12 @@ class RunFolder:
             self.layout.lock_path.unlink(missing_ok=True)
             self._locked = False
 
+    @_written()
     def start_stage(self, size: int) -> None:
         self.layout.model_stage(size).mkdir(parents=True, exist_ok=True)
         self.layout.image_stage(size).mkdir(parents=True, exist_ok=True)
 
+    @_written()
     def append_metrics(self, record: dict[str, Any]) -> None:
         """One line per event, stamped with the wall-clock time it was written (UTC)."""
         line = {**record, "time": _now()}
@@ -311,6 +334,7 @@ class RunFolder:
                 self._events.add_scalar(tag, value, self.run_epochs)
             self._events.flush()
 
+    @_written()
     def save_samples(
         self, images: np.ndarray, classes: int, size: int, kind: str, epoch: int, title: str
     ) -> None:
@@ -322,9 +346,11 @@ class RunFolder:
             self._events.add_image(f"{kind}/{size}x{size}", grid, self.run_epochs, dataformats="HWC")
             self._events.flush()
 
+    @_written()
     def save_curves(self, size: int, epoch_records: list[dict[str, Any]], best_epoch: int | None) -> None:
         records.save_curves(epoch_records, self.layout.image_stage(size), best_epoch)
 
+    @_written()
     def save_test_figures(
         self, size: int, report: ClassificationReport, labels: np.ndarray, probabilities: np.ndarray
     ) -> None:
@@ -339,6 +365,7 @@ class RunFolder:
             self.class_names,
         )
 
+    @_written(dict)
     def save_snapshot(
         self, networks: Networks, snapshot: NetworkSnapshot, stage: int, tag: str, config_data: dict[str, Any]
     ) -> dict[str, str]:
@@ -352,6 +379,7 @@ class RunFolder:
         }
         return {names[network]: str(path) for network, path in written.items()}
 
+    @_written()
     def log(self, text: str) -> None:
         with self.layout.log_path.open("a", encoding="utf-8") as handle:
             handle.write(f"{_now()} {text}\n")
@@ -360,18 +388,21 @@ class RunFolder:
         """`reporter`, with what it is told also written to `train.log`."""
         return _LoggedReporter(reporter, self)
 
+    @_written()
     def save_progress(self, data: dict[str, Any]) -> None:
         """Write the resume checkpoint atomically (the previous one stays until the new one is complete),
         with the SHA-256 that `load_progress` checks."""
         with atomic_path(self.layout.progress_path) as temporary:
             torch.save({**data, PROGRESS_DIGEST_KEY: progress_digest(data)}, temporary)
 
+    @_written()
     def finish_stage(self, size: int, result: dict[str, Any]) -> None:
         """Mark the stage complete (its checkpoints, curves and result are written) and drop the resume
         checkpoint, which the stage's own checkpoints now supersede."""
         write_json_atomic(self.layout.stage_marker(size), result)
         self.layout.progress_path.unlink(missing_ok=True)
 
+    @_written()
     def write_summary(self, config: TrainingConfig, mode: str, device: str) -> None:
         """`summary.json` from the markers of every finished stage, so that it can always be rebuilt."""
         stages = {}

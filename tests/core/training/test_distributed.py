@@ -1,0 +1,109 @@
+"""Distributed training on CPU with gloo: two processes compute what one process computes on the whole batch."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from helpers import TINY_NETWORK, train_as_rank, write_data_folder
+from pacgan_cli.core.config import build_config
+from pacgan_cli.core.training.data import batch_ranges
+from pacgan_cli.core.training.distributed import Ranks, Shard
+from pacgan_cli.core.training.loop import train
+
+EPOCHS = 2
+
+
+def config_for(data: Path, **changes: object) -> dict[str, object]:
+    config: dict[str, object] = {
+        "data_train_directory": str(data),
+        "label_train_directory": str(data / "labels.csv"),
+        "data_test_directory": str(data),
+        "label_test_directory": str(data / "labels.csv"),
+        **TINY_NETWORK,
+        "factors": [1, 1],
+        "batch_sizes": 7,  # 20 images: batches of 7, 7 and 6, split 4+3 / 3+3 over two processes
+        "progressive_epochs": EPOCHS,
+        "validate": False,
+        "generate": False,
+        "samples_per_class": 1,
+        "device": "cpu",
+        "checkpoint_every_minutes": 1000,
+    }
+    config.update(changes)
+    return config
+
+
+def epoch_lines(run: Path) -> list[dict[str, object]]:
+    lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return [line for line in lines if line["event"] == "epoch"]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The same tiny run in two processes and in one."""
+    root = tmp_path_factory.mktemp("distributed")
+    data = write_data_folder(root / "data", count=20, max_size=8)
+    config = config_for(data)
+    mp.spawn(
+        train_as_rank,
+        args=(2, str(root / "store"), config, str(root / "two" / "run")),
+        nprocs=2,
+        join=True,
+    )
+    single = train(build_config(config), output=root / "one" / "run")
+    (root / "one" / "digest-0.txt").write_text(str(single.weights_digest))
+    return {"two": root / "two", "one": root / "one"}
+
+
+def test_two_processes_write_one_run_folder_with_one_line_per_epoch(runs: dict[str, Path]) -> None:
+    folder = runs["two"]
+    assert sorted(path.name for path in folder.iterdir()) == ["digest-0.txt", "digest-1.txt", "run"]
+    lines = epoch_lines(folder / "run")
+    assert [(line["size"], line["epoch"]) for line in lines] == [(4, 1), (4, 2), (8, 1), (8, 2)]
+    assert (folder / "run" / "PACGAN_8x8" / "generator_last.pt").is_file()
+    assert (folder / "run" / "summary.json").is_file()
+
+
+def test_both_ranks_end_with_identical_weights(runs: dict[str, Path]) -> None:
+    first, second = ((runs["two"] / f"digest-{rank}.txt").read_text() for rank in (0, 1))
+    assert len(first) == 64 and first == second
+
+
+def test_two_processes_reach_the_losses_of_one_on_the_global_batch(runs: dict[str, Path]) -> None:
+    two, one = epoch_lines(runs["two"] / "run"), epoch_lines(runs["one"] / "run")
+    for name in (
+        "d_loss",
+        "g_loss",
+        "d_real",
+        "d_fake",
+        "gp",
+        "cls_real",
+        "cls_fake",
+        "auc_real",
+        "auc_fake",
+    ):
+        assert two[0][name] == pytest.approx(one[0][name], rel=1e-4, abs=1e-5), name
+    # Later epochs drift only by float rounding of the summed gradients.
+    assert two[-1]["d_loss"] == pytest.approx(one[-1]["d_loss"], rel=1e-2, abs=1e-3)
+
+
+def test_shards_split_a_batch_evenly_and_draw_the_global_random_numbers() -> None:
+    shards = [Ranks(rank, 3, rank).shard(8) for rank in range(3)]
+    assert [(shard.begin, shard.end) for shard in shards] == [(0, 3), (3, 6), (6, 8)]
+    assert sum(shard.share for shard in shards) == pytest.approx(1.0)
+    assert [shard.loss_weight for shard in shards] == pytest.approx([9 / 8, 9 / 8, 6 / 8])
+    torch.manual_seed(0)
+    whole = Shard.whole(8).draw((2,), torch.device("cpu"))
+    torch.manual_seed(0)
+    assert torch.equal(shards[2].draw((2,), torch.device("cpu")), whole[6:8])
+
+
+def test_batches_too_small_for_every_process_join_the_previous_one() -> None:
+    assert batch_ranges(13, 6, processes=2) == [(0, 6), (6, 13)]
+    assert batch_ranges(14, 6, processes=4) == [(0, 6), (6, 14)]
+    assert batch_ranges(14, 6) == [(0, 6), (6, 12), (12, 14)]
