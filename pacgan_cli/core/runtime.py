@@ -106,7 +106,7 @@ def describe_threads() -> str:
 
 def default_threads(base_channels: int | None, cores: int | None = None) -> int:
     """One thread for networks under 128 base channels; the physical cores for larger ones and for
-    InceptionV3 (`base_channels` None).
+    InceptionV3 (`base_channels` None), divided among torchrun's processes on the machine.
 
     Measured (BENCHMARKS.md, Threads): the demo-size network (32 channels, 32x32, batch 16) gains nothing
     from a second thread on an idle 2-core machine, and with other work on the cores it steps 1.3x slower
@@ -117,7 +117,9 @@ def default_threads(base_channels: int | None, cores: int | None = None) -> int:
     """
     if base_channels is not None and base_channels < MANY_THREADS_FROM_CHANNELS:
         return 1
-    return cores if cores is not None else physical_cores()
+    cores = cores if cores is not None else physical_cores()
+    # torchrun's processes on one machine (LOCAL_WORLD_SIZE) share its cores.
+    return max(1, cores // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
 
 
 def physical_cores() -> int:

@@ -76,6 +76,13 @@ def test_small_networks_default_to_one_thread_large_ones_to_every_core() -> None
     assert default_threads(512) == physical_cores() >= 1
 
 
+def test_torchrun_processes_on_one_machine_share_its_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")
+    assert default_threads(512, cores=8) == 2
+    assert default_threads(512, cores=2) == 1
+    assert default_threads(32, cores=8) == 1
+
+
 @pytest.fixture
 def restore_threads() -> Iterator[None]:
     before = torch.get_num_threads()

@@ -236,7 +236,8 @@ def _train_stages(
         return result
     where = ", ".join(str(d) for d in devices) + f" with {describe_threads()}"
     if ranks.active:
-        where = f"{ranks.world_size} processes ({devices[0].type}), " + where + " each"
+        each = "one GPU" if devices[0].type == "cuda" else describe_threads()
+        where = f"{ranks.world_size} processes ({each} each)"
     elif len(devices) > 1:
         where += " (one process, DataParallel as published; `torchrun --nproc_per_node=N` scales better)"
     at = f" (resuming inside {stage_size(point.stage)}x{stage_size(point.stage)})" if progress else ""
