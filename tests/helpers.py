@@ -91,22 +91,54 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
     return code, captured.out, captured.err
 
 
-def train_as_rank(rank: int, world_size: int, store: str, config: dict[str, object], output: str) -> None:
-    """One process of a distributed run (torch.multiprocessing target): joins a file-store group with gloo,
-    trains, and writes its rank's final weights digest to `output`/digest-{rank}.txt."""
+def train_as_rank(
+    rank: int,
+    world_size: int,
+    store: str,
+    config: dict[str, object],
+    output: str,
+    resume: bool = False,
+    stop_after: int | None = None,
+) -> None:
+    """One process of a distributed run (torch.multiprocessing target): joins a file-store group with gloo
+    and trains; writes its final weights digest to `digest-{rank}.txt` beside `output`, or the error that
+    stopped it to `error-{rank}.txt`. With `stop_after`, rank 1 alone acts as if SIGTERM came at its
+    `stop_after`+1-th look at the stop request."""
     import os
+    import signal
 
     import torch
     import torch.distributed as dist
 
     from pacgan_cli.core.config import build_config
-    from pacgan_cli.core.training.loop import train
+    from pacgan_cli.core.errors import PacganError
+    from pacgan_cli.core.training import loop
+    from pacgan_cli.core.training.resume import StopRequest
 
+    class LateStop(StopRequest):
+        def __init__(self, after: int) -> None:
+            super().__init__()
+            self.looks = 0
+            self.after = after
+
+        def __bool__(self) -> bool:
+            self.looks += 1
+            if self.looks > self.after:
+                self.signal = signal.SIGTERM
+            return self.signal is not None
+
+    if stop_after is not None and rank == 1:
+        import contextlib
+
+        loop.stop_on_signals = lambda: contextlib.nullcontext(LateStop(stop_after))  # type: ignore[assignment]
     os.environ["LOCAL_RANK"] = str(rank)
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world_size)
+    folder = Path(output).parent
     try:
-        result = train(build_config(config), output=Path(output))
-        (Path(output).parent / f"digest-{rank}.txt").write_text(str(result.weights_digest))
+        result = loop.train(build_config(config), output=Path(output), resume=resume)
+        (folder / f"digest-{rank}.txt").write_text(str(result.weights_digest))
+    except PacganError as error:
+        (folder / f"error-{rank}.txt").write_text(f"{type(error).__name__}: {error}")
     finally:
         dist.destroy_process_group()

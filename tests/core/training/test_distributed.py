@@ -92,6 +92,48 @@ def test_two_processes_reach_the_losses_of_one_on_the_global_batch(runs: dict[st
     assert two[-1]["d_loss"] == pytest.approx(one[-1]["d_loss"], rel=1e-2, abs=1e-3)
 
 
+def spawn_two(root: Path, config: dict[str, object], name: str, **options: object) -> Path:
+    store = root / f"store-{name}-{len(list(root.iterdir()))}"
+    keywords = {"resume": False, "stop_after": None, **options}
+    mp.spawn(
+        train_as_rank,
+        args=(2, str(store), config, str(root / name / "run"), keywords["resume"], keywords["stop_after"]),
+        nprocs=2,
+        join=True,
+    )
+    return root / name
+
+
+def without_clock(lines: list[dict[str, object]]) -> list[dict[str, object]]:
+    return [{k: v for k, v in line.items() if k not in ("time", "seconds", "images_per_s")} for line in lines]
+
+
+def test_a_stop_on_one_rank_stops_both_with_a_checkpoint_and_resume_is_bit_identical(
+    runs: dict[str, Path], tmp_path: Path
+) -> None:
+    config = config_for(runs["two"].parent / "data")
+    stopped = spawn_two(tmp_path, config, "stopped", stop_after=2)  # in the first stage's first epoch
+    errors = sorted(path.read_text() for path in stopped.glob("error-*.txt"))
+    assert len(errors) == 2 and all("TrainingInterrupted" in error for error in errors)
+    assert (stopped / "run" / "resume.pt").is_file()
+    assert not list(stopped.glob("digest-*.txt"))
+
+    spawn_two(tmp_path, config, "stopped", resume=True)
+    digests = {(stopped / f"digest-{rank}.txt").read_text() for rank in (0, 1)}
+    assert digests == {(runs["two"] / "digest-0.txt").read_text()}
+    assert without_clock(epoch_lines(stopped / "run")) == without_clock(epoch_lines(runs["two"] / "run"))
+
+
+def test_a_run_folder_refused_on_rank_0_stops_every_rank(runs: dict[str, Path], tmp_path: Path) -> None:
+    config = config_for(runs["two"].parent / "data")
+    (tmp_path / "taken" / "run").mkdir(parents=True)
+    (tmp_path / "taken" / "run" / "metrics.jsonl").write_text("")
+    spawn_two(tmp_path, config, "taken")
+    first, second = ((tmp_path / "taken" / f"error-{rank}.txt").read_text() for rank in (0, 1))
+    assert "already holds a training run" in first
+    assert "another training process stopped" in second
+
+
 def test_shards_split_a_batch_evenly_and_draw_the_global_random_numbers() -> None:
     shards = [Ranks(rank, 3, rank).shard(8) for rank in range(3)]
     assert [(shard.begin, shard.end) for shard in shards] == [(0, 3), (3, 6), (6, 8)]
