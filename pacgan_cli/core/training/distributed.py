@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -31,7 +31,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
-from pacgan_cli.core.errors import PacganError
+from pacgan_cli.core.errors import ConfigError, PacganError
+from pacgan_cli.core.stages import stage_size
+from pacgan_cli.core.training.data import batch_ranges
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,17 @@ class Ranks:
         sizes = tuple(low + (1 if rank < extra else 0) for rank in range(self.world_size))
         begin = sum(sizes[: self.rank])
         return Shard(begin, begin + sizes[self.rank], total, sizes)
+
+    def check_batches(self, batch_sizes: Sequence[int], images: int) -> None:
+        """Every batch of every stage must give each process at least one image."""
+        for stage, batch_size in enumerate(batch_sizes):
+            smallest = min(end - begin for begin, end in batch_ranges(images, batch_size, self.world_size))
+            if smallest < self.world_size:
+                size = stage_size(stage)
+                raise ConfigError(
+                    f"stage {size}x{size} has batches of {smallest} images, fewer than the {self.world_size} "
+                    f"processes; use batch_sizes of at least {self.world_size}"
+                )
 
     def average_gradients(self, module: nn.Module) -> None:
         """Mean of every rank's gradients, in one all-reduce over a flat copy."""

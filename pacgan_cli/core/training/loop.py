@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import signal
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ import numpy as np
 import torch
 
 from pacgan_cli.core.config import TrainingConfig, config_to_data
-from pacgan_cli.core.errors import ConfigError, InputError, PacganError, TrainingInterrupted
+from pacgan_cli.core.errors import InputError, PacganError, TrainingInterrupted
 from pacgan_cli.core.io.atomic import json_ready
 from pacgan_cli.core.io.stage_folder import StageFolder
 from pacgan_cli.core.models.checkpoint import tensor_digest
@@ -163,7 +162,7 @@ def train(
     device = resolve_device(config.device)
     ranks = join_ranks(device)
     if ranks.active:
-        _check_batches_split(config, train_data.image_count if rows is None else len(rows[0]), ranks)
+        ranks.check_batches(config.batch_sizes, train_data.image_count if rows is None else len(rows[0]))
         devices = [ranks.device]
     else:
         devices = training_devices(device, config.gpus_n, torch.cuda.device_count())
@@ -333,15 +332,7 @@ def train_stage(
         first_epoch, first_batch, permutation = progress.epoch, progress.next_batch, progress.permutation
         totals, carried_seconds = progress.totals, progress.epoch_seconds
         if not ranks.is_main:  # rank 0's saved totals already hold every rank's share of the epoch so far
-            totals = records.EpochTotals(
-                defaultdict(
-                    lambda: torch.zeros((), device=device), {k: v * 0 for k, v in totals.sums.items()}
-                ),
-                totals.batches,
-                [],
-                [],
-                [],
-            )
+            totals = records.EpochTotals.start(totals.batches, device, totals.sums)
         restore_random_states(progress.random_states, order)
     saver = ProgressSaver(config, folder, networks, stage, order)
     reporter.stage_started(plan.title, total=epochs * len(ranges), epochs=epochs, **(run_progress or {}))
@@ -351,9 +342,7 @@ def train_stage(
         epoch_started = time.perf_counter() - carried_seconds
         if permutation is None:
             permutation = torch.randperm(images.shape[0], generator=order)
-            totals = records.EpochTotals(
-                defaultdict(lambda: torch.zeros((), device=device)), len(ranges), [], [], []
-            )
+            totals = records.EpochTotals.start(len(ranges), device)
         assert totals is not None
         for batch_index in range(first_batch, len(ranges)):
             begin, end = ranges[batch_index]
@@ -380,14 +369,14 @@ def train_stage(
             # A checkpoint every few minutes, and at once when a stop is requested (on any rank).
             if ranks.any(bool(context.stop) or saver.due_by_time()):
                 seconds = time.perf_counter() - epoch_started
-                position = (epoch, batch_index + 1, permutation, _combined(totals, ranks), seconds)
+                position = (epoch, batch_index + 1, permutation, totals.combined(ranks), seconds)
                 saver.save(*position, alpha, best, epoch_records)
                 _stop_if_requested(context.stop, ranks, folder, plan, epoch)
         first_batch, carried_seconds = 0, 0.0
 
         # One metrics line per epoch; in validation mode it also decides the stage's best epoch.
         seconds = time.perf_counter() - epoch_started
-        totals = _combined(totals, ranks)
+        totals = totals.combined(ranks)
         stop_if_diverged(totals, stage, epoch, config)
         record = records.epoch_record(stage, size, epoch, epochs, alpha, totals, seconds, images.shape[0])
         if validation is not None:
@@ -527,34 +516,6 @@ def _stop_if_requested(
         f"stopped in stage {plan.size}x{plan.size}, epoch {epoch}/{plan.epochs}; the finished stages and a "
         f"resume checkpoint ({layout.progress_path}) are kept; continue with: {how}",
         stop.exit_code or SIGNAL_EXIT_CODES[signal.SIGTERM],
-    )
-
-
-def _check_batches_split(config: TrainingConfig, images: int, ranks: Ranks) -> None:
-    """Every batch of every stage must give each process at least one image."""
-    for stage in range(config.num_stages):
-        smallest = min(
-            end - begin for begin, end in batch_ranges(images, config.batch_sizes[stage], ranks.world_size)
-        )
-        if smallest < ranks.world_size:
-            raise ConfigError(
-                f"stage {stage_size(stage)}x{stage_size(stage)} has batches of {smallest} images, fewer than "
-                f"the {ranks.world_size} processes; use batch_sizes of at least {ranks.world_size}"
-            )
-
-
-def _combined(totals: records.EpochTotals, ranks: Ranks) -> records.EpochTotals:
-    """Every rank's sums and logits of the epoch so far, on every rank (the totals themselves in one process)."""
-    if not ranks.active:
-        return totals
-    sums = defaultdict(lambda: torch.zeros((), device=ranks.device))
-    sums.update({name: ranks.sum(totals.sums[name]) for name in sorted(totals.sums)})
-    return records.EpochTotals(
-        sums,
-        totals.batches,
-        ranks.gather(totals.real_logits),
-        ranks.gather(totals.fake_logits),
-        ranks.gather(totals.labels),
     )
 
 

@@ -3,7 +3,8 @@ grids and loss/AUC curves (matplotlib, no display needed)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import torch
 from pacgan_cli.core.classes import class_titles
 from pacgan_cli.core.io.atomic import atomic_path
 from pacgan_cli.core.metrics.classification import one_vs_rest_auc
+from pacgan_cli.core.training.distributed import Ranks
 from pacgan_cli.core.training.networks import Networks
 
 # The curves drawn for every stage: file name -> (title, {record key: legend label}).
@@ -54,6 +56,22 @@ class EpochTotals:
     real_logits: list[torch.Tensor]
     fake_logits: list[torch.Tensor]
     labels: list[torch.Tensor]
+
+    @classmethod
+    def start(cls, batches: int, device: torch.device, names: Iterable[str] = ()) -> EpochTotals:
+        """Nothing summed yet (zeros for `names`, and for any other term as it first comes)."""
+        sums: dict[str, torch.Tensor] = defaultdict(lambda: torch.zeros((), device=device))
+        sums.update({name: torch.zeros((), device=device) for name in names})
+        return cls(sums, batches, [], [], [])
+
+    def combined(self, ranks: Ranks) -> EpochTotals:
+        """Every rank's sums and logits so far, on every rank (these totals themselves in one process)."""
+        if not ranks.active:
+            return self
+        sums = EpochTotals.start(self.batches, ranks.device).sums
+        sums.update({name: ranks.sum(self.sums[name]) for name in sorted(self.sums)})
+        gathered = (ranks.gather(part) for part in (self.real_logits, self.fake_logits, self.labels))
+        return EpochTotals(sums, self.batches, *gathered)
 
 
 def epoch_record(
