@@ -15,7 +15,8 @@ from pacgan_cli.cli.options import (
     class_name_list,
 )
 from pacgan_cli.core.errors import ConfigError
-from pacgan_cli.core.metrics import METRIC_NAMES, RESIZE_MODES
+from pacgan_cli.core.evaluation.registry import METRIC_NAMES
+from pacgan_cli.core.metrics import RESIZE_MODES
 
 
 def evaluate_command(
@@ -88,12 +89,12 @@ def evaluate_command(
             raise ConfigError(f"{name} must be at least 1; got {value}")
 
     from pacgan_cli.cli.progress import progress_reporter
-    from pacgan_cli.core.evaluate import (
+    from pacgan_cli.core.evaluation.evaluate import evaluate
+    from pacgan_cli.core.evaluation.inputs import load_image_set
+    from pacgan_cli.core.evaluation.options import (
         MISSING_WEIGHTS_ERROR,
         MISSING_WEIGHTS_SKIP,
         EvaluationOptions,
-        evaluate,
-        load_image_set,
     )
     from pacgan_cli.core.io.atomic import ensure_distinct
     from pacgan_cli.core.models.checkpoint import DISCRIMINATOR, load_checkpoint

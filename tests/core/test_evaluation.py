@@ -8,16 +8,12 @@ from torch import nn
 
 from helpers import make_separable_images, write_data_folder
 from pacgan_cli.core.errors import ConfigError, InputError, OutputExistsError
-from pacgan_cli.core.evaluate import (
-    METRICS,
-    EvaluationOptions,
-    ImageSet,
-    evaluate,
-    generate_and_evaluate,
-    load_image_set,
-)
+from pacgan_cli.core.evaluation.evaluate import METRICS, evaluate, generate_and_evaluate
+from pacgan_cli.core.evaluation.inputs import ImageSet, load_image_set
+from pacgan_cli.core.evaluation.options import EvaluationOptions
+from pacgan_cli.core.evaluation.registry import METRIC_NAMES
 from pacgan_cli.core.io.nifti import write_stack
-from pacgan_cli.core.metrics import METRIC_NAMES, fidelity
+from pacgan_cli.core.metrics import fidelity
 from pacgan_cli.core.models.checkpoint import DISCRIMINATOR, GENERATOR, NetworkArchitecture, save_checkpoint
 
 
