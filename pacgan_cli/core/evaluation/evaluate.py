@@ -19,7 +19,7 @@ from pacgan_cli.core.classes import resolve_class_names
 from pacgan_cli.core.errors import ConfigError, InputError
 from pacgan_cli.core.evaluation.context import MetricContext, ReportContext
 from pacgan_cli.core.evaluation.inputs import ImageSet, check_sets, load_image_set
-from pacgan_cli.core.evaluation.options import MISSING_WEIGHTS_SKIP, EvaluationOptions
+from pacgan_cli.core.evaluation.options import UNAVAILABLE_SKIP, EvaluationOptions
 from pacgan_cli.core.evaluation.registry import (
     METRIC_NAMES,
     NEEDS_DISCRIMINATOR,
@@ -77,8 +77,8 @@ def evaluate(
 ) -> EvaluationReport:
     """Measure `fake` against `real` with the chosen metrics (default: all that the inputs allow).
 
-    Metrics that need the InceptionV3 weights: when absent, `options.missing_weights` decides between an
-    error (one line saying where to get them) and skipping them with the reason in the report.
+    A metric these inputs cannot serve (InceptionV3 weights absent, too few images of a class): by
+    `options.unavailable`, one error line saying what to do, or left out with the reason in the report.
     Memorisation uses `train` as the training set (and `real` as held-out images); without `train`, the
     real set stands in for it. Classification needs `discriminator`.
     """
@@ -100,14 +100,15 @@ def evaluate(
     context = MetricContext(
         real, fake, train, discriminator, options, output_directory, num_classes, device, reporter
     )
-    for metric in chosen:
-        if metric.check is not None:
-            metric.check(context)
-    ensure_can_write(output_directory / "metrics.json", output_directory / "report.md", force=force)
     context.class_names = resolve_class_names(
         options.class_names, discriminator.config if discriminator else None, num_classes
     )
-    chosen, skipped = _prepare_inception(context, chosen)
+    weights, chosen, skipped = _find_inception_weights(options, chosen)
+    chosen, skipped_by_check = _check_metrics(context, chosen)
+    skipped.update(skipped_by_check)
+    ensure_can_write(output_directory / "metrics.json", output_directory / "report.md", force=force)
+    if weights is not None and any(NEEDS_INCEPTION in metric.needs for metric in chosen):
+        context.extractor = fidelity.build_inception_extractor(weights, options.resize)
     output_directory.mkdir(parents=True, exist_ok=True)
     sections: dict[str, dict[str, Any]] = {}
     for metric in chosen:
@@ -169,8 +170,9 @@ def generate_and_evaluate(
     """The end of a training run: generate `counts` images with the final generator, evaluate them.
 
     Writes `generated/Synthetic{S}x{S}.nii.gz` + `generated/labels_syn.csv` and the report in
-    `evaluation/` under `output_directory`. FID/KID are skipped (and the report says why) when the
-    InceptionV3 weights are absent, so a long run never fails at its very end for want of them.
+    `evaluation/` under `output_directory`. By default, metrics these inputs cannot serve (no InceptionV3
+    weights, too few images of a class) are skipped and the report says why, so a long run never fails
+    at its very end for want of them.
     `test_images` and `train_images` are folders or stacks, or image sets already read (a validation run
     passes its held-out fold and training part, so that it never reads the test set).
     """
@@ -178,7 +180,7 @@ def generate_and_evaluate(
 
     reporter = reporter or SilentReporter()
     output_directory = Path(output_directory)
-    options = options or EvaluationOptions(seed=seed, missing_weights=MISSING_WEIGHTS_SKIP)
+    options = options or EvaluationOptions(seed=seed, unavailable=UNAVAILABLE_SKIP)
     generator = load_checkpoint(generator_path, expected_kind=GENERATOR)
     size = stage_size(resolve_stage(generator, None))
     # Every input is read before the first image is generated, so a bad path fails before any work.
@@ -216,24 +218,38 @@ def generate_and_evaluate(
     )
 
 
-def _prepare_inception(context: MetricContext, chosen: list[Metric]) -> tuple[list[Metric], dict[str, str]]:
-    """Build the InceptionV3 extractor when a chosen metric needs it; without the weights, stop with one
-    line or (`missing_weights` skip) leave those metrics out with the reason. A weights file that was
-    named must exist even when no metric needs it."""
-    options = context.options
+def _check_metrics(context: MetricContext, chosen: list[Metric]) -> tuple[list[Metric], dict[str, str]]:
+    """Each chosen metric's own check of the inputs, before any work: its error line, or (`unavailable`
+    skip) the metric left out with that line as the reason."""
+    kept, skipped = [], {}
+    for metric in chosen:
+        try:
+            if metric.check is not None:
+                metric.check(context)
+            kept.append(metric)
+        except InputError as error:
+            if context.options.unavailable != UNAVAILABLE_SKIP:
+                raise
+            skipped[metric.name] = str(error)
+    return kept, skipped
+
+
+def _find_inception_weights(
+    options: EvaluationOptions, chosen: list[Metric]
+) -> tuple[Path | None, list[Metric], dict[str, str]]:
+    """The InceptionV3 weights file when a chosen metric needs it; without it, stop with one line or
+    (`unavailable` skip) leave those metrics out with the reason. A weights file that was named must
+    exist even when no metric needs it."""
     wants_inception = any(NEEDS_INCEPTION in metric.needs for metric in chosen)
     named_or_needed = wants_inception or options.inception_weights is not None
     weights = fidelity.find_inception_weights(options.inception_weights) if named_or_needed else None
-    if not wants_inception:
-        return chosen, {}
-    if weights is not None:
-        context.extractor = fidelity.build_inception_extractor(weights, options.resize)
-        return chosen, {}
-    if options.missing_weights != MISSING_WEIGHTS_SKIP:
+    if weights is not None or not wants_inception:
+        return weights, chosen, {}
+    if options.unavailable != UNAVAILABLE_SKIP:
         raise InputError(fidelity.missing_weights_message())
     reason = (
         f"InceptionV3 weights not found; put {fidelity.INCEPTION_URL} at "
         f"{fidelity.inception_cache_path()} to compute it"
     )
     skipped = {metric.name: reason for metric in chosen if NEEDS_INCEPTION in metric.needs}
-    return [metric for metric in chosen if metric.name not in skipped], skipped
+    return None, [metric for metric in chosen if metric.name not in skipped], skipped

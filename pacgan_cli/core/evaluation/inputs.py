@@ -75,7 +75,8 @@ def load_image_set(
 def check_sets(
     real: ImageSet, fake: ImageSet, train: ImageSet | None, discriminator: LoadedCheckpoint | None
 ) -> int:
-    """Refuse empty, out-of-range or differently shaped sets; the number of classes (at least 2)."""
+    """Refuse empty, out-of-range or differently shaped sets, and synthetic images of a class the real set
+    lacks (nothing to compare them with); the number of classes (at least 2)."""
     sets = [("real", real), ("fake", fake)] + ([("training", train)] if train is not None else [])
     for name, image_set in sets:
         if len(image_set.images) == 0:
@@ -88,6 +89,13 @@ def check_sets(
                 f"{_shape_text(real)}; compare images of one size (e.g. Real{fake.size}x{fake.size}.nii.gz)"
             )
     num_classes = int(max(image_set.labels.max() for _, image_set in sets)) + 1
+    real_counts, fake_counts = real.counts(num_classes), fake.counts(num_classes)
+    for k in range(num_classes):
+        if fake_counts[k] and not real_counts[k]:
+            raise InputError(
+                f"{fake.source}: {fake_counts[k]} synthetic image(s) of class {k}, but the real images "
+                f"({real.source}) hold none of that class; compare with real images of every generated class"
+            )
     if discriminator is not None:
         if num_classes > discriminator.architecture.num_classes:
             raise InputError(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-MISSING_WEIGHTS_ERROR = "error"
-MISSING_WEIGHTS_SKIP = "skip"
+# What to do with a metric these inputs cannot serve (no InceptionV3 weights, too few images of a class):
+# stop with one line, or leave it out and say why in the report.
+UNAVAILABLE_ERROR = "error"
+UNAVAILABLE_SKIP = "skip"
 
 
 @dataclass(frozen=True)
@@ -18,10 +20,11 @@ class EvaluationOptions:
     kid_subsets: int = 100
     resize: str = "antialias"
     inception_weights: str | None = None
-    missing_weights: str = MISSING_WEIGHTS_ERROR
+    unavailable: str = UNAVAILABLE_ERROR
     feature_batch_size: int = 32
     memorisation_quantile: float = 0.05
     copy_tolerance: float = 0.02
     closest_pairs: int = 8
     artifact_tolerance: float = 0.1
+    prdc_k: int = 5
     class_names: tuple[str, ...] = ()  # for the report and figures (default: the discriminator's config)
