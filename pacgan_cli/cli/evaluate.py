@@ -70,6 +70,9 @@ def evaluate_command(
     ),
     kid_subsets: int = typer.Option(100, "--kid-subsets", help="Number of KID subsets."),
     ssim_pairs: int = typer.Option(1000, "--ssim-pairs", help="Random same-class pairs per class for SSIM."),
+    diversity_pairs: int = typer.Option(
+        1000, "--diversity-pairs", help="Random same-class pairs per class and set for MS-SSIM diversity."
+    ),
     prdc_k: int = typer.Option(
         5, "--prdc-k", help="Nearest neighbour k for precision, recall, density and coverage."
     ),
@@ -90,6 +93,7 @@ def evaluate_command(
         ("--kid-subset-size", kid_subset_size),
         ("--kid-subsets", kid_subsets),
         ("--ssim-pairs", ssim_pairs),
+        ("--diversity-pairs", diversity_pairs),
         ("--prdc-k", prdc_k),
     ):
         if value < 1:
@@ -125,6 +129,7 @@ def evaluate_command(
     checkpoint = load_checkpoint(discriminator, expected_kind=DISCRIMINATOR) if discriminator else None
     options = EvaluationOptions(
         ssim_pairs=ssim_pairs,
+        diversity_pairs=diversity_pairs,
         prdc_k=prdc_k,
         seed=seed,
         kid_subset_size=kid_subset_size,

@@ -27,4 +27,5 @@ class EvaluationOptions:
     closest_pairs: int = 8
     artifact_tolerance: float = 0.1
     prdc_k: int = 5
+    diversity_pairs: int = 1000
     class_names: tuple[str, ...] = ()  # for the report and figures (default: the discriminator's config)

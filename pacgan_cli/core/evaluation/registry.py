@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from pacgan_cli.core.evaluation.context import MetricContext, ReportContext
     from pacgan_cli.core.evaluation.options import EvaluationOptions
 
-METRIC_NAMES = ("fid", "kid", "prdc", "ssim", "memorisation", "artifacts", "classification")
+METRIC_NAMES = ("fid", "kid", "prdc", "ssim", "diversity", "memorisation", "artifacts", "classification")
 
 # What a metric may need beyond the real and synthetic images.
 NEEDS_INCEPTION = "inception"  # the InceptionV3 weights file
