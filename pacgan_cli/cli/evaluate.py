@@ -38,7 +38,8 @@ def evaluate_command(
     train: Path | None = typer.Option(
         None,
         "--train",
-        help="Training images (folder or stack) for the memorisation check; default: the real set.",
+        help="Real training images (folder or stack): the memorisation reference (default: the real set) "
+        "and the train-on-real baseline of tstr.",
     ),
     train_labels: Path | None = typer.Option(None, "--train-labels", help="Labels of a --train stack."),
     discriminator: Path | None = typer.Option(

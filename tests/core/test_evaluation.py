@@ -39,7 +39,16 @@ def test_evaluate_writes_every_metric_and_fid_matches_the_reference(small_extrac
     options = EvaluationOptions(ssim_pairs=50, kid_subsets=5, kid_subset_size=8)
     report = evaluate(real, fake, tmp_path / "report", train=train, options=options)
     data = json.loads((tmp_path / "report" / "metrics.json").read_text())
-    assert set(data["metrics"]) == {"fid", "kid", "prdc", "ssim", "diversity", "memorisation", "artifacts"}
+    assert set(data["metrics"]) == {
+        "fid",
+        "kid",
+        "prdc",
+        "ssim",
+        "diversity",
+        "tstr",
+        "memorisation",
+        "artifacts",
+    }
     extractor = PooledPixels()
     expected = fidelity.frechet_distance(
         fidelity.extract_features(real.images, extractor), fidelity.extract_features(fake.images, extractor)

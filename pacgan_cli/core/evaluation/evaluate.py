@@ -22,8 +22,10 @@ from pacgan_cli.core.evaluation.inputs import ImageSet, check_sets, load_image_s
 from pacgan_cli.core.evaluation.options import UNAVAILABLE_SKIP, EvaluationOptions
 from pacgan_cli.core.evaluation.registry import (
     METRIC_NAMES,
+    NEED_HINTS,
     NEEDS_DISCRIMINATOR,
     NEEDS_INCEPTION,
+    NEEDS_TRAINING_SET,
     Metric,
     load_metric,
 )
@@ -85,17 +87,15 @@ def evaluate(
     options = options or EvaluationOptions()
     reporter = reporter or SilentReporter()
     output_directory = Path(output_directory)
-    names = list(metrics) if metrics else default_metrics(discriminator is not None)
+    lacking = _lacking_inputs(discriminator is not None, train is not None)
+    names = list(metrics) if metrics else [name for name in METRICS if name not in lacking]
     unknown = [name for name in names if name not in METRICS]
     if unknown:
         raise ConfigError(f"unknown metric {unknown[0]!r}; choose from {', '.join(METRICS)}")
+    for name in names:
+        if name in lacking:
+            raise ConfigError(f"the {name} metric needs {lacking[name]}")
     chosen = [METRICS[name] for name in names]
-    if discriminator is None:
-        for metric in chosen:
-            if NEEDS_DISCRIMINATOR in metric.needs:
-                raise ConfigError(
-                    f"the {metric.name} metric needs a discriminator; pass --discriminator D.pt"
-                )
     num_classes = check_sets(real, fake, train, discriminator)
     context = MetricContext(
         real, fake, train, discriminator, options, output_directory, num_classes, device, reporter
@@ -132,7 +132,7 @@ def evaluate(
     }
     style = ReportContext(context.class_names, num_classes, real.size, options)
     rendered = {name: METRICS[name].render(section, style) for name, section in sections.items()}
-    markdown = report_markdown(data, rendered, skipped, samples)
+    markdown = report_markdown(data, rendered, skipped, lacking, samples)
     json_path = output_directory / "metrics.json"
     write_json_atomic(json_path, data)
     write_text_atomic(output_directory / "report.md", markdown)
@@ -141,13 +141,16 @@ def evaluate(
     return EvaluationReport(output_directory, data, markdown, files, skipped)
 
 
-def default_metrics(with_discriminator: bool) -> list[str]:
-    """Every metric, classification only when there is a discriminator to classify with."""
-    return [
-        name
-        for name, metric in METRICS.items()
-        if with_discriminator or NEEDS_DISCRIMINATOR not in metric.needs
-    ]
+def _lacking_inputs(with_discriminator: bool, with_training_set: bool) -> dict[str, str]:
+    """Metric name -> what to pass for the input it needs and was not given; by default such metrics
+    are left out (and the report says what they need), asked for by name they are an error."""
+    given = {NEEDS_DISCRIMINATOR: with_discriminator, NEEDS_TRAINING_SET: with_training_set}
+    lacking = {}
+    for name, metric in METRICS.items():
+        missing = [NEED_HINTS[need] for need in sorted(metric.needs) if need in given and not given[need]]
+        if missing:
+            lacking[name] = ", and ".join(missing)
+    return lacking
 
 
 def generate_and_evaluate(

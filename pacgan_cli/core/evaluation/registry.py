@@ -17,12 +17,27 @@ if TYPE_CHECKING:
     from pacgan_cli.core.evaluation.context import MetricContext, ReportContext
     from pacgan_cli.core.evaluation.options import EvaluationOptions
 
-METRIC_NAMES = ("fid", "kid", "prdc", "ssim", "diversity", "memorisation", "artifacts", "classification")
+METRIC_NAMES = (
+    "fid",
+    "kid",
+    "prdc",
+    "ssim",
+    "diversity",
+    "tstr",
+    "memorisation",
+    "artifacts",
+    "classification",
+)
 
 # What a metric may need beyond the real and synthetic images.
 NEEDS_INCEPTION = "inception"  # the InceptionV3 weights file
 NEEDS_DISCRIMINATOR = "discriminator"
 NEEDS_TRAINING_SET = "training set"
+# What to say when an input a metric needs was not given (the weights are looked up: metrics.fidelity).
+NEED_HINTS = {
+    NEEDS_DISCRIMINATOR: "a discriminator; pass --discriminator D.pt",
+    NEEDS_TRAINING_SET: "the real training images; pass --train",
+}
 
 
 @dataclass(frozen=True)

@@ -39,9 +39,14 @@ def settings_data(options: EvaluationOptions, chosen: Sequence[Metric]) -> dict[
 
 
 def report_markdown(
-    data: Mapping[str, Any], sections: Mapping[str, list[str]], skipped: Mapping[str, str], samples: Path
+    data: Mapping[str, Any],
+    sections: Mapping[str, list[str]],
+    skipped: Mapping[str, str],
+    lacking: Mapping[str, str],
+    samples: Path,
 ) -> str:
-    """report.md: what was compared and how, then one section per metric in registry order."""
+    """report.md: what was compared and how, what was not computed and why, then one section per metric
+    in registry order. `lacking`: metric name -> the input it needs and was not given."""
     inputs = data["inputs"]
     lines = [
         "# PACGAN evaluation",
@@ -50,7 +55,9 @@ def report_markdown(
         f"- Synthetic images: `{inputs['fake']}` ({sum(inputs['fake_per_class'])}; per class {inputs['fake_per_class']})",
     ]
     if inputs["train"]:
-        lines.append(f"- Training images (memorisation reference): `{inputs['train']}`")
+        lines.append(
+            f"- Training images (memorisation reference, train-on-real baseline): `{inputs['train']}`"
+        )
     if inputs["discriminator"]:
         lines.append(f"- Discriminator: `{inputs['discriminator']}`")
     lines.append(f"- Image size: {inputs['image_size']}x{inputs['image_size']}")
@@ -62,8 +69,10 @@ def report_markdown(
     for name, why in skipped.items():
         lines.append(f"- **{name.upper()} skipped**: {why}")
     not_run = [name for name in METRIC_NAMES if name not in sections and name not in skipped]
-    if not_run:
-        lines.append(f"- Not computed (not requested): {', '.join(not_run)}")
+    not_requested = [name for name in not_run if name not in lacking]
+    if not_requested:
+        lines.append(f"- Not computed (not requested): {', '.join(not_requested)}")
+    lines += [f"- Not computed: {name} (needs {lacking[name]})" for name in not_run if name in lacking]
     lines += ["", f"![samples]({samples.name})", ""]
     for section in sections.values():
         lines += [*section, ""]

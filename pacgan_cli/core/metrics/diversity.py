@@ -83,8 +83,8 @@ def ms_ssim(
         for start in range(0, len(a), batch):
             scores.append(
                 multiscale_structural_similarity_index_measure(
-                    torch.from_numpy(a[start : start + batch]),
-                    torch.from_numpy(b[start : start + batch]),
+                    torch.tensor(a[start : start + batch]),
+                    torch.tensor(b[start : start + batch]),
                     gaussian_kernel=True,
                     sigma=scales.sigma,
                     kernel_size=scales.window,
