@@ -9,6 +9,7 @@ import numpy as np
 from pacgan_cli.core.evaluation.context import MetricContext, ReportContext
 from pacgan_cli.core.evaluation.options import EvaluationOptions
 from pacgan_cli.core.evaluation.registry import Metric
+from pacgan_cli.core.evaluation.verdict import FIDELITY, VerdictRow
 from pacgan_cli.core.metrics import artifacts, plots
 
 FIGURE = "artifacts.png"
@@ -65,4 +66,26 @@ def summary(data: dict[str, Any]) -> list[str]:
     ]
 
 
-METRIC = Metric("artifacts", compute, render, settings=settings, summary=summary)
+def verdict(data: dict[str, Any]) -> list[VerdictRow]:
+    count = data["flagged_count"]
+    return [
+        VerdictRow(
+            FIDELITY,
+            "pixels of the mean synthetic image outside every real value",
+            str(count),
+            "0",
+            "none" if count == 0 else f"systematic pixel artifacts at {count} pixel(s)",
+            f"any pixel more than {data['tolerance']} outside the real range is an artifact",
+        )
+    ]
+
+
+METRIC = Metric(
+    "artifacts",
+    compute,
+    render,
+    settings=settings,
+    summary=summary,
+    aspects=(FIDELITY,),
+    verdict=verdict,
+)

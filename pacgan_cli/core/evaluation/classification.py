@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pacgan_cli.core.classes import PUBLISHED_AUC, is_adni_like
@@ -9,9 +10,13 @@ from pacgan_cli.core.errors import InputError
 from pacgan_cli.core.evaluation.context import MetricContext, ReportContext
 from pacgan_cli.core.evaluation.registry import NEEDS_DISCRIMINATOR, Metric
 from pacgan_cli.core.evaluation.report import number
+from pacgan_cli.core.evaluation.verdict import SEPARABILITY, VerdictRow
 from pacgan_cli.core.metrics import plots
 from pacgan_cli.core.metrics.classification import classification_report
 from pacgan_cli.core.stages import size_to_stage, stage_size
+
+# Hosmer, Lemeshow and Sturdivant (2013), Applied Logistic Regression: ROC AUC bands.
+AUC_BANDS = ((0.9, "outstanding"), (0.8, "excellent"), (0.7, "acceptable"), (0.0, "poor"))
 
 
 def compute(context: MetricContext) -> dict[str, Any]:
@@ -106,6 +111,26 @@ def summary(data: dict[str, Any]) -> list[str]:
     return [f"classifier on real images: AUC {number(real['auc_macro'])}, accuracy {real['accuracy']:.3f}"]
 
 
+def verdict(data: dict[str, Any]) -> list[VerdictRow]:
+    real = data["real"]["auc_macro"]
+    reading = (
+        "no AUC (one class in the real images)"
+        if real is None or math.isnan(real)
+        else f"the classifier: {next(band for floor, band in AUC_BANDS if real >= floor)} on real images"
+    )
+    return [
+        VerdictRow(
+            SEPARABILITY,
+            "discriminator's auxiliary head, AUC (macro)",
+            f"{number(data['synthetic']['auc_macro'])} (synthetic images)",
+            f"{number(real)} (real test images)",
+            reading,
+            "real-image AUC at least 0.9 outstanding, 0.8 excellent, 0.7 acceptable, else poor "
+            "(Hosmer and Lemeshow)",
+        )
+    ]
+
+
 def _published_context(report: ReportContext) -> list[str]:
     """The published headline AUC, as context only where the data are like the data it was measured on."""
     if not is_adni_like(report.class_names, report.image_size):
@@ -124,4 +149,6 @@ METRIC = Metric(
     needs=frozenset({NEEDS_DISCRIMINATOR}),
     summary=summary,
     check=check,
+    aspects=(SEPARABILITY,),
+    verdict=verdict,
 )

@@ -8,7 +8,14 @@ from pacgan_cli.core.evaluation.context import MetricContext, ReportContext
 from pacgan_cli.core.evaluation.options import EvaluationOptions
 from pacgan_cli.core.evaluation.registry import Metric
 from pacgan_cli.core.evaluation.report import number
+from pacgan_cli.core.evaluation.verdict import DIVERSITY, VerdictRow
 from pacgan_cli.core.metrics.diversity import STANDARD_WEIGHTS, ms_ssim_scales, same_class_pair_ms_ssim
+
+# Synthetic minus real mean MS-SSIM: within AS_DIVERSE reads as diverse as real; more than COLLAPSED (or
+# a synthetic mean of at least COLLAPSED_LEVEL) as mode collapse.
+AS_DIVERSE = 0.05
+COLLAPSED = 0.2
+COLLAPSED_LEVEL = 0.9
 
 
 def compute(context: MetricContext) -> dict[str, Any]:
@@ -95,4 +102,35 @@ def summary(data: dict[str, Any]) -> list[str]:
     ]
 
 
-METRIC = Metric("diversity", compute, render, settings=settings, summary=summary)
+def verdict(data: dict[str, Any]) -> list[VerdictRow]:
+    fake, real, difference = data["synthetic"]["mean"], data["real"]["mean"], data["difference"]
+    if fake >= COLLAPSED_LEVEL or difference > COLLAPSED:
+        reading = "much less diverse than real (mode collapse)"
+    elif difference > AS_DIVERSE:
+        reading = "less diverse than real"
+    elif difference >= -AS_DIVERSE:
+        reading = "as diverse as real"
+    else:
+        reading = "more varied than real (check fidelity: noise varies too)"
+    return [
+        VerdictRow(
+            DIVERSITY,
+            "MS-SSIM within a class (higher = less diverse)",
+            number(fake),
+            number(real),
+            reading,
+            f"synthetic minus real: within ±{AS_DIVERSE} as diverse, above {COLLAPSED} (or synthetic at least "
+            f"{COLLAPSED_LEVEL}) mode collapse",
+        )
+    ]
+
+
+METRIC = Metric(
+    "diversity",
+    compute,
+    render,
+    settings=settings,
+    summary=summary,
+    aspects=(DIVERSITY,),
+    verdict=verdict,
+)

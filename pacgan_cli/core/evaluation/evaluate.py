@@ -30,6 +30,7 @@ from pacgan_cli.core.evaluation.registry import (
     load_metric,
 )
 from pacgan_cli.core.evaluation.report import report_markdown, sample_figure, settings_data
+from pacgan_cli.core.evaluation.verdict import ASPECTS, verdict_markdown
 from pacgan_cli.core.io.atomic import ensure_can_write, write_json_atomic, write_text_atomic
 from pacgan_cli.core.metrics import fidelity
 from pacgan_cli.core.models.checkpoint import DISCRIMINATOR, GENERATOR, LoadedCheckpoint, load_checkpoint
@@ -130,9 +131,22 @@ def evaluate(
         "metrics": sections,
         "skipped": skipped,
     }
+    verdict = sorted(
+        (
+            row
+            for name, section in sections.items()
+            if (judge := METRICS[name].verdict) is not None
+            for row in judge(section)
+        ),
+        key=lambda row: ASPECTS.index(row.aspect),
+    )
+    data["verdict"] = [row.to_data() for row in verdict]
     style = ReportContext(context.class_names, num_classes, real.size, options)
     rendered = {name: METRICS[name].render(section, style) for name, section in sections.items()}
-    markdown = report_markdown(data, rendered, skipped, lacking, samples)
+    providers = {aspect: [m.name for m in METRICS.values() if aspect in m.aspects] for aspect in ASPECTS}
+    markdown = report_markdown(
+        data, verdict_markdown(verdict, providers), rendered, skipped, lacking, samples
+    )
     json_path = output_directory / "metrics.json"
     write_json_atomic(json_path, data)
     write_text_atomic(output_directory / "report.md", markdown)

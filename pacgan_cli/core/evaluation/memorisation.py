@@ -7,7 +7,11 @@ from typing import Any
 from pacgan_cli.core.evaluation.context import MetricContext, ReportContext
 from pacgan_cli.core.evaluation.options import EvaluationOptions
 from pacgan_cli.core.evaluation.registry import Metric
+from pacgan_cli.core.evaluation.verdict import MEMORISATION, VerdictRow
 from pacgan_cli.core.metrics import memorisation, plots
+
+# Flagged synthetic images up to this multiple of the expected share read as no sign of copying.
+EXPECTED_MULTIPLE = 2
 
 FIGURE = "closest_pairs.png"
 
@@ -86,8 +90,37 @@ def summary(data: dict[str, Any]) -> list[str]:
     ]
 
 
+def verdict(data: dict[str, Any]) -> list[VerdictRow]:
+    copies, flagged, expected = len(data["copies"]), data["flagged_fraction"], data["quantile"]
+    if copies:
+        reading = f"{copies} near-copies of {data['reference_set']}"
+    elif flagged <= EXPECTED_MULTIPLE * expected:
+        reading = "no sign of copying"
+    else:
+        reading = "closer to the training images than unseen real images are"
+    return [
+        VerdictRow(
+            MEMORISATION,
+            f"share closer to a training image than {expected:.0%} of real images",
+            f"{flagged:.1%}, {copies} near-copies",
+            f"{expected:.0%} expected ({data['baseline']} baseline)",
+            reading,
+            f"a near-copy (RMS distance <= {data['copy_tolerance']}) is flagged; otherwise up to "
+            f"{EXPECTED_MULTIPLE}x the expected share reads as no sign of copying",
+        )
+    ]
+
+
 def _nearest_name(with_training_set: bool) -> str:
     return "nearest training image" if with_training_set else "nearest real image"
 
 
-METRIC = Metric("memorisation", compute, render, settings=settings, summary=summary)
+METRIC = Metric(
+    "memorisation",
+    compute,
+    render,
+    settings=settings,
+    summary=summary,
+    aspects=(MEMORISATION,),
+    verdict=verdict,
+)

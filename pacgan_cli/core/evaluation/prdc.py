@@ -16,6 +16,7 @@ from pacgan_cli.core.evaluation.context import MetricContext, ReportContext
 from pacgan_cli.core.evaluation.options import EvaluationOptions
 from pacgan_cli.core.evaluation.registry import NEEDS_INCEPTION, Metric
 from pacgan_cli.core.evaluation.report import number
+from pacgan_cli.core.evaluation.verdict import DIVERSITY, FIDELITY, SHARE_RULE, VerdictRow, share_reading
 from pacgan_cli.core.metrics.prdc import equal_sample, precision_recall_density_coverage
 
 SCORES = ("precision", "recall", "density", "coverage")
@@ -101,6 +102,25 @@ def summary(data: dict[str, Any]) -> list[str]:
     ]
 
 
+def verdict(data: dict[str, Any]) -> list[VerdictRow]:
+    """Fidelity read from precision, diversity from coverage (steadier than recall: one synthetic outlier
+    can inflate recall, Naeem et al. 2020), each against the real halves."""
+    fake, real = data["real_fake"], data["real_real"]
+    rows = []
+    for aspect, first, second in ((FIDELITY, "precision", "density"), (DIVERSITY, "coverage", "recall")):
+        rows.append(
+            VerdictRow(
+                aspect,
+                f"{first} / {second} (k={data['k']})",
+                f"{number(fake[first])} / {number(fake[second])}",
+                f"{number(real[first])} / {number(real[second])} (real halves)",
+                share_reading(fake[first], real[first]),
+                f"{first} {SHARE_RULE}",
+            )
+        )
+    return rows
+
+
 def _compare(
     context: MetricContext,
     features_a: np.ndarray,
@@ -135,4 +155,6 @@ METRIC = Metric(
     settings=settings,
     summary=summary,
     check=check,
+    aspects=(FIDELITY, DIVERSITY),
+    verdict=verdict,
 )

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pacgan_cli.core.evaluation.context import MetricContext, ReportContext
     from pacgan_cli.core.evaluation.options import EvaluationOptions
+    from pacgan_cli.core.evaluation.verdict import VerdictRow
 
 METRIC_NAMES = (
     "fid",
@@ -46,7 +47,8 @@ class Metric:
 
     `compute` returns JSON-ready data (figures it writes are named in it); `render` turns that data into
     the Markdown lines of its section; `settings` says which options it used (metrics.json `settings`);
-    `summary` gives the terminal's headline lines; `check` refuses unusable inputs before any metric runs.
+    `summary` gives the terminal's headline lines; `check` refuses unusable inputs before any metric runs;
+    `verdict` gives its lines of the verdict table, for the `aspects` it measures.
     """
 
     name: str
@@ -56,6 +58,8 @@ class Metric:
     settings: Callable[[EvaluationOptions], dict[str, Any]] | None = None
     summary: Callable[[dict[str, Any]], list[str]] | None = None
     check: Callable[[MetricContext], None] | None = None
+    aspects: tuple[str, ...] = ()
+    verdict: Callable[[dict[str, Any]], list[VerdictRow]] | None = None
 
 
 def load_metric(name: str) -> Metric:

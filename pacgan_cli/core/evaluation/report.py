@@ -40,16 +40,21 @@ def settings_data(options: EvaluationOptions, chosen: Sequence[Metric]) -> dict[
 
 def report_markdown(
     data: Mapping[str, Any],
+    verdict: list[str],
     sections: Mapping[str, list[str]],
     skipped: Mapping[str, str],
     lacking: Mapping[str, str],
     samples: Path,
 ) -> str:
-    """report.md: what was compared and how, what was not computed and why, then one section per metric
-    in registry order. `lacking`: metric name -> the input it needs and was not given."""
+    """report.md: the verdict table, what was compared and how, what was not computed and why, then one
+    section per metric in registry order. `lacking`: metric name -> the input it needs and was not given."""
     inputs = data["inputs"]
     lines = [
         "# PACGAN evaluation",
+        "",
+        *verdict,
+        "",
+        "## Inputs",
         "",
         f"- Real images: `{inputs['real']}` ({sum(inputs['real_per_class'])}; per class {inputs['real_per_class']})",
         f"- Synthetic images: `{inputs['fake']}` ({sum(inputs['fake_per_class'])}; per class {inputs['fake_per_class']})",

@@ -8,7 +8,11 @@ from pacgan_cli.core.evaluation.context import MetricContext, ReportContext
 from pacgan_cli.core.evaluation.options import EvaluationOptions
 from pacgan_cli.core.evaluation.registry import Metric
 from pacgan_cli.core.evaluation.report import comparison_title, number
+from pacgan_cli.core.evaluation.verdict import FIDELITY, VerdictRow
 from pacgan_cli.core.metrics import similarity
+
+# SSIM real-fake within this of real-real reads as "as alike as real images are".
+SAME_SIMILARITY = 0.05
 
 
 def compute(context: MetricContext) -> dict[str, Any]:
@@ -79,4 +83,27 @@ def summary(data: dict[str, Any]) -> list[str]:
     return [f"SSIM real-fake {number(data['real_fake']['mean'])}"]
 
 
-METRIC = Metric("ssim", compute, render, settings=settings, summary=summary)
+def verdict(data: dict[str, Any]) -> list[VerdictRow]:
+    fake, real = data["real_fake"]["mean"], data["real_real"]["mean"]
+    difference = fake - real
+    if abs(difference) <= SAME_SIMILARITY:
+        reading = "as alike to real images as real images are to each other"
+    elif difference < 0:
+        reading = "less alike to real images than real images are to each other"
+    else:
+        reading = "closer to real images than real ones are to each other (blur or sameness can do this)"
+    return [
+        VerdictRow(
+            FIDELITY,
+            "SSIM of same-class pairs, pixels",
+            f"{number(fake)} (real-fake)",
+            f"{number(real)} (real-real)",
+            reading,
+            f"real-fake against real-real: within {SAME_SIMILARITY} as alike, otherwise below or above",
+        )
+    ]
+
+
+METRIC = Metric(
+    "ssim", compute, render, settings=settings, summary=summary, aspects=(FIDELITY,), verdict=verdict
+)

@@ -3,15 +3,23 @@ same trained on the real training images, all tested on the real test images."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pacgan_cli.core.evaluation.context import MetricContext, ReportContext
 from pacgan_cli.core.evaluation.options import EvaluationOptions
 from pacgan_cli.core.evaluation.registry import NEEDS_TRAINING_SET, Metric
 from pacgan_cli.core.evaluation.report import number
+from pacgan_cli.core.evaluation.verdict import SEPARABILITY, VerdictRow
 from pacgan_cli.core.metrics.tstr import CLASSIFIERS, DESCRIPTIONS, score_classifier
 
 TRAINING_SETS = (("synthetic", "synthetic images"), ("real", "real training images"))
+# The share of the real-trained classifier's AUC above chance that the synthetic-trained one reaches: at
+# least CARRIES reads as carrying the class difference, at least PARTLY as carrying part of it. A
+# real-trained AUC up to SEPARABLE leaves nothing to compare with.
+CARRIES = 0.9
+PARTLY = 0.5
+SEPARABLE = 0.55
 
 
 def compute(context: MetricContext) -> dict[str, Any]:
@@ -78,6 +86,40 @@ def summary(data: dict[str, Any]) -> list[str]:
     return ["train on synthetic, test on real: " + ", ".join(parts)]
 
 
+def verdict(data: dict[str, Any]) -> list[VerdictRow]:
+    """Read from the classifier that does best when trained on real images (the more capable one here)."""
+    name, scores = max(
+        data["classifiers"].items(),
+        key=lambda item: item[1]["real"]["auc_macro"] if item[1]["real"]["auc_macro"] is not None else -1,
+    )
+    synthetic, real = scores["synthetic"]["auc_macro"], scores["real"]["auc_macro"]
+    if real is None or math.isnan(real) or real <= SEPARABLE:
+        reading = "the real classes are not separable by these classifiers: nothing to compare"
+    elif synthetic is None or math.isnan(synthetic):
+        reading = f"not measurable: {scores['synthetic']['note'] or 'no AUC'}"
+    else:
+        share = (synthetic - 0.5) / (real - 0.5)
+        reading = (
+            "carries the class difference as real images do"
+            if share >= CARRIES
+            else "carries part of the class difference"
+            if share >= PARTLY
+            else "hardly carries the class difference"
+        )
+    return [
+        VerdictRow(
+            SEPARABILITY,
+            f"AUC on real test images, {name.replace('_', ' ')} trained on synthetic / on real",
+            number(synthetic),
+            number(real),
+            reading,
+            f"the share of the real-trained AUC above 0.5 that the synthetic-trained one reaches: at least "
+            f"{CARRIES:.0%} carries, {PARTLY:.0%} to {CARRIES:.0%} part, less hardly; read from the classifier "
+            "best on real images",
+        )
+    ]
+
+
 METRIC = Metric(
     "tstr",
     compute,
@@ -85,4 +127,6 @@ METRIC = Metric(
     needs=frozenset({NEEDS_TRAINING_SET}),
     settings=settings,
     summary=summary,
+    aspects=(SEPARABILITY,),
+    verdict=verdict,
 )
