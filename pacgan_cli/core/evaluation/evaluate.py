@@ -184,16 +184,16 @@ def generate_and_evaluate(
     reporter: Reporter | None = None,
     force: bool = False,
 ) -> EvaluationReport:
-    """The end of a training run: generate `counts` images with the final generator, evaluate them.
+    """The end of a training run: `pacgan generate` then `pacgan evaluate`, through the same core calls.
 
-    Writes `generated/Synthetic{S}x{S}.nii.gz` + `generated/labels_syn.csv` and the report in
-    `evaluation/` under `output_directory`. By default, metrics these inputs cannot serve (no InceptionV3
+    `counts`: one total or one count per class. Writes `generated/Synthetic{S}x{S}.nii.gz` +
+    `generated/labels_syn.csv` and the report in `evaluation/` under `output_directory`. By default, metrics these inputs cannot serve (no InceptionV3
     weights, too few images of a class) are skipped and the report says why, so a long run never fails
     at its very end for want of them.
     `test_images` and `train_images` are folders or stacks, or image sets already read (a validation run
     passes its held-out fold and training part, so that it never reads the test set).
     """
-    from pacgan_cli.core.inference import generate_images, resolve_stage, save_generation
+    from pacgan_cli.core.inference import GenerationRequest, InferenceSettings, generate, resolve_stage
 
     reporter = reporter or SilentReporter()
     output_directory = Path(output_directory)
@@ -216,12 +216,21 @@ def generate_and_evaluate(
         if discriminator_path is not None
         else None
     )
-    result = generate_images(
-        generator, counts, seed=seed, batch_size=batch_size, device=device, reporter=reporter
-    )
     stack_path = output_directory / "generated" / f"Synthetic{size}x{size}.nii.gz"
-    save_generation(result, stack_path, labels=stack_path.parent / "labels_syn.csv", force=force)
-    fake = ImageSet(result.images, result.labels, str(stack_path))
+    labels_path = stack_path.parent / "labels_syn.csv"
+    request = GenerationRequest(
+        model=generator,
+        output=stack_path,
+        total=counts[0] if len(counts) == 1 else None,
+        per_class=tuple(counts) if len(counts) > 1 else None,
+        labels_output=labels_path,
+        seed=seed,
+        force=force,
+    )
+    # The thread count stays what the caller set (the end of a training run keeps the run's).
+    settings = InferenceSettings(batch_size=batch_size, device=device, threads=torch.get_num_threads())
+    generate(request, settings, reporter)
+    fake = load_image_set(stack_path, labels_path, size=size, role="fake")
     return evaluate(
         real,
         fake,

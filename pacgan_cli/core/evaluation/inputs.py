@@ -11,9 +11,9 @@ import numpy as np
 from pacgan_cli.core.errors import InputError
 from pacgan_cli.core.intensity import check_unit_range, read_unit_stack
 from pacgan_cli.core.io.nifti import nifti_stem
+from pacgan_cli.core.io.stage_folder import open_stage_folder
 from pacgan_cli.core.io.tables import read_labels
 from pacgan_cli.core.models.checkpoint import LoadedCheckpoint
-from pacgan_cli.core.stages import STAGE_FILE_PATTERN, stage_file_name
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,8 @@ def load_image_set(
 ) -> ImageSet:
     """Read images and labels from a folder (`Real{S}x{S}.nii.gz` + `labels.csv`) or a stack file.
 
-    For a folder, `size` picks the file (default: the largest there). For a stack without `labels`, the
+    A folder is read by the one stage-folder reader (`io.stage_folder`); `size` picks the file (default:
+    the largest there). For a stack without `labels`, the
     labels file beside it is used: its own `<stem>_labels.csv` (what `pacgan generate` writes), else
     `labels_syn.csv` first for synthetic images, else `labels.csv`. Only images listed in the labels file
     are kept, in ID order. The images must be in [-1, 1] (`check_unit_range`).
@@ -53,23 +54,22 @@ def load_image_set(
     path = Path(path)
     option = "--fake-labels" if role == "fake" else f"--{role}-labels"
     if path.is_dir():
-        stack = _stage_file(path, size)
-        labels_path = Path(labels) if labels is not None else path / "labels.csv"
+        folder = open_stage_folder(path, labels, [size] if size is not None else None, require_subject=False)
+        images, classes = folder.read(folder.largest_size)
+        return ImageSet(images, classes, str(folder.stack_path(folder.largest_size)))
+    if labels is not None:
+        labels_path = Path(labels)
     else:
-        stack = path
-        if labels is not None:
-            labels_path = Path(labels)
-        else:
-            shared = ("labels_syn.csv", "labels.csv") if role == "fake" else ("labels.csv", "labels_syn.csv")
-            names = (f"{nifti_stem(path)}_labels.csv", *shared)
-            found = [path.parent / name for name in names if (path.parent / name).is_file()]
-            if not found:
-                raise InputError(f"{path}: no {', '.join(names)} beside it; pass {option} LABELS.csv")
-            labels_path = found[0]
-    images = read_unit_stack(stack, expected_size=size)
+        shared = ("labels_syn.csv", "labels.csv") if role == "fake" else ("labels.csv", "labels_syn.csv")
+        names = (f"{nifti_stem(path)}_labels.csv", *shared)
+        found = [path.parent / name for name in names if (path.parent / name).is_file()]
+        if not found:
+            raise InputError(f"{path}: no {', '.join(names)} beside it; pass {option} LABELS.csv")
+        labels_path = found[0]
+    images = read_unit_stack(path, expected_size=size)
     table = read_labels(labels_path, image_count=len(images), require_subject=False)
     ids = table["ID"].to_numpy()
-    return ImageSet(images=images[ids], labels=table["Label"].to_numpy(np.int64), source=str(stack))
+    return ImageSet(images=images[ids], labels=table["Label"].to_numpy(np.int64), source=str(path))
 
 
 def check_sets(
@@ -104,18 +104,6 @@ def check_sets(
             )
         num_classes = discriminator.architecture.num_classes
     return max(num_classes, 2)
-
-
-def _stage_file(folder: Path, size: int | None) -> Path:
-    if size is not None:
-        path = folder / stage_file_name(size)
-        if not path.is_file():
-            raise InputError(f"{folder}: has no {path.name}; run `pacgan pyramid` on its largest stack")
-        return path
-    sizes = [int(match[1]) for p in folder.iterdir() if (match := STAGE_FILE_PATTERN.fullmatch(p.name))]
-    if not sizes:
-        raise InputError(f"{folder}: no Real{{S}}x{{S}}.nii.gz stacks in this folder")
-    return folder / stage_file_name(max(sizes))
 
 
 def _shape_text(image_set: ImageSet) -> str:
