@@ -30,7 +30,7 @@ from pacgan_cli.core.evaluation.registry import (
     load_metric,
 )
 from pacgan_cli.core.evaluation.report import report_markdown, sample_figure, settings_data
-from pacgan_cli.core.evaluation.verdict import ASPECTS, verdict_markdown
+from pacgan_cli.core.evaluation.verdict import ASPECTS, VerdictRow, verdict_markdown
 from pacgan_cli.core.io.atomic import ensure_can_write, write_json_atomic, write_text_atomic
 from pacgan_cli.core.metrics import fidelity
 from pacgan_cli.core.models.checkpoint import DISCRIMINATOR, GENERATOR, LoadedCheckpoint, load_checkpoint
@@ -83,7 +83,8 @@ def evaluate(
     A metric these inputs cannot serve (InceptionV3 weights absent, too few images of a class): by
     `options.unavailable`, one error line saying what to do, or left out with the reason in the report.
     Memorisation uses `train` as the training set (and `real` as held-out images); without `train`, the
-    real set stands in for it. Classification needs `discriminator`.
+    real set stands in for it. tstr needs `train`, classification `discriminator`: without them they are
+    left out of the default set, and asking for them is an error.
     """
     options = options or EvaluationOptions()
     reporter = reporter or SilentReporter()
@@ -131,15 +132,7 @@ def evaluate(
         "metrics": sections,
         "skipped": skipped,
     }
-    verdict = sorted(
-        (
-            row
-            for name, section in sections.items()
-            if (judge := METRICS[name].verdict) is not None
-            for row in judge(section)
-        ),
-        key=lambda row: ASPECTS.index(row.aspect),
-    )
+    verdict = _verdict_rows(sections)
     data["verdict"] = [row.to_data() for row in verdict]
     style = ReportContext(context.class_names, num_classes, real.size, options)
     rendered = {name: METRICS[name].render(section, style) for name, section in sections.items()}
@@ -153,18 +146,6 @@ def evaluate(
     files = [json_path, output_directory / "report.md", samples]
     files += [output_directory / name for section in sections.values() for name in section.get("figures", [])]
     return EvaluationReport(output_directory, data, markdown, files, skipped)
-
-
-def _lacking_inputs(with_discriminator: bool, with_training_set: bool) -> dict[str, str]:
-    """Metric name -> what to pass for the input it needs and was not given; by default such metrics
-    are left out (and the report says what they need), asked for by name they are an error."""
-    given = {NEEDS_DISCRIMINATOR: with_discriminator, NEEDS_TRAINING_SET: with_training_set}
-    lacking = {}
-    for name, metric in METRICS.items():
-        missing = [NEED_HINTS[need] for need in sorted(metric.needs) if need in given and not given[need]]
-        if missing:
-            lacking[name] = ", and ".join(missing)
-    return lacking
 
 
 def generate_and_evaluate(
@@ -258,6 +239,29 @@ def _check_metrics(context: MetricContext, chosen: list[Metric]) -> tuple[list[M
                 raise
             skipped[metric.name] = str(error)
     return kept, skipped
+
+
+def _lacking_inputs(with_discriminator: bool, with_training_set: bool) -> dict[str, str]:
+    """Metric name -> what to pass for the input it needs and was not given; by default such metrics
+    are left out (and the report says what they need), asked for by name they are an error."""
+    given = {NEEDS_DISCRIMINATOR: with_discriminator, NEEDS_TRAINING_SET: with_training_set}
+    lacking = {}
+    for name, metric in METRICS.items():
+        missing = [NEED_HINTS[need] for need in sorted(metric.needs) if need in given and not given[need]]
+        if missing:
+            lacking[name] = ", and ".join(missing)
+    return lacking
+
+
+def _verdict_rows(sections: dict[str, dict[str, Any]]) -> list[VerdictRow]:
+    """Every computed metric's rows of the verdict table, in the order of the aspects."""
+    rows = [
+        row
+        for name, section in sections.items()
+        if (judge := METRICS[name].verdict) is not None
+        for row in judge(section)
+    ]
+    return sorted(rows, key=lambda row: ASPECTS.index(row.aspect))
 
 
 def _find_inception_weights(
