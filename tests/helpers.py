@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
+from torch import nn
 
 from pacgan_cli.core.io.nifti import write_stack
 
@@ -42,6 +44,25 @@ def write_data_folder(folder: Path, count: int, max_size: int, seed: int = 0) ->
         folder / "labels.csv", index=False
     )
     return folder
+
+
+class PooledPixels(nn.Module):
+    """Stands in for InceptionV3 in evaluation tests: uint8 [B, 3, H, W] -> 2x2 mean pixels, [B, 12]."""
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return nn.functional.adaptive_avg_pool2d(images.float() / 255, 2).flatten(1)
+
+
+def use_pooled_pixel_features(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Make `evaluate` find a weights file and build `PooledPixels` from it, for the metrics that need one."""
+    from pacgan_cli.core.metrics import fidelity
+
+    weights = tmp_path / "weights.pth"
+    weights.write_bytes(b"x")
+    monkeypatch.setattr(fidelity, "find_inception_weights", lambda explicit=None: weights)
+    monkeypatch.setattr(
+        fidelity, "build_inception_extractor", lambda path, resize="antialias": PooledPixels()
+    )
 
 
 def tiny_config(data: Path, **changes: object) -> dict[str, object]:

@@ -11,6 +11,7 @@ import typer
 from helpers import run_cli
 from pacgan_cli.cli.app import COMPLETION_SHELLS, app
 from pacgan_cli.cli.options import spread_option_values
+from pacgan_cli.core.evaluation.registry import METRIC_NAMES, NEEDS_INCEPTION, load_metric
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -97,5 +98,8 @@ def test_documented_commands_that_need_no_data_run_on_a_fresh_clone(
 def test_documented_evaluations_skip_fid_and_kid_or_say_they_need_the_weights(where: str, line: str) -> None:
     arguments, comment = split_command(line)
     metrics = arguments[arguments.index("--metrics") + 1].split(",") if "--metrics" in arguments else ["fid"]
-    needs_weights = "--skip-unavailable" not in arguments and bool({"fid", "kid"} & set(metrics))
-    assert not needs_weights or "inception" in comment.lower(), f"{where}: say that FID/KID need the weights"
+    inception = {name for name in METRIC_NAMES if NEEDS_INCEPTION in load_metric(name).needs}
+    needs_weights = "--skip-unavailable" not in arguments and bool(inception & set(metrics))
+    assert not needs_weights or "inception" in comment.lower(), (
+        f"{where}: say that FID/KID/prdc need the weights"
+    )

@@ -1,4 +1,4 @@
-"""`pacgan evaluate`: FID, KID, SSIM, memorisation and classification of synthetic vs real images."""
+"""`pacgan evaluate`: synthetic vs real images, with the metrics of the core's registry."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from pacgan_cli.cli.options import (
     class_name_list,
 )
 from pacgan_cli.core.errors import ConfigError
-from pacgan_cli.core.metrics import METRIC_NAMES, RESIZE_MODES
+from pacgan_cli.core.evaluation.registry import METRIC_NAMES
+from pacgan_cli.core.metrics import RESIZE_MODES
 
 
 def evaluate_command(
@@ -37,7 +38,8 @@ def evaluate_command(
     train: Path | None = typer.Option(
         None,
         "--train",
-        help="Training images (folder or stack) for the memorisation check; default: the real set.",
+        help="Real training images (folder or stack): the memorisation reference (default: the real set) "
+        "and the train-on-real baseline of tstr.",
     ),
     train_labels: Path | None = typer.Option(None, "--train-labels", help="Labels of a --train stack."),
     discriminator: Path | None = typer.Option(
@@ -56,7 +58,8 @@ def evaluate_command(
     skip_unavailable: bool = typer.Option(
         False,
         "--skip-unavailable",
-        help="Without the InceptionV3 weights, skip FID/KID (the report says so) instead of stopping.",
+        help="Leave out the metrics these inputs cannot serve (no InceptionV3 weights; fewer than k+1 images of a "
+        "class for prdc) instead of stopping; the report says why.",
     ),
     resize: str = typer.Option(
         "antialias",
@@ -68,7 +71,15 @@ def evaluate_command(
     ),
     kid_subsets: int = typer.Option(100, "--kid-subsets", help="Number of KID subsets."),
     ssim_pairs: int = typer.Option(1000, "--ssim-pairs", help="Random same-class pairs per class for SSIM."),
-    seed: int = typer.Option(0, "--seed", help="Seed for SSIM pairs, KID subsets and the half splits."),
+    diversity_pairs: int = typer.Option(
+        1000, "--diversity-pairs", help="Random same-class pairs per class and set for MS-SSIM diversity."
+    ),
+    prdc_k: int = typer.Option(
+        5, "--prdc-k", help="Nearest neighbour k for precision, recall, density and coverage."
+    ),
+    seed: int = typer.Option(
+        0, "--seed", help="Seed for pairs, KID subsets, equal-size samples and the half splits."
+    ),
     class_names: list[str] | None = ClassNamesOption,
     device: str = DeviceOption,
     threads: int | None = ThreadsOption,
@@ -83,17 +94,19 @@ def evaluate_command(
         ("--kid-subset-size", kid_subset_size),
         ("--kid-subsets", kid_subsets),
         ("--ssim-pairs", ssim_pairs),
+        ("--diversity-pairs", diversity_pairs),
+        ("--prdc-k", prdc_k),
     ):
         if value < 1:
             raise ConfigError(f"{name} must be at least 1; got {value}")
 
     from pacgan_cli.cli.progress import progress_reporter
-    from pacgan_cli.core.evaluate import (
-        MISSING_WEIGHTS_ERROR,
-        MISSING_WEIGHTS_SKIP,
+    from pacgan_cli.core.evaluation.evaluate import evaluate
+    from pacgan_cli.core.evaluation.inputs import load_image_set
+    from pacgan_cli.core.evaluation.options import (
+        UNAVAILABLE_ERROR,
+        UNAVAILABLE_SKIP,
         EvaluationOptions,
-        evaluate,
-        load_image_set,
     )
     from pacgan_cli.core.io.atomic import ensure_distinct
     from pacgan_cli.core.models.checkpoint import DISCRIMINATOR, load_checkpoint
@@ -117,12 +130,14 @@ def evaluate_command(
     checkpoint = load_checkpoint(discriminator, expected_kind=DISCRIMINATOR) if discriminator else None
     options = EvaluationOptions(
         ssim_pairs=ssim_pairs,
+        diversity_pairs=diversity_pairs,
+        prdc_k=prdc_k,
         seed=seed,
         kid_subset_size=kid_subset_size,
         kid_subsets=kid_subsets,
         resize=resize,
         inception_weights=str(inception_weights) if inception_weights else None,
-        missing_weights=MISSING_WEIGHTS_SKIP if skip_unavailable else MISSING_WEIGHTS_ERROR,
+        unavailable=UNAVAILABLE_SKIP if skip_unavailable else UNAVAILABLE_ERROR,
         class_names=class_name_list(class_names),
     )
     target = resolve_device(device)

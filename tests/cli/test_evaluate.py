@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import make_separable_images, run_cli, write_data_folder
+from helpers import make_separable_images, run_cli, use_pooled_pixel_features, write_data_folder
 from pacgan_cli.core.io.nifti import write_stack
 from pacgan_cli.core.io.tables import write_synthetic_labels
 from pacgan_cli.core.metrics import fidelity
@@ -90,6 +90,7 @@ def test_skip_unavailable_notes_the_skip_in_the_report(inputs, tmp_path: Path, c
         (["--metrics", "psnr"], "unknown metric 'psnr'", 2),
         (["--resize", "cubic"], "--resize", 2),
         (["--metrics", "classification"], "--discriminator", 2),
+        (["--metrics", "ssim", "--prdc-k", "0"], "--prdc-k must be at least 1", 2),
         (["--metrics", "ssim", "--inception-weights", "missing.pth"], "missing.pth: InceptionV3 weights", 1),
     ],
 )
@@ -188,3 +189,40 @@ def test_the_report_folder_may_not_be_an_input(
         f"error: --output {inputs[index]} is the input {option}; writing it would destroy"
     )
     assert sorted(inputs[index].parent.rglob("*")) == before
+
+
+def test_too_few_images_of_a_class_for_prdc_is_one_line(
+    inputs, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_pooled_pixel_features(monkeypatch, tmp_path)
+    test, _, fake = inputs  # 5 synthetic images per class
+    out = tmp_path / "r"
+    args = ["evaluate", "--real", str(test), "--fake", str(fake), "-o", str(out), "--metrics", "prdc,ssim"]
+    code, _, stderr = run_cli(args, capsys)
+    assert code == 1 and stderr.count("\n") == 1 and not out.exists()
+    assert "prdc needs at least k+1 = 6 real and 6 synthetic images" in stderr and "--prdc-k 4" in stderr
+    code, stdout, stderr = run_cli([*args, "--prdc-k", "4", "-q"], capsys)
+    assert code == 0, stderr
+    assert "precision" in stdout and "(k=4, n=10)" in stdout
+
+
+def test_synthetic_images_of_a_class_the_real_set_lacks_are_one_line(inputs, tmp_path: Path, capsys) -> None:
+    test, _, _ = inputs
+    fake = tmp_path / "three" / "synth.nii.gz"
+    labels = np.array([0, 1, 2] * 3)
+    write_stack(fake, make_separable_images(labels, 16, seed=3))
+    write_synthetic_labels(fake.parent / "labels_syn.csv", labels)
+    args = [
+        "evaluate",
+        "--real",
+        str(test),
+        "--fake",
+        str(fake),
+        "-o",
+        str(tmp_path / "r"),
+        "--metrics",
+        "ssim",
+    ]
+    code, _, stderr = run_cli(args, capsys)
+    assert code == 1 and stderr.count("\n") == 1
+    assert "3 synthetic image(s) of class 2, but the real images" in stderr

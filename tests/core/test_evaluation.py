@@ -3,39 +3,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from torch import nn
 
-from helpers import make_separable_images, write_data_folder
+from helpers import PooledPixels, make_separable_images, use_pooled_pixel_features, write_data_folder
 from pacgan_cli.core.errors import ConfigError, InputError, OutputExistsError
-from pacgan_cli.core.evaluate import (
-    METRICS,
-    EvaluationOptions,
-    ImageSet,
-    evaluate,
-    generate_and_evaluate,
-    load_image_set,
-)
+from pacgan_cli.core.evaluation.evaluate import METRICS, evaluate, generate_and_evaluate
+from pacgan_cli.core.evaluation.inputs import ImageSet, load_image_set
+from pacgan_cli.core.evaluation.options import EvaluationOptions
+from pacgan_cli.core.evaluation.registry import METRIC_NAMES
 from pacgan_cli.core.io.nifti import write_stack
-from pacgan_cli.core.metrics import METRIC_NAMES, fidelity
+from pacgan_cli.core.metrics import fidelity
 from pacgan_cli.core.models.checkpoint import DISCRIMINATOR, GENERATOR, NetworkArchitecture, save_checkpoint
-
-
-class PooledPixels(nn.Module):
-    """Stands in for InceptionV3: uint8 [B, 3, H, W] -> [B, 12]."""
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return nn.functional.adaptive_avg_pool2d(images.float() / 255, 2).flatten(1)
 
 
 @pytest.fixture
 def small_extractor(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    weights = tmp_path / "weights.pth"
-    weights.write_bytes(b"x")
-    monkeypatch.setattr(fidelity, "find_inception_weights", lambda explicit=None: weights)
-    monkeypatch.setattr(
-        fidelity, "build_inception_extractor", lambda path, resize="antialias": PooledPixels()
-    )
+    use_pooled_pixel_features(monkeypatch, tmp_path)
 
 
 @pytest.fixture
@@ -57,7 +39,16 @@ def test_evaluate_writes_every_metric_and_fid_matches_the_reference(small_extrac
     options = EvaluationOptions(ssim_pairs=50, kid_subsets=5, kid_subset_size=8)
     report = evaluate(real, fake, tmp_path / "report", train=train, options=options)
     data = json.loads((tmp_path / "report" / "metrics.json").read_text())
-    assert set(data["metrics"]) == {"fid", "kid", "ssim", "memorisation", "artifacts"}
+    assert set(data["metrics"]) == {
+        "fid",
+        "kid",
+        "prdc",
+        "ssim",
+        "diversity",
+        "tstr",
+        "memorisation",
+        "artifacts",
+    }
     extractor = PooledPixels()
     expected = fidelity.frechet_distance(
         fidelity.extract_features(real.images, extractor), fidelity.extract_features(fake.images, extractor)
@@ -86,9 +77,9 @@ def test_missing_weights_stop_with_one_line_or_are_skipped_on_request(no_weights
     with pytest.raises(InputError) as error:
         evaluate(real, fake, tmp_path / "a")
     assert "\n" not in str(error.value) and "--inception-weights" in str(error.value)
-    options = EvaluationOptions(ssim_pairs=10, missing_weights="skip")
+    options = EvaluationOptions(ssim_pairs=10, unavailable="skip")
     report = evaluate(real, fake, tmp_path / "b", options=options)
-    assert set(report.skipped) == {"fid", "kid"}
+    assert set(report.skipped) == {"fid", "kid", "prdc"}
     assert "FID skipped" in report.markdown and "KID skipped" in report.markdown
     assert json.loads((tmp_path / "b" / "metrics.json").read_text())["skipped"]["fid"]
     only = evaluate(real, fake, tmp_path / "c", metrics=["ssim", "memorisation"], options=options)
@@ -157,12 +148,12 @@ def test_generate_and_evaluate_at_the_end_of_a_run(no_weights, tmp_path: Path) -
     generator = save_checkpoint(
         tmp_path / "G.pt", architecture.build(GENERATOR), architecture, epoch=1, stage=2, alpha=1.0
     )
-    options = EvaluationOptions(ssim_pairs=20, kid_subsets=2, missing_weights="skip")
+    options = EvaluationOptions(ssim_pairs=20, kid_subsets=2, unavailable="skip")
     report = generate_and_evaluate(
         generator, [10], data, tmp_path / "run", train_images=train, options=options
     )
     assert (tmp_path / "run" / "generated" / "Synthetic16x16.nii.gz").is_file()
     assert (tmp_path / "run" / "generated" / "labels_syn.csv").is_file()
     assert report.report_path == tmp_path / "run" / "evaluation" / "report.md"
-    assert set(report.skipped) == {"fid", "kid"}
+    assert set(report.skipped) == {"fid", "kid", "prdc"}
     assert report.data["metrics"]["memorisation"]["baseline"] == "held-out"

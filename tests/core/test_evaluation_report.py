@@ -9,7 +9,9 @@ import pytest
 
 from helpers import make_separable_images
 from pacgan_cli.core.errors import ConfigError
-from pacgan_cli.core.evaluate import EvaluationOptions, ImageSet, evaluate
+from pacgan_cli.core.evaluation.evaluate import evaluate
+from pacgan_cli.core.evaluation.inputs import ImageSet
+from pacgan_cli.core.evaluation.options import EvaluationOptions
 from pacgan_cli.core.models.checkpoint import (
     DISCRIMINATOR,
     LoadedCheckpoint,

@@ -57,7 +57,7 @@ def find_inception_weights(explicit: str | os.PathLike[str] | None = None) -> Pa
 def missing_weights_message() -> str:
     """One line: where to get the InceptionV3 weights, where to put them, and how to go on without them."""
     return (
-        f"FID/KID need the InceptionV3 weights, which are not here and are not downloaded automatically: "
+        f"FID, KID and prdc need the InceptionV3 weights, which are not here and are not downloaded automatically: "
         f"download {INCEPTION_URL} and save it as {inception_cache_path()} "
         f"(or pass --inception-weights PATH, or set {INCEPTION_WEIGHTS_VARIABLE}); "
         "to go on without them add --skip-unavailable, which computes every other metric"

@@ -593,7 +593,8 @@ def _generate_and_evaluate(
     (published GENERATE); the images and the report go under the image directory. A validation run
     (`rows`: training part, held-out fold) compares them with its held-out fold, never the test set,
     which belongs to test mode; the other modes compare them with the test set."""
-    from pacgan_cli.core.evaluate import ImageSet, generate_and_evaluate, load_image_set
+    from pacgan_cli.core.evaluation.evaluate import generate_and_evaluate
+    from pacgan_cli.core.evaluation.inputs import ImageSet, load_image_set
 
     real: str | ImageSet = config.data_test_directory
     train: str | ImageSet = config.data_train_directory

@@ -1,0 +1,31 @@
+"""How `evaluate` computes its metrics: one frozen set of options, defaults from the published evaluation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# What to do with a metric these inputs cannot serve (no InceptionV3 weights, too few images of a class):
+# stop with one line, or leave it out and say why in the report.
+UNAVAILABLE_ERROR = "error"
+UNAVAILABLE_SKIP = "skip"
+
+
+@dataclass(frozen=True)
+class EvaluationOptions:
+    """How the metrics are computed; the defaults follow the published evaluation where it has one."""
+
+    ssim_pairs: int = 1000
+    seed: int = 0
+    kid_subset_size: int = 1000
+    kid_subsets: int = 100
+    resize: str = "antialias"
+    inception_weights: str | None = None
+    unavailable: str = UNAVAILABLE_ERROR
+    feature_batch_size: int = 32
+    memorisation_quantile: float = 0.05
+    copy_tolerance: float = 0.02
+    closest_pairs: int = 8
+    artifact_tolerance: float = 0.1
+    prdc_k: int = 5
+    diversity_pairs: int = 1000
+    class_names: tuple[str, ...] = ()  # for the report and figures (default: the discriminator's config)
