@@ -95,7 +95,7 @@ class Discriminator(nn.Module):
             grouped = features.float().reshape(groups, count // groups, -1)
             if self.batch_gather is not None:
                 grouped = self.batch_gather(grouped)
-            statistic = torch.std(grouped, dim=1).mean(dim=1).repeat_interleave(count // groups)
+            statistic = batch_std(grouped).mean(dim=1).repeat_interleave(count // groups)
         else:
             statistic = torch.as_tensor(batch_statistic, dtype=torch.float32, device=features.device)
             statistic = statistic.expand(count)
@@ -104,6 +104,22 @@ class Discriminator(nn.Module):
         scores = self.adv_layer(out)
         logits = self.aux_layer(self.aux_FC1(out))
         return scores.view(scores.shape[0], -1), logits.view(logits.shape[0], logits.shape[1])
+
+
+def batch_std(values: torch.Tensor) -> torch.Tensor:
+    """`torch.std(values, dim=1)` [G, F] of `values` [G, N, F], equal to it bit for bit in value and gradient,
+    but twice differentiable where all N values are equal (torch.std's second derivative is NaN there).
+
+    The gradient penalty differentiates the critic twice, and differentiable augmentation can give every
+    image of a batch the same zero pixel (zero padding, cutout), which would turn the critic's weights into
+    NaN. Such columns are 0, as in torch.std, computed from a stand-in that has no gradient. A single image
+    (N = 1) stays NaN, as in torch.std.
+    """
+    if values.shape[1] < 2:
+        return torch.std(values, dim=1)
+    constant = (values == values[:, :1]).all(dim=1, keepdim=True)
+    stand_in = torch.arange(values.shape[1], dtype=values.dtype, device=values.device).view(1, -1, 1)
+    return torch.where(constant.squeeze(1), 0, torch.std(torch.where(constant, stand_in, values), dim=1))
 
 
 @torch.no_grad()

@@ -143,3 +143,33 @@ def test_equalised_conv_and_pixelnorm_match_their_definitions() -> None:
     torch.testing.assert_close(layer(x), expected)
     normalised = PixelNorm()(x)
     torch.testing.assert_close(normalised.pow(2).mean(dim=1), torch.ones(1, 5, 5), atol=1e-4, rtol=1e-4)
+
+
+def test_batch_std_equals_torch_std_bit_for_bit_in_value_and_gradient() -> None:
+    from pacgan_cli.core.models.discriminator import batch_std
+
+    torch.manual_seed(3)
+    for count in (2, 5, 16):
+        values = torch.randn(2, count, 40) * 3
+        values[:, :, :4] = 0.25  # some columns the same in every image
+        values.requires_grad_(True)
+        ours, reference = batch_std(values), torch.std(values, dim=1)
+        assert torch.equal(ours, reference)
+        weights = torch.randn_like(reference)
+        (ours_gradient,) = torch.autograd.grad(ours, values, weights)
+        (reference_gradient,) = torch.autograd.grad(reference, values, weights)
+        assert torch.equal(ours_gradient, reference_gradient)
+
+
+def test_gradient_penalty_stays_finite_when_every_image_shares_a_pixel() -> None:
+    """Zero padding or cutout can zero one pixel in every image of a batch; torch.std's second derivative
+    is NaN there, and the penalty's double backward would have carried it into the critic's weights."""
+    from pacgan_cli.core.training.losses import gradient_penalty
+
+    torch.manual_seed(0)
+    critic = Discriminator(1, 8, [1, 1, 1], 2)
+    real, fake = torch.rand(8, 1, 4, 4) * 2 - 1, torch.rand(8, 1, 4, 4) * 2 - 1
+    real[:, :, 3, 3] = fake[:, :, 3, 3] = 0
+    gradient_penalty(critic, real, fake, 1e-5, 0, torch.rand(8, 1, 1, 1)).backward()
+    gradients = [p.grad for p in critic.parameters() if p.grad is not None]
+    assert gradients and all(torch.isfinite(g).all() for g in gradients)
