@@ -40,6 +40,9 @@ UNREAD_BEYOND_LAST_STAGE = ("batch_sizes", "critic_iterations")
 STAGE_HANDOVERS = ("last", "best")
 PRECISIONS = ("fp32", "bf16")
 GENERATOR_PADDINGS = ("zeros", "replicate")  # zeros: published; replicate: no bright corner pixels
+AUGMENT_MODES = ("none", "diffaugment", "ada")  # none: published; see core/training/augment.py
+AUGMENT_TRANSFORMS = ("translation", "cutout", "brightness", "contrast", "saturation")
+COLOUR_TRANSFORMS = ("saturation",)
 # Bounds on what a configuration may make the reader build, so a few characters cannot take gigabytes.
 MAX_CONFIG_BYTES = 2**20  # a configuration is a few kilobytes
 MAX_ELEMENTS = 10_000  # list entries in one setting, nested lists counted in full
@@ -97,6 +100,10 @@ class TrainingConfig:
     checkpoint_every_epochs: int = 1
     checkpoint_every_minutes: float = 10.0
     tensorboard: bool = False
+    augment: str = "none"
+    augment_transforms: tuple[str, ...] = ("translation", "cutout", "brightness", "contrast")
+    ada_target: float = 0.6
+    ada_step: float = 0.05
 
     @property
     def num_stages(self) -> int:
@@ -311,6 +318,7 @@ def validate_config(config: TrainingConfig) -> None:
         config.generator_padding in GENERATOR_PADDINGS,
         f"`generator_padding` must be zeros (published) or replicate; got {_shown(config.generator_padding)}",
     )
+    problems.extend(_augment_problems(config))
     check(
         config.stage_handover in STAGE_HANDOVERS,
         f"`stage_handover` must be last or best; got {_shown(config.stage_handover)}",
@@ -322,6 +330,40 @@ def validate_config(config: TrainingConfig) -> None:
     )
     if problems:
         raise ConfigError("\n".join(problems))
+
+
+def _augment_problems(config: TrainingConfig) -> list[str]:
+    """Unknown augmentation or transform names (with the closest valid one), and lists that cannot work."""
+    problems = []
+    if config.augment not in AUGMENT_MODES:
+        problems.append(
+            f"`augment` must be none, diffaugment or ada; got {_shown(config.augment)}"
+            + _did_you_mean(config.augment, AUGMENT_MODES)
+        )
+    for name in config.augment_transforms:
+        if name not in AUGMENT_TRANSFORMS:
+            problems.append(
+                f"`augment_transforms`: unknown transform {_shown(name)}"
+                + _did_you_mean(name, AUGMENT_TRANSFORMS)
+                + f" (choose from {', '.join(AUGMENT_TRANSFORMS)})"
+            )
+        elif name in COLOUR_TRANSFORMS and config.image_channels == 1:
+            problems.append(
+                f"`augment_transforms`: {name} changes colours, which grey images (image_channels 1) lack; "
+                "remove it"
+            )
+    if config.augment != "none" and not config.augment_transforms:
+        problems.append("`augment_transforms` is empty; list at least one transform or set augment: none")
+    if not 0 < config.ada_target < 1:
+        problems.append(f"`ada_target` must be between 0 and 1; got {config.ada_target}")
+    if not 0 < config.ada_step <= 1:
+        problems.append(f"`ada_step` (change of p per epoch) must be in (0, 1]; got {config.ada_step}")
+    return problems
+
+
+def _did_you_mean(name: str, choices: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(name.lower(), choices, n=1, cutoff=0.5)
+    return f"; did you mean {close[0]}?" if close else ""
 
 
 def config_to_data(config: TrainingConfig) -> dict[str, Any]:

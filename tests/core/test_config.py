@@ -302,3 +302,34 @@ def test_yaml_aliases_that_expand_to_millions_of_values_are_refused_at_once(tmp_
     with pytest.raises(ConfigError, match=r"laughs\.yaml: `a3` holds more than 10000 values") as error:
         resolve_config(path)
     assert time.perf_counter() - started < 1 and len(str(error.value)) < 200
+
+
+def test_augmentation_names_are_checked_with_the_closest_valid_one() -> None:
+    with pytest.raises(ConfigError) as error:
+        build_config({"augment": "difaugment", "augment_transforms": ["translation", "cutuot"]})
+    assert str(error.value).splitlines() == [
+        "`augment` must be none, diffaugment or ada; got 'difaugment'; did you mean diffaugment?",
+        "`augment_transforms`: unknown transform 'cutuot'; did you mean cutout? (choose from translation, "
+        "cutout, brightness, contrast, saturation)",
+    ]
+    with pytest.raises(ConfigError, match=r"^`augment` must be none, diffaugment or ada; got 'mixup'$"):
+        build_config({"augment": "mixup"})
+
+
+def test_augmentation_settings_that_cannot_work_are_refused() -> None:
+    with pytest.raises(ConfigError, match="saturation changes colours, which grey images"):
+        build_config({"augment": "ada", "augment_transforms": ["saturation"]})
+    assert build_config(
+        {"image_channels": 3, "augment_transforms": "translation, saturation"}
+    ).augment_transforms == (
+        "translation",
+        "saturation",
+    )
+    with pytest.raises(ConfigError, match="`augment_transforms` is empty"):
+        build_config({"augment": "diffaugment", "augment_transforms": []})
+    with pytest.raises(ConfigError, match=r"`ada_target` must be between 0 and 1; got 1\.5"):
+        build_config({"ada_target": 1.5})
+    with pytest.raises(
+        ConfigError, match=r"`ada_step` \(change of p per epoch\) must be in \(0, 1\]; got 0.0"
+    ):
+        build_config({"ada_step": 0})

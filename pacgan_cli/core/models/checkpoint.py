@@ -1,7 +1,8 @@
 """The one loader and saver for generator and discriminator checkpoints, ours and the published ones.
 
 A checkpoint is a dict with the published keys (`epoch`, `model_state_dict`, `optimizer_state_dict`) and
-ours (`format_version`, `kind`, `stage`, `alpha`, `architecture`, `config`, optional `batch_statistic`).
+ours (`format_version`, `kind`, `stage`, `alpha`, `architecture`, `config`, optional `batch_statistic` and
+`augment_probability`).
 Published files may carry `module.` key prefixes (DataParallel) and lack our keys: the architecture is
 then read from the tensor shapes. Files are always read with `weights_only=True`, after their size has been
 checked from the archive's directory and the tensors' declared sizes, and our files carry a SHA-256 of
@@ -88,6 +89,7 @@ class LoadedCheckpoint:
     optimizer_state: dict[str, Any] | None
     config: dict[str, Any] | None
     published_format: bool
+    augment_probability: float | None = None  # ada's p when the discriminator was saved
 
 
 def save_checkpoint(
@@ -101,12 +103,14 @@ def save_checkpoint(
     optimizer_state: dict[str, Any] | None = None,
     config: dict[str, Any] | None = None,
     batch_statistic: float | None = None,
+    augment_probability: float | None = None,
     state_dict: dict[str, torch.Tensor] | None = None,
 ) -> Path:
     """Write a self-describing checkpoint atomically (CPU tensors, loadable by the published scripts).
 
     `state_dict` overrides the model's current weights (used for a stage's best epoch);
-    `optimizer_state` is an optimiser's `state_dict()`, kept so that training can resume.
+    `optimizer_state` is an optimiser's `state_dict()` and `augment_probability` ada's p, kept so that
+    training can resume.
     """
     kind = GENERATOR if isinstance(model, Generator) else DISCRIMINATOR
     weights = state_dict if state_dict is not None else model.state_dict()
@@ -125,6 +129,8 @@ def save_checkpoint(
         payload["config"] = config
     if batch_statistic is not None:
         payload["batch_statistic"] = float(batch_statistic)
+    if augment_probability is not None:
+        payload["augment_probability"] = float(augment_probability)
     payload[DIGEST_KEY] = tensor_digest(payload)
     path = Path(path)
     with atomic_path(path) as temporary:
@@ -166,6 +172,9 @@ def load_checkpoint(path: str | os.PathLike[str], expected_kind: str | None = No
         optimizer_state=payload.get("optimizer_state_dict"),
         config=payload.get("config"),
         published_format=published,
+        augment_probability=(
+            float(payload["augment_probability"]) if "augment_probability" in payload else None
+        ),
     )
 
 

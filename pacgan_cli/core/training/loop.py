@@ -379,6 +379,7 @@ def train_stage(
         totals = totals.combined(ranks)
         stop_if_diverged(totals, stage, epoch, config)
         record = records.epoch_record(stage, size, epoch, epochs, alpha, totals, seconds, images.shape[0])
+        record.update(networks.augmentation.finish_epoch(record))  # ada moves p for the next epoch
         if validation is not None:
             networks.generator.eval()
             record.update(
@@ -440,6 +441,8 @@ def critic_step(
             # The fakes need no generator graph: only the critic learns here.
             with torch.no_grad():
                 fake = generator(z, labels, alpha, stage)
+            # With augmentation the critic, and its gradient penalty, see both through the same transforms.
+            real, fake = networks.augmentation.critic_inputs(real, fake, shard)
             # Real and fake in one call, each half with its own minibatch statistic (as two calls give).
             if networks.batched_critic:
                 scores, logits = discriminator(torch.cat([real, fake]), alpha, stage, groups=2)
@@ -464,6 +467,7 @@ def critic_step(
         lambda_gp=config.lambda_gp,
         drift_weight=config.drift_weight,
     )
+    terms |= networks.augmentation.signal_terms(real_scores, fake_scores, networks.ranks)
     networks.critic_optimizer.zero_grad(set_to_none=True)
     (terms["d_loss"] * shard.loss_weight).backward()
     networks.ranks.average_gradients(networks.discriminator)
@@ -486,7 +490,8 @@ def generator_step(
     networks.discriminator.requires_grad_(False)
     try:
         with networks.ranks.global_statistic(networks.discriminator, shard), networks.forward_precision():
-            fake_scores, fake_logits = discriminator(generator(z, labels, alpha, stage), alpha, stage)
+            fake = networks.augmentation.generator_input(generator(z, labels, alpha, stage), shard)
+            fake_scores, fake_logits = discriminator(fake, alpha, stage)
         terms = generator_loss(
             fake_scores.float(), fake_logits.float(), labels, lambda_cls=config.lambda_cls_1
         )

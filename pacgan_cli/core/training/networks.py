@@ -24,6 +24,7 @@ from pacgan_cli.core.models.checkpoint import (
 from pacgan_cli.core.models.discriminator import Discriminator, measure_batch_statistic
 from pacgan_cli.core.models.generator import Generator
 from pacgan_cli.core.runtime import compile_module, forward_precision
+from pacgan_cli.core.training.augment import Augmentation
 from pacgan_cli.core.training.distributed import Ranks
 
 StateDict = dict[str, torch.Tensor]
@@ -31,7 +32,8 @@ StateDict = dict[str, torch.Tensor]
 
 @dataclass
 class Networks:
-    """The two networks, their optimisers and the optional moving average of the generator."""
+    """The two networks, their optimisers, the optional moving average of the generator, and what the
+    critic's inputs go through (augmentation, whose ada probability is part of the training state)."""
 
     architecture: NetworkArchitecture
     generator: Generator
@@ -46,6 +48,7 @@ class Networks:
     penalty_module: nn.Module
     precision: str = "fp32"
     ranks: Ranks = field(default_factory=Ranks)  # the processes of a distributed run; one by default
+    augmentation: Augmentation = field(default_factory=Augmentation)
 
     @property
     def device(self) -> torch.device:
@@ -66,7 +69,8 @@ class NetworkSnapshot:
     """Copies of both networks, their optimisers and the EMA at one epoch, to save or restore later.
 
     `score` is the validation score that made the epoch a stage's best (None for the last epoch);
-    `batch_statistic` is the discriminator's minibatch statistic over the training images, once measured.
+    `batch_statistic` is the discriminator's minibatch statistic over the training images, once measured;
+    `augment_probability` is ada's p (None in the other augmentation modes).
     """
 
     epoch: int
@@ -78,6 +82,7 @@ class NetworkSnapshot:
     critic_optimizer: dict[str, Any]
     ema: StateDict | None
     batch_statistic: float | None = None
+    augment_probability: float | None = None
 
     def with_statistic(self, statistic: float) -> NetworkSnapshot:
         return replace(self, batch_statistic=statistic)
@@ -130,6 +135,7 @@ def build_networks(
         penalty_module=critic_module,
         precision=config.precision,
         ranks=ranks or Ranks(device=device),
+        augmentation=Augmentation.from_config(config),
     )
 
 
@@ -151,6 +157,7 @@ def take_snapshot(
         generator_optimizer=copy.deepcopy(networks.generator_optimizer.state_dict()),
         critic_optimizer=copy.deepcopy(networks.critic_optimizer.state_dict()),
         ema=_copy_state(networks.ema) if networks.ema is not None else None,
+        augment_probability=networks.augmentation.saved_probability(),
     )
 
 
@@ -161,6 +168,7 @@ def restore_snapshot(networks: Networks, snapshot: NetworkSnapshot) -> None:
     networks.critic_optimizer.load_state_dict(snapshot.critic_optimizer)
     if networks.ema is not None and snapshot.ema is not None:
         networks.ema.load_state_dict(snapshot.ema)
+    networks.augmentation.restore_probability(snapshot.augment_probability)
 
 
 def snapshot_batch_statistic(
@@ -194,6 +202,7 @@ def save_snapshot(
             alpha=snapshot.alpha,
             config=config_data,
             batch_statistic=snapshot.batch_statistic if name == DISCRIMINATOR else None,
+            augment_probability=snapshot.augment_probability if name == DISCRIMINATOR else None,
             state_dict=weights,
             optimizer_state=optimizer_state,
         )
@@ -212,8 +221,8 @@ def save_snapshot(
 
 
 def load_stage_checkpoints(networks: Networks, candidates: list[StageCheckpointPaths], size: int) -> None:
-    """Load a finished stage's networks, optimiser states and EMA, from the first candidate that exists,
-    so that training continues at the next stage."""
+    """Load a finished stage's networks, optimiser states, EMA and ada probability, from the first candidate
+    that exists, so that training continues at the next stage."""
     for name, model, optimizer in (
         (GENERATOR, networks.generator, networks.generator_optimizer),
         (DISCRIMINATOR, networks.discriminator, networks.critic_optimizer),
@@ -231,6 +240,8 @@ def load_stage_checkpoints(networks: Networks, candidates: list[StageCheckpointP
         model.load_state_dict(loaded.model.state_dict())
         if loaded.optimizer_state is not None:
             optimizer.load_state_dict(loaded.optimizer_state)
+        if name == DISCRIMINATOR:
+            networks.augmentation.restore_probability(loaded.augment_probability)
     if networks.ema is not None:
         ema_path = candidates[0].ema
         source = load_checkpoint(ema_path).model if ema_path.is_file() else networks.generator
