@@ -42,6 +42,11 @@ def train_command(
         help="Also log the metrics and sample grids for TensorBoard (RUN/tensorboard; pacgan[tensorboard]).",
     ),
     precision: str | None = PrecisionOption,
+    augment: str | None = typer.Option(
+        None,
+        "--augment",
+        help="Augment what the critic sees, for small data: none (published), diffaugment or ada.",
+    ),
     compile_networks: bool | None = typer.Option(
         None, "--compile/--no-compile", help="torch.compile the training steps (pays off for long stages)."
     ),
@@ -64,6 +69,7 @@ def train_command(
         "stage_handover": stage_handover,
         "ema": ema,
         "precision": precision,
+        "augment": augment,
         "compile": compile_networks,
         "tensorboard": tensorboard,
     }

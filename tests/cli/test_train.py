@@ -315,3 +315,15 @@ def test_unreadable_or_overflowing_configs_are_one_line_usage_errors(
     code, _, err = run_cli(["train", "-c", str(path), "-o", str(tmp_path / "run"), "--dry-run"], capsys)
     assert code == 2 and err.startswith("error: ") and err.count("\n") == 1 and message in err, err
     assert not (tmp_path / "run").exists()
+
+
+def test_an_unknown_augmentation_is_one_usage_line_with_the_closest_name(
+    tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "run"
+    code, _, err = train(tmp_path, capsys, tiny_config(tiny_data), run, "--augment", "ADA-")
+    assert code == 2 and err.count("\n") == 1
+    assert err == "error: `augment` must be none, diffaugment or ada; got 'ADA-'; did you mean ada?\n"
+    assert not run.exists()
+    code, out, _ = train(tmp_path, capsys, tiny_config(tiny_data), run, "--augment", "ada", "--dry-run")
+    assert code == 0 and "augment: ada\n" in out
