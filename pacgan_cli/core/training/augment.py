@@ -17,7 +17,7 @@ the real side, as Karras et al.'s target), and down by the same amount otherwise
 Transforms, in this fixed order whatever the order of the list (DiffAugment's): brightness (add
 U(-0.5, 0.5)), saturation (RGB only: scale each pixel's deviation from its channel mean by U(0, 2)),
 contrast (scale the deviation from the image mean by U(0.5, 1.5)), translation (an integer shift of up to
-S/8 pixels, at least 1, along each axis, zero padding) and cutout (a square of S/2 pixels set to zero, its
+S/8 pixels, at least 1, along each axis, zero padding) and cutout (a square of side S/2 set to zero, its
 corner anywhere that keeps at least half of it inside along each axis). Zero is mid-grey on the [-1, 1]
 scale, as in DiffAugment, and brightness may take pixels outside [-1, 1]: augmented images never leave
 training.
@@ -136,9 +136,10 @@ def overfitting_signal(
 
 
 def adjust_probability(probability: float, signal: float, target: float, step: float) -> float:
-    """ada's controller: p + step when the signal is above the target (overfitting), else p - step; in [0, 1]."""
+    """ada's controller: p + step when the signal is above the target (overfitting), else p - step; in [0, 1],
+    rounded to 12 decimals so that steps up and down return to 0 exactly rather than to 1e-17."""
     change = step if signal > target else -step
-    return min(1.0, max(0.0, probability + change))
+    return min(1.0, max(0.0, round(probability + change, 12)))
 
 
 def draw_transforms(

@@ -139,6 +139,10 @@ def test_ada_probability_rises_above_the_target_falls_below_and_stays_in_0_1() -
     assert adjust_probability(0.2, 0.3, 0.6, 0.05) == pytest.approx(0.15)
     assert adjust_probability(0.0, -1.0, 0.6, 0.05) == 0.0
     assert adjust_probability(0.98, 1.0, 0.6, 0.05) == 1.0
+    probability = 0.0
+    for signal in (1, 1, 1, 0, 0, 0):
+        probability = adjust_probability(probability, signal, 0.6, 0.05)
+    assert probability == 0.0  # not 1e-17: the controller's steps cancel exactly
     ada = Augmentation("ada", ALL, 0.0, target=0.6, step=0.1)
     used = [ada.finish_epoch({"augment_signal": s})["augment_p"] for s in (0.9, 0.8, 0.7, 0.2, 0.9)]
     assert used == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.2])
