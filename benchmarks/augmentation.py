@@ -13,15 +13,19 @@ Each run trains in test mode with a tiny network (32 base channels, latent 32, b
 - the discriminator's held-out AUC: the auxiliary head on the held-out real images at the last stage (with the
   minibatch statistic measured on the training images, as `pacgan classify` uses it), and on the training
   images for the gap;
-- train on synthetic, test on real (TSTR): `--synthetic` images per class from the final generator train a
-  logistic regression on standardised pixels (scikit-learn, C = 1), scored on the held-out real images; the
-  same classifier trained on the real training images (TRTR) is the reference.
+- train on synthetic, test on real (TSTR): `--synthetic` images per class from the final generator train the
+  evaluation package's two fixed classifiers (core/metrics/tstr.py: a logistic regression on standardised
+  pixels, and a small CNN), scored on the held-out real images; the same classifiers trained on the real
+  training images (TRTR) are the reference.
+
+`--reuse` scores the finished runs found under --runs again instead of training them anew.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -37,6 +41,7 @@ import pandas as pd
 MODES = ("none", "diffaugment", "ada")
 DATASETS = {"digits": 16, "mni": 32}  # largest size
 FACTORS = {16: [1.0, 1.0, 1.0], 32: [1.0, 1.0, 1.0, 0.5]}
+CLASSIFIER_NAMES = ("logistic_regression", "small_cnn")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--jobs", type=int, default=1, help="runs at a time, one thread each")
     parser.add_argument("--prepare-only", action="store_true", help="build the data sets and stop")
+    parser.add_argument("--reuse", action="store_true", help="score finished runs under --runs, train none")
     parser.add_argument("--output", type=Path, help="JSON results (default: print only)")
     parser.add_argument(
         "--table", type=Path, nargs="+", help="print the table of earlier JSON results and stop"
@@ -80,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = {"augment_transforms": args.transforms, "ada_target": args.ada_target}
     settings = {key: value for key, value in settings.items() if value is not None}
     jobs = [
-        (dataset, mode, seed, args.data, runs, args.epochs, args.synthetic, args.device, settings)
+        (dataset, mode, seed, args.data, runs, args.epochs, args.synthetic, args.device, settings, args.reuse)
         for dataset in args.datasets
         for seed in args.seeds
         for mode in args.modes
@@ -92,8 +98,10 @@ def main(argv: list[str] | None = None) -> int:
             results.append(result)
             print(json.dumps(result), flush=True)
     references = {name: real_reference(args.data / name, DATASETS[name]) for name in args.datasets}
+    local = ("data", "runs", "output", "table", "prepare_only")
     report = {
-        "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "settings": {key: value for key, value in vars(args).items() if key not in local},
+        "versions": versions(),
         "seconds": time.monotonic() - started,
         "runs": results,
         "trtr": references,
@@ -105,6 +113,21 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def versions() -> dict[str, Any]:
+    """What the numbers depend on besides the settings."""
+    import platform
+
+    import sklearn
+    import torch
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "scikit-learn": sklearn.__version__,
+        "cpu_count": os.cpu_count(),
+    }
+
+
 def run_one(job: tuple[Any, ...]) -> dict[str, Any]:
     """Train one (data set, mode, seed) and measure it; runs in its own process with one thread."""
     import torch
@@ -112,7 +135,7 @@ def run_one(job: tuple[Any, ...]) -> dict[str, Any]:
     from pacgan_cli.core.config import build_config
     from pacgan_cli.core.training.loop import train
 
-    dataset, mode, seed, data, runs, epochs, synthetic, device, settings = job
+    dataset, mode, seed, data, runs, epochs, synthetic, device, settings, reuse = job
     torch.set_num_threads(1)
     size = DATASETS[dataset]
     folder = data / dataset
@@ -140,25 +163,24 @@ def run_one(job: tuple[Any, ...]) -> dict[str, Any]:
             **settings,
         }
     )
-    started = time.monotonic()
-    result = train(config, output=run, force=True)
-    seconds = time.monotonic() - started
+    marker = run / f"PACGAN_{size}x{size}" / "stage_complete.json"
+    if not (reuse and marker.is_file()):
+        train(config, output=run, force=True)
+    stage = json.loads(marker.read_text())
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     last_stage = [r for r in records if r["event"] == "epoch" and r["size"] == size]
-    train_auc = training_auc(run, folder, size)
-    synthetic_auc, synthetic_accuracy = synthetic_score(run, folder, size, synthetic, seed)
+    synthetic = synthetic_scores(run, folder, size, synthetic, seed)
     return {
         "dataset": dataset,
         "mode": mode,
         "variant": variant_name(mode, settings),
         "seed": seed,
         "device": device,
-        "seconds": seconds,
-        "d_auc_test": result.stages[-1].test["auc_macro"],
-        "d_accuracy_test": result.stages[-1].test["accuracy"],
-        "d_auc_train": train_auc,
-        "tstr_auc": synthetic_auc,
-        "tstr_accuracy": synthetic_accuracy,
+        "seconds": sum(r["seconds"] for r in records if r["event"] == "epoch"),
+        "d_auc_test": stage["test"]["auc_macro"],
+        "d_accuracy_test": stage["test"]["accuracy"],
+        "d_auc_train": training_auc(run, folder, size),
+        "tstr": synthetic,
         "final_p": last_stage[-1].get("augment_p"),
         "mean_signal_last_10": (
             statistics.fmean(r["augment_signal"] for r in last_stage[-10:])
@@ -185,61 +207,53 @@ def variant_name(mode: str, settings: dict[str, Any]) -> str:
 
 def training_auc(run: Path, folder: Path, size: int) -> float:
     """The auxiliary head's AUC on the (un-augmented) training images, with the checkpoint's batch statistic."""
+    import torch
+
     from pacgan_cli.core.models.checkpoint import load_checkpoint
-    from pacgan_cli.core.training.data import open_data_folder
     from pacgan_cli.core.training.validation import classify_with_statistic
 
     loaded = load_checkpoint(run / f"PACGAN_{size}x{size}" / "discriminator_last.pt")
-    stages = range(loaded.architecture.num_stages)
-    data = open_data_folder(folder / "train", folder / "train" / "labels.csv", stages, 1, 2)
-    images, labels = data.load(size)
+    images, labels = (torch.from_numpy(array) for array in stage_arrays(folder / "train", size))
+    stage = loaded.architecture.num_stages - 1
     report, _ = classify_with_statistic(
-        loaded.model, images, labels, 1.0, stages[-1], float(loaded.batch_statistic or 0)
+        loaded.model, images, labels, 1.0, stage, float(loaded.batch_statistic or 0)
     )
     return float(report.to_data()["auc_macro"])
 
 
-def synthetic_score(run: Path, folder: Path, size: int, per_class: int, seed: int) -> tuple[float, float]:
-    """TSTR: a logistic regression trained on generated images with their labels, tested on held-out reals."""
+def synthetic_scores(run: Path, folder: Path, size: int, per_class: int, seed: int) -> dict[str, Any]:
+    """TSTR: the evaluation package's classifiers trained on generated images with their labels, tested on
+    the held-out real images; {classifier: {"auc": ..., "accuracy": ...}}."""
     import torch
 
     from pacgan_cli.core.models.checkpoint import load_checkpoint
 
     loaded = load_checkpoint(run / f"PACGAN_{size}x{size}" / "generator_last.pt")
-    generator = loaded.model
     labels = torch.arange(2).repeat_interleave(per_class)
-    generator_random = torch.Generator().manual_seed(1000 + seed)
-    z = torch.randn(len(labels), loaded.architecture.latent_size, generator=generator_random)
+    z = torch.randn(
+        len(labels), loaded.architecture.latent_size, generator=torch.Generator().manual_seed(1000 + seed)
+    )
     with torch.no_grad():
-        images = generator(z, labels, 1.0, loaded.architecture.num_stages - 1).numpy()
-    test_images, test_labels = stage_arrays(folder / "test", size)
-    return pixel_classifier_score(images, labels.numpy(), test_images, test_labels)
+        images = loaded.model(z, labels, 1.0, loaded.architecture.num_stages - 1).numpy()
+    return classifier_scores(images, labels.numpy(), *stage_arrays(folder / "test", size))
 
 
-def real_reference(folder: Path, size: int) -> dict[str, float]:
-    """TRTR: the same classifier trained on the real training images."""
-    auc, accuracy = pixel_classifier_score(
-        *stage_arrays(folder / "train", size), *stage_arrays(folder / "test", size)
-    )
-    return {"auc": auc, "accuracy": accuracy}
+def real_reference(folder: Path, size: int) -> dict[str, Any]:
+    """TRTR: the same classifiers trained on the real training images."""
+    return classifier_scores(*stage_arrays(folder / "train", size), *stage_arrays(folder / "test", size))
 
 
-def pixel_classifier_score(
+def classifier_scores(
     train_images: np.ndarray, train_labels: np.ndarray, test_images: np.ndarray, test_labels: np.ndarray
-) -> tuple[float, float]:
-    """ROC AUC and accuracy of a logistic regression on standardised pixels (C = 1), class 1 positive."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import accuracy_score, roc_auc_score
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+) -> dict[str, Any]:
+    """ROC AUC and accuracy of each of core/metrics/tstr.py's classifiers (classifier seed 0)."""
+    from pacgan_cli.core.metrics.tstr import CLASSIFIERS, score_classifier
 
-    model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=5000))
-    model.fit(train_images.reshape(len(train_images), -1), train_labels)
-    flat = test_images.reshape(len(test_images), -1)
-    probabilities = model.predict_proba(flat)[:, 1]
-    return float(roc_auc_score(test_labels, probabilities)), float(
-        accuracy_score(test_labels, model.predict(flat))
-    )
+    scores = {}
+    for name, classifier in CLASSIFIERS.items():
+        score = score_classifier(classifier, train_images, train_labels, test_images, test_labels, 2, seed=0)
+        scores[name] = {"auc": score.auc_macro, "accuracy": score.accuracy}
+    return scores
 
 
 def stage_arrays(folder: Path, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -304,29 +318,26 @@ def write_split(folder: Path, images: np.ndarray, labels: np.ndarray, per_class:
 
 
 def markdown_table(report: dict[str, Any]) -> str:
-    """Mean (min-max over seeds) of each measure per data set and mode, and the real-trained reference."""
+    """Mean (min-max over seeds) of each measure per data set and variant, and the real-trained reference."""
     lines = [
-        "| data set | augment | D AUC held-out | D AUC train | TSTR AUC | TSTR accuracy | final p |",
+        "| data set | augment | D AUC held-out | D AUC train | TSTR AUC, logistic | TSTR AUC, CNN | final p |",
         "|---|---|---|---|---|---|---|",
     ]
     runs = report["runs"]
     for dataset in dict.fromkeys(r["dataset"] for r in runs):
-        for variant in dict.fromkeys(r.get("variant", r["mode"]) for r in runs):
-            chosen = [r for r in runs if r["dataset"] == dataset and r.get("variant", r["mode"]) == variant]
+        for variant in dict.fromkeys(r["variant"] for r in runs):
+            chosen = [r for r in runs if r["dataset"] == dataset and r["variant"] == variant]
             if not chosen:
                 continue
-            cells = [
-                summary([r[key] for r in chosen])
-                for key in ("d_auc_test", "d_auc_train", "tstr_auc", "tstr_accuracy")
-            ]
+            cells = [summary([r[key] for r in chosen]) for key in ("d_auc_test", "d_auc_train")]
+            cells += [summary([r["tstr"][name]["auc"] for r in chosen]) for name in CLASSIFIER_NAMES]
             p = [r["final_p"] for r in chosen if r["final_p"] is not None]
             lines.append(
                 f"| {dataset} | {variant} | " + " | ".join(cells) + f" | {summary(p) if p else '-'} |"
             )
         reference = report["trtr"][dataset]
-        lines.append(
-            f"| {dataset} | (real training images, TRTR) | | | {reference['auc']:.3f} | {reference['accuracy']:.3f} | |"
-        )
+        aucs = " | ".join(f"{reference[name]['auc']:.3f}" for name in CLASSIFIER_NAMES)
+        lines.append(f"| {dataset} | (real training images, TRTR) | | | {aucs} | |")
     return "\n".join(lines)
 
 
