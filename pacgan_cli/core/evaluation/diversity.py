@@ -38,16 +38,7 @@ def compute(context: MetricContext) -> dict[str, Any]:
             seed=context.options.seed,
             scales=scales,
         )
-        data[name] = {
-            "mean": result.mean,
-            "std": result.std,
-            "per_class": [
-                {"mean": m, "std": s, "pairs": n}
-                for m, s, n in zip(
-                    result.mean_per_class, result.std_per_class, result.pairs_per_class, strict=True
-                )
-            ],
-        }
+        data[name] = result.to_data()
     data["difference"] = data["synthetic"]["mean"] - data["real"]["mean"]
     return data
 

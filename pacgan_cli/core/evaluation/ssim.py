@@ -34,17 +34,7 @@ def compute(context: MetricContext) -> dict[str, Any]:
             seed=context.options.seed,
             same_set=same_set,
         )
-        data[name] = {
-            "mean": result.mean,
-            "std": result.std,
-            "per_class": [
-                {"mean": m, "std": s, "pairs": n}
-                for m, s, n in zip(
-                    result.mean_per_class, result.std_per_class, result.pairs_per_class, strict=True
-                )
-            ],
-            "window_size": result.window_size,
-        }
+        data[name] = {**result.to_data(), "window_size": result.window_size}
     return data
 
 

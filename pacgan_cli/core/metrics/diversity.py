@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from pacgan_cli.core.metrics.similarity import distinct_pairs
+from pacgan_cli.core.metrics.similarity import PairScores, distinct_pairs
 
 # The exponents of the five scales, finest first (Wang et al. 2003; torchmetrics' defaults).
 STANDARD_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
@@ -36,18 +36,6 @@ class MsSsimScales:
         """The first `scales` standard exponents, renormalised to sum 1 (so identical images score 1)."""
         chosen = STANDARD_WEIGHTS[: self.scales]
         return tuple(weight / sum(chosen) for weight in chosen)
-
-
-@dataclass(frozen=True)
-class PairDiversity:
-    """MS-SSIM of random same-class pairs within one set: mean and std overall and per class (NaN where a
-    class has fewer than two images)."""
-
-    mean: float
-    std: float
-    mean_per_class: tuple[float, ...]
-    std_per_class: tuple[float, ...]
-    pairs_per_class: tuple[int, ...]
 
 
 def ms_ssim_scales(size: int) -> MsSsimScales:
@@ -107,30 +95,16 @@ def same_class_pair_ms_ssim(
     pairs_per_class: int = 1000,
     seed: int = 0,
     scales: MsSsimScales | None = None,
-) -> PairDiversity:
+) -> PairScores:
     """MS-SSIM of up to `pairs_per_class` distinct pairs of different images of each class (every pair when
     a class has fewer), drawn without replacement with `seed`."""
     rng = np.random.default_rng(seed)
     scales = scales or ms_ssim_scales(images.shape[-1])
-    means, stds, counts, every_score = [], [], [], []
+    per_class = []
     for k in range(num_classes):
         members = np.flatnonzero(labels == k)
         first, second = distinct_pairs(len(members), len(members), pairs_per_class, True, rng)
-        if len(first) == 0:
-            means.append(float("nan"))
-            stds.append(float("nan"))
-            counts.append(0)
-            continue
-        scores = ms_ssim(images[members[first]], images[members[second]], scales)
-        means.append(float(scores.mean()))
-        stds.append(float(scores.std()))
-        counts.append(len(scores))
-        every_score.append(scores)
-    pooled = np.concatenate(every_score) if every_score else np.array([np.nan])
-    return PairDiversity(
-        mean=float(pooled.mean()),
-        std=float(pooled.std()),
-        mean_per_class=tuple(means),
-        std_per_class=tuple(stds),
-        pairs_per_class=tuple(counts),
-    )
+        per_class.append(
+            ms_ssim(images[members[first]], images[members[second]], scales) if len(first) else np.empty(0)
+        )
+    return PairScores(**PairScores.pooled(per_class))

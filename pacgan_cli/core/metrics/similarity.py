@@ -8,6 +8,7 @@ the published evaluation uses data range 2 for images in [-1, 1].
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,14 +19,43 @@ CHUNK_BYTES = 2**20
 
 
 @dataclass(frozen=True)
-class PairSimilarity:
-    """SSIM of random same-class pairs: mean and std per class and over all pairs (NaN where no pairs)."""
+class PairScores:
+    """Scores of random same-class pairs: mean and std over all pairs and per class (NaN where a class has
+    no pairs)."""
 
     mean: float
     std: float
     mean_per_class: tuple[float, ...]
     std_per_class: tuple[float, ...]
     pairs_per_class: tuple[int, ...]
+
+    @staticmethod
+    def pooled(per_class: list[np.ndarray]) -> dict[str, Any]:
+        """The fields for each class's scores (an empty array for a class without pairs)."""
+        scored = [scores for scores in per_class if scores.size]
+        every = np.concatenate(scored) if scored else np.empty(0)
+        return {
+            "mean": float(every.mean()) if every.size else float("nan"),
+            "std": float(every.std()) if every.size else float("nan"),
+            "mean_per_class": tuple(float(s.mean()) if s.size else float("nan") for s in per_class),
+            "std_per_class": tuple(float(s.std()) if s.size else float("nan") for s in per_class),
+            "pairs_per_class": tuple(len(s) for s in per_class),
+        }
+
+    def to_data(self) -> dict[str, Any]:
+        """Plain data for metrics.json: the pooled mean and std, and per class mean, std and pair count."""
+        per_class = zip(self.mean_per_class, self.std_per_class, self.pairs_per_class, strict=True)
+        return {
+            "mean": self.mean,
+            "std": self.std,
+            "per_class": [{"mean": m, "std": s, "pairs": n} for m, s, n in per_class],
+        }
+
+
+@dataclass(frozen=True)
+class PairSimilarity(PairScores):
+    """SSIM of random same-class pairs, with the window it used."""
+
     window_size: int
 
 
@@ -189,31 +219,19 @@ def same_class_pair_ssim(
     """
     rng = np.random.default_rng(seed)
     window = window_size_for(min(images_a.shape[-2:]))
-    means, stds, counts, every_score = [], [], [], []
+    per_class = []
     for k in range(num_classes):
         index_a = np.flatnonzero(labels_a == k)
         index_b = index_a if same_set else np.flatnonzero(labels_b == k)
         first, second = distinct_pairs(len(index_a), len(index_b), pairs_per_class, same_set, rng)
-        if len(first) == 0:
-            means.append(float("nan"))
-            stds.append(float("nan"))
-            counts.append(0)
-            continue
-        picks_a, picks_b = index_a[first], index_b[second]
-        scores = _class_pair_ssim(images_a, picks_a, images_b, picks_b, window, batch_size, data_range)
-        means.append(float(scores.mean()))
-        stds.append(float(scores.std()))
-        counts.append(len(scores))
-        every_score.append(scores)
-    pooled = np.concatenate(every_score) if every_score else np.array([np.nan])
-    return PairSimilarity(
-        mean=float(pooled.mean()),
-        std=float(pooled.std()),
-        mean_per_class=tuple(means),
-        std_per_class=tuple(stds),
-        pairs_per_class=tuple(counts),
-        window_size=window,
-    )
+        per_class.append(
+            _class_pair_ssim(
+                images_a, index_a[first], images_b, index_b[second], window, batch_size, data_range
+            )
+            if len(first)
+            else np.empty(0)
+        )
+    return PairSimilarity(**PairScores.pooled(per_class), window_size=window)
 
 
 def _class_pair_ssim(
