@@ -12,7 +12,10 @@ import torch
 import yaml
 from torch import nn
 
+from pacgan_cli.core.config import TrainingConfig
 from pacgan_cli.core.io.nifti import write_stack
+from pacgan_cli.core.training.losses import critic_loss, gradient_penalty
+from pacgan_cli.core.training.networks import Networks
 
 TINY_NETWORK = {"in_channels": 8, "z_dim": 8, "embedding_dim": 3}
 
@@ -110,6 +113,46 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
         sys.argv = saved
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+def reference_critic_step(
+    networks: Networks,
+    real: torch.Tensor,
+    labels: torch.Tensor,
+    alpha: float,
+    stage: int,
+    config: TrainingConfig,
+    batched: bool,
+) -> dict[str, torch.Tensor]:
+    """A critic update written out plainly in fp32, to check `critic_step` against: real and fake in one
+    critic call (each half with its own statistic) or, as before batching, in two."""
+    z = torch.randn(real.shape[0], config.z_dim)
+    with torch.no_grad():
+        fake = networks.generator(z, labels, alpha, stage)
+    if batched:
+        scores, logits = networks.discriminator(torch.cat([real, fake]), alpha, stage, groups=2)
+        (real_scores, fake_scores), (real_logits, fake_logits) = scores.chunk(2), logits.chunk(2)
+    else:
+        real_scores, real_logits = networks.discriminator(real, alpha, stage)
+        fake_scores, fake_logits = networks.discriminator(fake, alpha, stage)
+    mix = torch.rand(real.shape[0], 1, 1, 1)
+    penalty = gradient_penalty(networks.discriminator, real, fake, alpha, stage, mix)
+    terms = critic_loss(
+        real_scores,
+        fake_scores,
+        real_logits,
+        fake_logits,
+        labels,
+        penalty,
+        lambda_cls_real=config.lambda_cls_1,
+        lambda_cls_fake=config.lambda_cls_2,
+        lambda_gp=config.lambda_gp,
+        drift_weight=config.drift_weight,
+    )
+    networks.critic_optimizer.zero_grad(set_to_none=True)
+    terms["d_loss"].backward()
+    networks.critic_optimizer.step()
+    return terms
 
 
 def train_as_rank(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from helpers import TINY_NETWORK
+from helpers import TINY_NETWORK, reference_critic_step
 from pacgan_cli.core.config import AUGMENT_TRANSFORMS, build_config
 from pacgan_cli.core.training import augment, loop
 from pacgan_cli.core.training.augment import (
@@ -23,7 +23,6 @@ from pacgan_cli.core.training.augment import (
     translate,
 )
 from pacgan_cli.core.training.loop import critic_step, generator_step
-from pacgan_cli.core.training.losses import critic_loss, gradient_penalty
 from pacgan_cli.core.training.networks import Networks, build_networks, restore_snapshot, take_snapshot
 
 ALL = ("translation", "cutout", "brightness", "contrast")
@@ -197,33 +196,6 @@ def test_the_generator_learns_through_the_augmentation() -> None:
     assert any(not torch.equal(a, b) for a, b in zip(before, after, strict=True))
 
 
-def reference_critic_step(networks: Networks, real, labels, alpha, stage, config):  # type: ignore[no-untyped-def]
-    """The critic step as it was before augmentation existed (batched real and fake, fp32)."""
-    z = torch.randn(real.shape[0], config.z_dim)
-    with torch.no_grad():
-        fake = networks.generator(z, labels, alpha, stage)
-    scores, logits = networks.discriminator(torch.cat([real, fake]), alpha, stage, groups=2)
-    (real_scores, fake_scores), (real_logits, fake_logits) = scores.chunk(2), logits.chunk(2)
-    mix = torch.rand(real.shape[0], 1, 1, 1)
-    penalty = gradient_penalty(networks.discriminator, real, fake, alpha, stage, mix)
-    terms = critic_loss(
-        real_scores,
-        fake_scores,
-        real_logits,
-        fake_logits,
-        labels,
-        penalty,
-        lambda_cls_real=config.lambda_cls_1,
-        lambda_cls_fake=config.lambda_cls_2,
-        lambda_gp=config.lambda_gp,
-        drift_weight=config.drift_weight,
-    )
-    networks.critic_optimizer.zero_grad(set_to_none=True)
-    terms["d_loss"].backward()
-    networks.critic_optimizer.step()
-    return terms
-
-
 def test_augment_none_is_the_unaugmented_step_bit_for_bit() -> None:
     settings = config()
     assert settings.augment == "none"
@@ -234,7 +206,7 @@ def test_augment_none_is_the_unaugmented_step_bit_for_bit() -> None:
         terms, _, _ = critic_step(ours, real, labels, 0.4, 2, settings)
         state = torch.get_rng_state()
         torch.manual_seed(20 + step)
-        expected = reference_critic_step(reference, real, labels, 0.4, 2, settings)
+        expected = reference_critic_step(reference, real, labels, 0.4, 2, settings, batched=True)
         assert torch.equal(torch.get_rng_state(), state)  # no extra random draws
         assert terms.keys() == expected.keys()
         for name, value in expected.items():

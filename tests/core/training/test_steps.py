@@ -8,42 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import TINY_NETWORK, tiny_config
+from helpers import TINY_NETWORK, reference_critic_step, tiny_config
 from pacgan_cli.core.config import build_config
 from pacgan_cli.core.models.discriminator import Discriminator
 from pacgan_cli.core.training.loop import critic_step, generator_step, train
-from pacgan_cli.core.training.losses import critic_loss, generator_loss, gradient_penalty
+from pacgan_cli.core.training.losses import generator_loss
 from pacgan_cli.core.training.networks import Networks, build_networks
 
 CONFIG = build_config({**TINY_NETWORK, "factors": [1, 1, 0.5], "device": "cpu"})
-
-
-def unbatched_critic_step(networks: Networks, real, labels, alpha, stage, config) -> dict[str, torch.Tensor]:
-    """The critic step as it was before batching: real and fake in two separate critic calls."""
-    generator, discriminator = networks.generator, networks.discriminator
-    z = torch.randn(real.shape[0], config.z_dim)
-    with torch.no_grad():
-        fake = generator(z, labels, alpha, stage)
-    real_scores, real_logits = discriminator(real, alpha, stage)
-    fake_scores, fake_logits = discriminator(fake, alpha, stage)
-    mix = torch.rand(real.shape[0], 1, 1, 1)
-    penalty = gradient_penalty(discriminator, real, fake, alpha, stage, mix)
-    terms = critic_loss(
-        real_scores,
-        fake_scores,
-        real_logits,
-        fake_logits,
-        labels,
-        penalty,
-        lambda_cls_real=config.lambda_cls_1,
-        lambda_cls_fake=config.lambda_cls_2,
-        lambda_gp=config.lambda_gp,
-        drift_weight=config.drift_weight,
-    )
-    networks.critic_optimizer.zero_grad(set_to_none=True)
-    terms["d_loss"].backward()
-    networks.critic_optimizer.step()
-    return terms
 
 
 def unbatched_generator_step(networks: Networks, labels, alpha, stage, config) -> dict[str, torch.Tensor]:
@@ -88,7 +60,7 @@ def test_fp32_steps_equal_the_unbatched_steps_on_fixed_weights(stage: int) -> No
         terms, _, _ = critic_step(ours, real, labels, 0.4, stage, CONFIG)
         generator_terms = generator_step(ours, labels, 0.4, stage, CONFIG)
         torch.manual_seed(10 + step)
-        expected = unbatched_critic_step(reference, real, labels, 0.4, stage, CONFIG)
+        expected = reference_critic_step(reference, real, labels, 0.4, stage, CONFIG, batched=False)
         expected_generator = unbatched_generator_step(reference, labels, 0.4, stage, CONFIG)
         for name, value in {**expected, **expected_generator}.items():
             actual = {**terms, **generator_terms}[name]
