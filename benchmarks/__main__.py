@@ -43,6 +43,13 @@ def main() -> None:
     )
     parser.add_argument("--memory-counts", type=int, nargs="*", default=[1000, 10000])
     parser.add_argument("--ssim-pairs", type=int, default=1000, help="SSIM pairs per class")
+    parser.add_argument(
+        "--inference-batches",
+        type=int,
+        nargs="+",
+        default=[64],
+        help="batch sizes of ours for generate/classify",
+    )
     parser.add_argument("--feature-images", type=int, default=64)
     parser.add_argument(
         "--no-checkpoints", dest="checkpoints", action="store_false", help="skip the checkpoint cost"
@@ -67,7 +74,7 @@ def main() -> None:
         rows += show(training.measure(channels, sizes, args.batch, device, args.budget))
     memory["after training"] = peak_rss_mib()
     if args.images:
-        rows += show(inference.measure(args.images, device, args.budget))
+        rows += show(inference.measure(args.images, device, args.budget, tuple(args.inference_batches)))
         memory["after inference"] = peak_rss_mib()
     if args.memory_counts:
         rows += show(inference.streaming_memory(args.memory_counts, device))

@@ -8,6 +8,8 @@ import json
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -49,9 +51,11 @@ def fresh(kind: str, architecture: NetworkArchitecture) -> LoadedCheckpoint:
     )
 
 
-def measure(count: int, device: torch.device, budget_seconds: float) -> list[Row]:
-    """images/s of ours (batches of 64, channels-last, inference mode; fp32 and bf16) and of the published
-    one-shot forward (every image in one call under no_grad) on the default architecture."""
+def measure(
+    count: int, device: torch.device, budget_seconds: float, batch_sizes: tuple[int, ...] = (64,)
+) -> list[Row]:
+    """images/s of ours (batches of 64 or `batch_sizes`, channels-last, inference mode; fp32 and bf16) and of
+    the published one-shot forward (every image in one call under no_grad) on the default architecture."""
     generator = fresh(GENERATOR, DEFAULT_ARCHITECTURE)
     published_generator = copy.deepcopy(generator.model).to(device)
     critic = fresh(DISCRIMINATOR, DEFAULT_ARCHITECTURE)
@@ -69,25 +73,16 @@ def measure(count: int, device: torch.device, budget_seconds: float) -> list[Row
             _, logits = published_critic(torch.from_numpy(images).to(device), 1.0, STAGE)
             torch.softmax(logits, 1).cpu().numpy()
 
+    generation: dict[str, Callable[[], object]] = {"published": published_generation}
+    classification: dict[str, Callable[[], object]] = {"published": published_classification}
+    for batch in batch_sizes:
+        for precision in ("fp32", "bf16"):
+            name = f"ours {precision}" + (f", batches of {batch}" if len(batch_sizes) > 1 else "")
+            settings = {"device": device, "precision": precision, "batch_size": batch}
+            generation[name] = partial(generate_images, generator, [count], **settings)
+            classification[name] = partial(classify_images, critic, images, **settings)
     rows = []
-    for task, variants in (
-        (
-            "generate",
-            {
-                "published": published_generation,
-                "ours fp32": lambda: generate_images(generator, [count], device=device),
-                "ours bf16": lambda: generate_images(generator, [count], device=device, precision="bf16"),
-            },
-        ),
-        (
-            "classify",
-            {
-                "published": published_classification,
-                "ours fp32": lambda: classify_images(critic, images, device=device),
-                "ours bf16": lambda: classify_images(critic, images, device=device, precision="bf16"),
-            },
-        ),
-    ):
+    for task, variants in (("generate", generation), ("classify", classification)):
         seconds = interleaved_seconds(variants, device, budget_seconds, min_rounds=1)
         reference = count / seconds["published"]
         for name, value in seconds.items():
