@@ -80,7 +80,8 @@ def test_generation_is_deterministic_for_a_seed_and_independent_of_batch_size(ge
     other_batches = generate_images(generator, [7, 5, 9], seed=11, batch_size=300)
     other_seed = generate_images(generator, [7, 5, 9], seed=12, batch_size=4)
     np.testing.assert_array_equal(first.images, again.images)
-    np.testing.assert_allclose(first.images, other_batches.images, atol=1e-5)
+    # Batch size changes the convolutions' float32 summation order (oneDNN picks kernels per shape): about 1e-5.
+    np.testing.assert_allclose(first.images, other_batches.images, atol=1e-4)
     assert not np.allclose(first.images, other_seed.images)
     assert first.images.shape == (21, 1, 16, 16) and first.images.dtype == np.float32
     assert list(first.labels) == [0] * 7 + [1] * 5 + [2] * 9
