@@ -282,7 +282,7 @@ def build_mni(folder: Path) -> None:
     from pacgan_cli import demo
     from pacgan_cli.core.cohort.pyramid import resize_stack
     from pacgan_cli.core.cohort.slices import SliceOptions, extract_slices
-    from pacgan_cli.core.intensity import scale_to_unit_range
+    from pacgan_cli.core.io.intensity import scale_to_unit_range
     from pacgan_cli.core.io.nifti import read_stack
 
     with tempfile.TemporaryDirectory() as scratch:

@@ -15,7 +15,7 @@ def scale_command(
     force: bool = ForceOption,
 ) -> None:
     """Scale each image to [-1, 1] by its own maximum m, x -> (x - m/2) / (m/2), as the training data were."""
-    from pacgan_cli.core.intensity import scale_stack
+    from pacgan_cli.core.io.intensity import scale_stack
 
     for line in scale_stack(stack, output, force=force).summary_lines():
         typer.echo(line)

@@ -1,32 +1,34 @@
 """Training configuration: one frozen dataclass holding every published setting plus ours.
 
 Names are the published UPPER_CASE names in lower_snake_case (`BATCH_SIZES` -> `batch_sizes`). The
-published `config.json` is read as it is: its string values such as `"[1, 1, 1/2]"`, `"[100] * len(factors)"`
-or `"L_cls1/2"` are understood by a small expression reader that only knows numbers, lists, arithmetic,
-`len()`, True/False, quoted text (`"'cpu'"`) and the published device expression; nothing from a file is
-ever executed. Every key the published `main.py` passes to `eval()` is read this way, with the variables
-its earlier lines define (`factors`, `L_cls1`, `bs`, ...).
-Precedence: defaults < config file < explicit command-line options (`resolve_config`).
+published `config.json` is read as it is; its expression strings go through `published_config`, which never
+executes anything. Precedence: defaults < config file < explicit command-line options (`resolve_config`).
 """
 
 from __future__ import annotations
 
-import ast
 import difflib
 import json
 import math
-import operator
 import os
 import re
-import reprlib
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import yaml
 
 from pacgan_cli.core.classes import check_class_names
 from pacgan_cli.core.errors import ConfigError
+from pacgan_cli.core.published_config import (
+    MAX_ELEMENTS,
+    MAX_INTEGER,
+    PUBLISHED_VARIABLES,
+    clip,
+    element_count,
+    evaluate_expression,
+    shown,
+)
 from pacgan_cli.core.stages import is_stage_size, size_to_stage, stage_size
 
 DEFAULT_FACTORS = (1.0, 1.0, 1 / 2, 1 / 4, 1 / 8, 1 / 16, 1 / 32)
@@ -43,11 +45,8 @@ GENERATOR_PADDINGS = ("zeros", "replicate")  # zeros: published; replicate: no b
 AUGMENT_MODES = ("none", "diffaugment", "ada")  # none: published; see core/training/augment.py
 AUGMENT_TRANSFORMS = ("translation", "cutout", "brightness", "contrast", "saturation")
 COLOUR_TRANSFORMS = ("saturation",)
-# Bounds on what a configuration may make the reader build, so a few characters cannot take gigabytes.
-MAX_CONFIG_BYTES = 2**20  # a configuration is a few kilobytes
-MAX_ELEMENTS = 10_000  # list entries in one setting, nested lists counted in full
-MAX_DEPTH = 20  # nesting of one expression
-MAX_INTEGER = 2**63 - 1
+# A configuration is a few kilobytes: larger files are refused before they are parsed.
+MAX_CONFIG_BYTES = 2**20
 
 
 @dataclass(frozen=True)
@@ -122,32 +121,6 @@ FIELD_TYPES = {f.name: f.type for f in fields(TrainingConfig)}
 DEFAULT_CONFIG = TrainingConfig()
 KNOWN_KEYS = tuple(FIELD_TYPES)
 
-# The variable names the published main.py gives each setting, which config.json expressions may use
-# (each one only in the keys read after it, as in main.py). `device` is left out: the published value is
-# decided by the machine ('cuda' or 'cpu'), ours may be 'auto'.
-PUBLISHED_VARIABLES = {
-    "img_channels": "image_channels",
-    "class_size": "class_size",
-    "in_channels": "in_channels",
-    "factors": "factors",
-    "lr": "learning_rate",
-    "bs": "batch_sizes",
-    "embedding_dim": "embedding_dim",
-    "z_dim": "z_dim",
-    "critic_iterations": "critic_iterations",
-    "L_GP": "lambda_gp",
-    "L_cls1": "lambda_cls_1",
-    "L_cls2": "lambda_cls_2",
-    "prog_epochs": "progressive_epochs",
-    "disp_every_n_epochs": "disp_every_n_epochs",
-    "validate": "validate",
-    "perc": "start_check_at",
-    "testing": "testing",
-    "use_best_model": "test_using_best_model",
-    "generate": "generate",
-    "gen_n_images": "n_images_generated",
-    "gpus": "gpus_n",
-}
 BARE_DEVICE = re.compile(r"[\w:]+")  # cpu, cuda, cuda:1, auto: taken as they are, not as expressions
 # auto (CUDA when there is a GPU, else the CPU), auto:N (GPU N when there is one, else the CPU), cpu,
 # cuda (the GPUs of gpus_n), cuda:N (GPU N alone).
@@ -183,15 +156,15 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     except RecursionError as error:
         raise ConfigError(f"{path}: cannot be parsed (values nested too deeply)") from error
     except (ValueError, yaml.YAMLError) as error:  # ValueError: JSON errors, integers of thousands of digits
-        raise ConfigError(f"{path}: cannot be parsed ({_clip(str(error).splitlines()[0], 200)})") from error
+        raise ConfigError(f"{path}: cannot be parsed ({clip(str(error).splitlines()[0], 200)})") from error
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of setting names to values")
     for key, value in data.items():
-        if _element_count(value, MAX_ELEMENTS) > MAX_ELEMENTS:
+        if element_count(value, MAX_ELEMENTS) > MAX_ELEMENTS:
             raise ConfigError(
-                f"{path}: `{_clip(str(key))}` holds more than {MAX_ELEMENTS} values (nested lists counted in full)"
+                f"{path}: `{clip(str(key))}` holds more than {MAX_ELEMENTS} values (nested lists counted in full)"
             )
     return {str(key).lower(): value for key, value in data.items() if not str(key).startswith("//")}
 
@@ -290,7 +263,7 @@ def validate_config(config: TrainingConfig) -> None:
     )
     check(
         len(config.gpus_n) > 0 and all(g >= 0 for g in config.gpus_n),
-        f"`gpus_n` lists GPU ids (0, 1, ...); got {_shown(list(config.gpus_n))}",
+        f"`gpus_n` lists GPU ids (0, 1, ...); got {shown(list(config.gpus_n))}",
     )
     size = config.start_train_at_img_size
     check(
@@ -303,7 +276,7 @@ def validate_config(config: TrainingConfig) -> None:
     )
     check(
         DEVICE_NAME.fullmatch(config.device) is not None,
-        f"`device` must be auto, auto:N, cpu, cuda or cuda:N; got {_shown(config.device)}",
+        f"`device` must be auto, auto:N, cpu, cuda or cuda:N; got {shown(config.device)}",
     )
     check(
         config.checkpoint_every_epochs >= 1,
@@ -313,20 +286,20 @@ def validate_config(config: TrainingConfig) -> None:
         config.checkpoint_every_minutes > 0,
         f"`checkpoint_every_minutes` must be positive; got {config.checkpoint_every_minutes}",
     )
-    check(config.precision in PRECISIONS, f"`precision` must be fp32 or bf16; got {_shown(config.precision)}")
+    check(config.precision in PRECISIONS, f"`precision` must be fp32 or bf16; got {shown(config.precision)}")
     check(
         config.generator_padding in GENERATOR_PADDINGS,
-        f"`generator_padding` must be zeros (published) or replicate; got {_shown(config.generator_padding)}",
+        f"`generator_padding` must be zeros (published) or replicate; got {shown(config.generator_padding)}",
     )
     problems.extend(_augment_problems(config))
     check(
         config.stage_handover in STAGE_HANDOVERS,
-        f"`stage_handover` must be last or best; got {_shown(config.stage_handover)}",
+        f"`stage_handover` must be last or best; got {shown(config.stage_handover)}",
     )
     counts = config.n_images_generated
     check(
         len(counts) in (1, config.class_size) and all(c >= 0 for c in counts),
-        f"`n_images_generated` needs one total or {config.class_size} per-class counts, none negative; got {_shown(list(counts))}",
+        f"`n_images_generated` needs one total or {config.class_size} per-class counts, none negative; got {shown(list(counts))}",
     )
     if problems:
         raise ConfigError("\n".join(problems))
@@ -337,13 +310,13 @@ def _augment_problems(config: TrainingConfig) -> list[str]:
     problems = []
     if config.augment not in AUGMENT_MODES:
         problems.append(
-            f"`augment` must be none, diffaugment or ada; got {_shown(config.augment)}"
+            f"`augment` must be none, diffaugment or ada; got {shown(config.augment)}"
             + _did_you_mean(config.augment, AUGMENT_MODES)
         )
     for name in config.augment_transforms:
         if name not in AUGMENT_TRANSFORMS:
             problems.append(
-                f"`augment_transforms`: unknown transform {_shown(name)}"
+                f"`augment_transforms`: unknown transform {shown(name)}"
                 + _did_you_mean(name, AUGMENT_TRANSFORMS)
                 + f" (choose from {', '.join(AUGMENT_TRANSFORMS)})"
             )
@@ -382,199 +355,6 @@ def with_overrides(config: TrainingConfig, **changes: Any) -> TrainingConfig:
     return changed
 
 
-def evaluate_expression(text: str, names: dict[str, Any] | None = None) -> Any:
-    """Evaluate a published config expression without executing anything.
-
-    Understands numbers, strings, lists, list[a:b] and list[i], + - * / // % **, unary minus, `not`,
-    len(x), True/False/None, the names in `names`, torch.device('x') (-> 'x') and
-    `'cuda' if torch.cuda.is_available() else 'cpu'` (which becomes 'auto'; with 'cuda:N', 'auto:N').
-    """
-    if len(text) > 1000:
-        raise ConfigError(f"expression too long ({len(text)} characters)")
-    try:
-        tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError as error:
-        raise ConfigError(f"cannot read {_shown(text)} ({error.msg})") from error
-    except (ValueError, RecursionError, MemoryError) as error:  # null bytes; nesting Python cannot parse
-        raise ConfigError(f"cannot read {_shown(text)} (not an expression pacgan reads)") from error
-    return _ExpressionReader(text, names or {}).visit(tree.body)
-
-
-class _CudaAvailable:
-    """Stands for `torch.cuda.is_available()`, which is decided when training starts, not when reading."""
-
-
-class _ExpressionReader:
-    OPERATORS: ClassVar[dict[type, Any]] = {
-        ast.Add: operator.add,
-        ast.Sub: operator.sub,
-        ast.Mult: operator.mul,
-        ast.Div: operator.truediv,
-        ast.FloorDiv: operator.floordiv,
-        ast.Mod: operator.mod,
-        ast.Pow: operator.pow,
-    }
-    TOO_MANY: ClassVar[str] = (
-        f"lists are limited to {MAX_ELEMENTS} entries in all, nested lists counted in full"
-    )
-
-    def __init__(self, text: str, names: dict[str, Any]) -> None:
-        self.text = text
-        self.names = names
-        self.depth = 0
-
-    def refuse(self, what: str) -> ConfigError:
-        return ConfigError(
-            f"{_shown(self.text)} is not allowed ({what}); only numbers, lists, arithmetic, len(), "
-            "True/False and the published device expression are understood"
-        )
-
-    def visit(self, node: ast.AST) -> Any:
-        """The value of `node`, refusing expressions nested more than `MAX_DEPTH` deep."""
-        if self.depth >= MAX_DEPTH:
-            raise self.refuse(f"nested more than {MAX_DEPTH} levels deep")
-        self.depth += 1
-        try:
-            return self.value_of(node)
-        finally:
-            self.depth -= 1
-
-    def value_of(self, node: ast.AST) -> Any:
-        if isinstance(node, ast.Constant) and isinstance(node.value, bool | str | type(None)):
-            return node.value
-        if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
-            return self.bounded(node.value)
-        if isinstance(node, ast.List | ast.Tuple):
-            return self.sized([self.visit(item) for item in node.elts])
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
-            value = self.number(self.visit(node.operand))
-            return -value if isinstance(node.op, ast.USub) else value
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-            value = self.visit(node.operand)
-            if not isinstance(value, bool):
-                raise self.refuse("`not` works on True/False only")
-            return not value
-        if isinstance(node, ast.Subscript):
-            return self.subscript(node)
-        if isinstance(node, ast.BinOp) and type(node.op) in self.OPERATORS:
-            return self.binary(node)
-        if isinstance(node, ast.Name):
-            if node.id in ("True", "False", "None"):
-                return {"True": True, "False": False, "None": None}[node.id]
-            if node.id in self.names:
-                return self.names[node.id]
-            raise self.refuse(f"unknown name {node.id!r}")
-        if isinstance(node, ast.Call):
-            return self.call(node)
-        if isinstance(node, ast.IfExp):
-            return self.device_choice(node)
-        raise self.refuse(f"{type(node).__name__} expressions")
-
-    def binary(self, node: ast.BinOp) -> Any:
-        left, right = self.visit(node.left), self.visit(node.right)
-        if isinstance(node.op, ast.Mult) and isinstance(left, list) != isinstance(right, list):
-            items, count = (left, right) if isinstance(left, list) else (right, left)
-            if not isinstance(count, int) or isinstance(count, bool):
-                raise self.refuse("a list can only be repeated a whole number of times")
-            if _element_count(items, MAX_ELEMENTS) * max(count, 0) > MAX_ELEMENTS:
-                raise self.refuse(self.TOO_MANY)
-            return items * count
-        if isinstance(node.op, ast.Add) and isinstance(left, list) and isinstance(right, list):
-            return self.sized(left + right)
-        left, right = self.number(left), self.number(right)
-        if isinstance(node.op, ast.Pow) and (abs(right) > 64 or abs(left) > 1e6):
-            raise self.refuse("powers are limited to small numbers")
-        try:
-            result = self.OPERATORS[type(node.op)](left, right)
-        except ZeroDivisionError as error:
-            raise self.refuse("division by zero") from error
-        except OverflowError as error:
-            raise self.refuse("the number overflows") from error
-        if not isinstance(result, int | float):
-            raise self.refuse("the result is not a real number")
-        return self.bounded(result)
-
-    def sized(self, items: list[Any]) -> list[Any]:
-        if _element_count(items, MAX_ELEMENTS) > MAX_ELEMENTS:
-            raise self.refuse(self.TOO_MANY)
-        return items
-
-    def bounded(self, value: int | float) -> int | float:
-        """A finite float, or an int that fits in 64 bits: `1e400` and `10**30` are errors, not inf or huge."""
-        if (isinstance(value, float) and not math.isfinite(value)) or (
-            isinstance(value, int) and abs(value) > MAX_INTEGER
-        ):
-            raise self.refuse("the number overflows")
-        return value
-
-    def subscript(self, node: ast.Subscript) -> Any:
-        """`[32, 32, 16][:len(factors)]` or `bs[0]`: whole-number indices and slices of a list."""
-        items = self.visit(node.value)
-        if not isinstance(items, list):
-            raise self.refuse("only lists can be indexed")
-        if isinstance(node.slice, ast.Slice):
-            if node.slice.step is not None:
-                raise self.refuse("slices take a start and an end only")
-            bounds = [
-                None if part is None else self.index(part) for part in (node.slice.lower, node.slice.upper)
-            ]
-            return items[bounds[0] : bounds[1]]
-        try:
-            return items[self.index(node.slice)]
-        except IndexError as error:
-            raise self.refuse("index out of range") from error
-
-    def index(self, node: ast.AST) -> int:
-        value = self.visit(node)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.refuse("indices must be whole numbers")
-        return value
-
-    def number(self, value: Any) -> float | int:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.refuse("arithmetic works on numbers only")
-        return value
-
-    def call(self, node: ast.Call) -> Any:
-        if _dotted_name(node.func) == "torch.cuda.is_available" and not node.args and not node.keywords:
-            return _CudaAvailable()
-        if _dotted_name(node.func) == "torch.device" and len(node.args) == 1 and not node.keywords:
-            value = self.visit(node.args[0])
-            if not isinstance(value, str):
-                raise self.refuse("torch.device() takes a device name")
-            return value
-        if _dotted_name(node.func) == "len" and len(node.args) == 1 and not node.keywords:
-            value = self.visit(node.args[0])
-            if not isinstance(value, list | str):
-                raise self.refuse("len() takes a list")
-            return len(value)
-        raise self.refuse(f"calling {_dotted_name(node.func) or 'a function'}")
-
-    def device_choice(self, node: ast.IfExp) -> str:
-        """`'cuda' if torch.cuda.is_available() else 'cpu'` -> 'auto', `'cuda:N' if ...` -> 'auto:N': the
-        machine decides when the run starts, as it did for the published code."""
-        test, body, orelse = self.visit(node.test), self.visit(node.body), self.visit(node.orelse)
-        if (
-            isinstance(test, _CudaAvailable)
-            and isinstance(body, str)
-            and re.fullmatch(r"cuda(:\d+)?", body)
-            and orelse == "cpu"
-        ):
-            return "auto" + body.removeprefix("cuda")
-        raise self.refuse(
-            "the only conditional understood is 'cuda' (or 'cuda:N') if torch.cuda.is_available() else 'cpu'"
-        )
-
-
-def _dotted_name(node: ast.AST) -> str:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        prefix = _dotted_name(node.value)
-        return f"{prefix}.{node.attr}" if prefix else ""
-    return ""
-
-
 def _coerce(key: str, value: Any, names: dict[str, Any]) -> Any:
     """Convert one raw value to its field's type, reading expression strings where the field is not a string."""
     kind = FIELD_TYPES[key]
@@ -603,7 +383,7 @@ def _coerce(key: str, value: Any, names: dict[str, Any]) -> Any:
 def _convert(kind: str, value: Any) -> Any:
     if kind == "str":
         if not isinstance(value, str):
-            raise TypeError(f"expected text; got {_shown(value)}")
+            raise TypeError(f"expected text; got {shown(value)}")
         return value
     if kind == "str | None":
         return None if value is None else str(value)
@@ -614,18 +394,18 @@ def _convert(kind: str, value: Any) -> Any:
             return bool(value)
         if isinstance(value, str) and value.lower() in ("true", "false"):
             return value.lower() == "true"
-        raise TypeError(f"expected True or False; got {_shown(value)}")
+        raise TypeError(f"expected True or False; got {shown(value)}")
     if kind == "int":
         return _whole_number(value)
     if kind == "float":
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise TypeError(f"expected a number; got {_shown(value)}")
+            raise TypeError(f"expected a number; got {shown(value)}")
         try:
             number = float(value)
         except OverflowError:  # an integer beyond the float range
             number = math.inf
         if not math.isfinite(number):
-            raise TypeError(f"expected a finite number; got {_shown(value)}")
+            raise TypeError(f"expected a finite number; got {shown(value)}")
         return number
     if kind.startswith("tuple["):
         items = value if isinstance(value, list | tuple) else [value]
@@ -641,37 +421,10 @@ def _whole_number(value: Any) -> int:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"expected a whole number; got {_shown(value)}")
+        raise TypeError(f"expected a whole number; got {shown(value)}")
     if abs(value) > MAX_INTEGER:
-        raise TypeError(f"{_shown(value)} is too large (the number overflows)")
+        raise TypeError(f"{shown(value)} is too large (the number overflows)")
     return value
-
-
-def _element_count(value: Any, limit: int) -> int:
-    """Entries of `value` and of every list or mapping inside it (one repeated by reference counts each time),
-    counted only until `limit` is passed, so measuring a huge nested value costs almost nothing."""
-    count, pending = 0, [value]
-    while pending and count <= limit:
-        item = pending.pop()
-        if isinstance(item, list | tuple | dict):
-            entries = list(item.values()) if isinstance(item, dict) else item
-            count += len(entries)
-            if count <= limit:
-                pending.extend(entries)
-    return count
-
-
-def _shown(value: Any) -> str:
-    """`repr(value)`, shortened (a few entries, levels and characters): an error line never echoes a huge
-    value, and shortening one costs nothing however large it is."""
-    short = reprlib.Repr()
-    short.maxlevel, short.maxlist, short.maxtuple, short.maxdict = 3, 6, 6, 6
-    short.maxstring, short.maxother, short.maxlong = 60, 60, 40
-    return short.repr(value)
-
-
-def _clip(text: str, width: int = 60) -> str:
-    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _default_per_stage(key: str, stages: int) -> tuple[int, ...]:
@@ -687,4 +440,4 @@ def _default_per_stage(key: str, stages: int) -> tuple[int, ...]:
 def _unknown_key_message(key: str, source: str) -> str:
     close = difflib.get_close_matches(key, KNOWN_KEYS, n=1)
     hint = f"; did you mean `{close[0]}`?" if close else f"; valid keys: {', '.join(KNOWN_KEYS)}"
-    return f"{source}: unknown setting `{_clip(key)}`{hint}"
+    return f"{source}: unknown setting `{clip(key)}`{hint}"

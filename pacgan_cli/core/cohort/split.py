@@ -31,8 +31,8 @@ from pacgan_cli.core.cohort.table import (
     prepare_cohort,
 )
 from pacgan_cli.core.errors import ConfigError, InputError, OutputExistsError
-from pacgan_cli.core.intensity import scale_to_unit_range
 from pacgan_cli.core.io.atomic import write_json_atomic, write_text_atomic
+from pacgan_cli.core.io.intensity import scale_to_unit_range
 from pacgan_cli.core.io.nifti import read_stack, read_stack_shape, write_stack
 from pacgan_cli.core.io.tables import write_csv, write_labels
 from pacgan_cli.core.progress import Reporter, SilentReporter

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from pacgan_cli.core.errors import InputError
-from pacgan_cli.core.intensity import check_unit_range, read_unit_stack
+from pacgan_cli.core.io.intensity import check_unit_range, read_unit_stack
 from pacgan_cli.core.io.nifti import nifti_stem
 from pacgan_cli.core.io.stage_folder import open_stage_folder
 from pacgan_cli.core.io.tables import read_labels

@@ -26,8 +26,8 @@ from pacgan_cli.core.inference.network import (
     resolve_stage,
     start_on_device,
 )
-from pacgan_cli.core.intensity import read_unit_stack
 from pacgan_cli.core.io.atomic import ensure_can_write, ensure_distinct, write_json_atomic
+from pacgan_cli.core.io.intensity import read_unit_stack
 from pacgan_cli.core.io.tables import read_labels, write_predictions
 from pacgan_cli.core.metrics.classification import ClassificationReport, classification_report
 from pacgan_cli.core.models.checkpoint import DISCRIMINATOR, LoadedCheckpoint

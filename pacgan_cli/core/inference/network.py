@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from pacgan_cli.core.errors import InputError
-from pacgan_cli.core.intensity import check_unit_range
+from pacgan_cli.core.io.intensity import check_unit_range
 from pacgan_cli.core.models.checkpoint import LoadedCheckpoint, load_checkpoint
 from pacgan_cli.core.progress import FirstLinesReporter, Reporter
 from pacgan_cli.core.runtime import resolve_device, use_threads

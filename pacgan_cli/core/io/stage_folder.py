@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from pacgan_cli.core.errors import InputError
-from pacgan_cli.core.intensity import check_unit_range
+from pacgan_cli.core.io.intensity import check_unit_range
 from pacgan_cli.core.io.nifti import read_stack, read_stack_shape
 from pacgan_cli.core.io.tables import read_labels
 from pacgan_cli.core.stages import STAGE_FILE_PATTERN, stage_file_name

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from pacgan_cli.core.cohort.pyramid import resize_stack
 from pacgan_cli.core.cohort.split import SplitOptions, split_cohort
 from pacgan_cli.core.errors import ConfigError, InputError, OutputExistsError
-from pacgan_cli.core.intensity import scale_to_unit_range
+from pacgan_cli.core.io.intensity import scale_to_unit_range
 from pacgan_cli.core.io.nifti import read_stack, write_stack
 from pacgan_cli.core.io.tables import read_labels
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from pacgan_cli.core.errors import InputError, OutputExistsError
-from pacgan_cli.core.intensity import (
+from pacgan_cli.core.io.intensity import (
     UNIT_RANGE_TOLERANCE,
     check_unit_range,
     read_unit_stack,
