@@ -10,10 +10,11 @@ import torch
 
 from benchmarks.common import Row
 from pacgan_cli.core.config import build_config
+from pacgan_cli.core.io.run_layout import RunLayout
 from pacgan_cli.core.training.networks import build_networks, take_snapshot
 from pacgan_cli.core.training.records import EpochTotals
 from pacgan_cli.core.training.resume import StageProgress, capture_random_states, progress_to_data
-from pacgan_cli.core.training.run_folder import RunFolder, RunLayout
+from pacgan_cli.core.training.run_folder import RunFolder
 
 
 def measure(device: torch.device, sizes: tuple[int, ...] = (32, 256), repeats: int = 3) -> list[Row]:

@@ -47,7 +47,7 @@ def start_on_device(
 def find_model(path: str | os.PathLike[str] | LoadedCheckpoint, kind: str) -> tuple[Path, str]:
     """A checkpoint file as it is (a loaded checkpoint: its file), or for a run folder of `pacgan train` the
     best `kind` checkpoint of its largest stage; the second value says which file a folder gave (else empty)."""
-    from pacgan_cli.core.training.run_folder import RunLayout
+    from pacgan_cli.core.io.run_layout import RunLayout
 
     if isinstance(path, LoadedCheckpoint):
         return path.path, ""

@@ -15,6 +15,7 @@ import torch
 from pacgan_cli.core.config import TrainingConfig, config_to_data
 from pacgan_cli.core.errors import InputError, PacganError, TrainingInterrupted
 from pacgan_cli.core.io.atomic import json_ready
+from pacgan_cli.core.io.run_layout import RunLayout
 from pacgan_cli.core.io.stage_folder import StageFolder
 from pacgan_cli.core.models.checkpoint import tensor_digest
 from pacgan_cli.core.models.discriminator import measure_batch_statistic
@@ -38,22 +39,16 @@ from pacgan_cli.core.training.networks import (
 from pacgan_cli.core.training.resume import (
     SIGNAL_EXIT_CODES,
     ProgressSaver,
+    ResumePoint,
     StageProgress,
     StopRequest,
     progress_from_data,
     restore_random_states,
+    resume_point,
     stop_if_diverged,
     stop_on_signals,
 )
-from pacgan_cli.core.training.run_folder import (
-    ResumePoint,
-    RunFolder,
-    RunLayout,
-    best_epochs,
-    resume_point,
-    run_layout,
-    training_mode,
-)
+from pacgan_cli.core.training.run_folder import RunFolder, best_epochs, run_layout, training_mode
 from pacgan_cli.core.training.validation import classify_with_statistic, validate_epoch
 
 ALPHA_START = 1e-5

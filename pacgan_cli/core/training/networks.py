@@ -14,6 +14,7 @@ from torch import nn
 
 from pacgan_cli.core.config import TrainingConfig
 from pacgan_cli.core.errors import InputError
+from pacgan_cli.core.io.run_layout import StageCheckpointPaths
 from pacgan_cli.core.models.checkpoint import (
     DISCRIMINATOR,
     GENERATOR,
@@ -86,15 +87,6 @@ class NetworkSnapshot:
 
     def with_statistic(self, statistic: float) -> NetworkSnapshot:
         return replace(self, batch_statistic=statistic)
-
-
-@dataclass(frozen=True)
-class StageCheckpointPaths:
-    """Where one snapshot of a stage is written: generator, discriminator and (with EMA) the averaged generator."""
-
-    generator: Path
-    discriminator: Path
-    ema: Path
 
 
 def build_networks(

@@ -4,6 +4,7 @@ SIGINT/SIGTERM at the next batch boundary."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import random
 import signal
 import threading
@@ -11,20 +12,27 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from pacgan_cli.core.config import TrainingConfig
-from pacgan_cli.core.errors import TrainingDiverged
+from pacgan_cli.core.errors import InputError, TrainingDiverged
+from pacgan_cli.core.io.atomic import atomic_path
+from pacgan_cli.core.io.run_layout import RunLayout
+from pacgan_cli.core.models.checkpoint import check_tensor_file_size, tensor_digest
 from pacgan_cli.core.stages import stage_size
 from pacgan_cli.core.training import records
 from pacgan_cli.core.training.networks import Networks, NetworkSnapshot, take_snapshot
 from pacgan_cli.core.training.records import EpochTotals
-from pacgan_cli.core.training.run_folder import RunFolder
+
+if TYPE_CHECKING:  # the folder writes the file this module's saver fills
+    from pacgan_cli.core.training.run_folder import RunFolder
 
 PROGRESS_FORMAT = 1
+PROGRESS_DIGEST_KEY = "sha256"
 SIGNAL_EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
@@ -231,3 +239,90 @@ def stop_if_diverged(totals: records.EpochTotals, stage: int, epoch: int, config
                 f"this epoch was saved; lower learning_rate (now {config.learning_rate:g}) and start again, "
                 "or resume from the last checkpoint"
             )
+
+
+@dataclass(frozen=True)
+class ResumePoint:
+    """Where a run continues: the first stage to train (`num_stages` when only the end-of-run generation
+    and evaluation are left) and, inside that stage, the saved progress (plain data) if there is one."""
+
+    stage: int
+    progress: dict[str, Any] | None = None
+
+
+def resume_point(config: TrainingConfig, layout: RunLayout, resuming: bool) -> ResumePoint:
+    """0, the configured start size, the stage a resume checkpoint is inside, or after the last finished
+    stage; with every stage finished, only a missing end-of-run evaluation is left to do."""
+    if not resuming:
+        return ResumePoint(0)
+    if config.load_model:
+        return ResumePoint(config.start_stage)
+    finished = layout.finished_stages(config.num_stages)
+    if layout.progress_path.is_file():
+        progress = load_progress(layout.progress_path)
+        stage = int(progress["stage"])
+        if stage not in finished and stage == (finished[-1] + 1 if finished else 0):
+            return ResumePoint(stage, progress)
+    if not finished:
+        raise InputError(
+            f"{layout.model_directory}: no finished stage or checkpoint to resume from; start without --resume"
+        )
+    if finished[-1] + 1 < config.num_stages:
+        return ResumePoint(finished[-1] + 1)
+    if config.generate and not (layout.image_directory / "evaluation" / "report.md").is_file():
+        return ResumePoint(config.num_stages)
+    raise InputError(
+        f"{layout.model_directory}: every stage is already trained; use --start-size to train a stage again"
+    )
+
+
+def load_progress(path: Path) -> dict[str, Any]:
+    """A resume checkpoint as plain data (`weights_only=True`), once its size is known to be within the
+    checkpoint limit; a damaged one (unreadable, or not matching its SHA-256) is an error that says so."""
+    try:
+        check_tensor_file_size(path)
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except InputError:
+        raise
+    except Exception as error:
+        raise InputError(
+            f"{path}: the resume checkpoint is damaged ({str(error).splitlines()[0]}); delete it to resume "
+            "from the last finished stage"
+        ) from error
+    if not isinstance(data, dict) or data.get("format") != 1:
+        raise InputError(
+            f"{path}: not a pacgan resume checkpoint; delete it to resume from the last finished stage"
+        )
+    recorded = data.pop(PROGRESS_DIGEST_KEY, None)  # absent only in files written before it was added
+    if recorded is not None and recorded != progress_digest(data):
+        raise InputError(
+            f"{path}: the resume checkpoint is damaged: its contents do not match the SHA-256 recorded when it "
+            "was written; delete it to resume from the last finished stage"
+        )
+    return data
+
+
+def write_progress_file(path: Path, data: dict[str, Any]) -> None:
+    """Write a resume checkpoint atomically (the previous one stays until the new one is complete), with the
+    SHA-256 that `load_progress` checks."""
+    with atomic_path(path) as temporary:
+        torch.save({**data, PROGRESS_DIGEST_KEY: progress_digest(data)}, temporary)
+
+
+def progress_digest(data: dict[str, Any]) -> str:
+    """SHA-256 of a resume checkpoint: its tensors (as a stage checkpoint's digest) and every plain value
+    around them (alpha, position, Python's random state, records), since a changed number there would
+    silently change the resumed run as much as a changed weight."""
+    plain = repr(_without_tensors(data))
+    return hashlib.sha256(f"{tensor_digest(data)}\0{plain}".encode()).hexdigest()
+
+
+def _without_tensors(data: Any) -> Any:
+    """`data` with every tensor replaced by a placeholder (the tensors are hashed on their own)."""
+    if isinstance(data, torch.Tensor):
+        return "<tensor>"
+    if isinstance(data, dict):
+        return {key: _without_tensors(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return type(data)(_without_tensors(item) for item in data)
+    return data

@@ -6,139 +6,40 @@ from __future__ import annotations
 
 import datetime
 import functools
-import hashlib
 import json
 import numbers
 import os
 import shutil
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
-import torch
 
 from pacgan_cli.core.config import TrainingConfig, config_to_yaml
 from pacgan_cli.core.errors import InputError, OutputExistsError, PacganError
 from pacgan_cli.core.io.atomic import (
-    atomic_path,
     json_ready,
     remove_partial_files,
     write_json_atomic,
     write_text_atomic,
 )
+from pacgan_cli.core.io.run_layout import RunLayout
 from pacgan_cli.core.metrics import plots
 from pacgan_cli.core.metrics.classification import ClassificationReport
-from pacgan_cli.core.models.checkpoint import check_tensor_file_size, read_checkpoint_file, tensor_digest
+from pacgan_cli.core.models.checkpoint import read_checkpoint_file
 from pacgan_cli.core.progress import Reporter
 from pacgan_cli.core.stages import stage_size
 from pacgan_cli.core.training import records
 from pacgan_cli.core.training.networks import (
     Networks,
     NetworkSnapshot,
-    StageCheckpointPaths,
     save_snapshot,
 )
+from pacgan_cli.core.training.resume import ResumePoint, write_progress_file
 
 Method = TypeVar("Method", bound=Callable[..., Any])
-SNAPSHOT_TAGS = ("last", "best")
-PROGRESS_DIGEST_KEY = "sha256"
-
-
-@dataclass(frozen=True)
-class RunLayout:
-    """Where a run writes: checkpoints under `model_directory`, pictures under `image_directory`
-    (the published MODEL_DIRECTORY / IMAGE_DIRECTORY), one `PACGAN_{S}x{S}` folder per stage in each."""
-
-    model_directory: Path
-    image_directory: Path
-
-    def model_stage(self, size: int) -> Path:
-        return self.model_directory / f"PACGAN_{size}x{size}"
-
-    def image_stage(self, size: int) -> Path:
-        return self.image_directory / f"PACGAN_{size}x{size}"
-
-    def checkpoint(self, size: int, network: str, tag: str) -> Path:
-        """`{network}_{tag}.pt` in the stage's model folder; network is generator, discriminator or ema."""
-        if network == "ema":
-            return self.model_stage(size) / f"generator_{tag}_ema.pt"
-        return self.model_stage(size) / f"{network}_{tag}.pt"
-
-    def checkpoints(self, size: int, tag: str) -> StageCheckpointPaths:
-        return StageCheckpointPaths(
-            generator=self.checkpoint(size, "generator", tag),
-            discriminator=self.checkpoint(size, "discriminator", tag),
-            ema=self.checkpoint(size, "ema", tag),
-        )
-
-    @property
-    def config_path(self) -> Path:
-        return self.model_directory / "config.yaml"
-
-    @property
-    def metrics_path(self) -> Path:
-        return self.model_directory / "metrics.jsonl"
-
-    @property
-    def summary_path(self) -> Path:
-        return self.model_directory / "summary.json"
-
-    @property
-    def progress_path(self) -> Path:
-        """The resume checkpoint inside a stage (both networks, optimisers, RNG states, position)."""
-        return self.model_directory / "resume.pt"
-
-    @property
-    def log_path(self) -> Path:
-        """Timestamped plain lines of what the run said, for reading after the fact."""
-        return self.model_directory / "train.log"
-
-    @property
-    def lock_path(self) -> Path:
-        return self.model_directory / ".pacgan.lock"
-
-    @property
-    def tensorboard_path(self) -> Path:
-        """TensorBoard's event files (with `tensorboard: true`): `tensorboard --logdir RUN/tensorboard`."""
-        return self.model_directory / "tensorboard"
-
-    def sample_grid(self, size: int, kind: str, epoch: int) -> Path:
-        """`samples` or `samples_ema` of one epoch: `samples_epoch_0001.png`."""
-        return self.image_stage(size) / f"{kind}_epoch_{epoch:04d}.png"
-
-    def stage_marker(self, size: int) -> Path:
-        """Written last, when every file of the stage is complete: a stage without it is unfinished."""
-        return self.model_stage(size) / "stage_complete.json"
-
-    def finished_stages(self, num_stages: int) -> list[int]:
-        """Stages whose marker exists; in runs made before markers, stages with both networks' checkpoints."""
-        sizes = [stage_size(stage) for stage in range(num_stages)]
-        if any(self.stage_marker(size).is_file() for size in sizes) or self.progress_path.is_file():
-            return [stage for stage, size in enumerate(sizes) if self.stage_marker(size).is_file()]
-        return [
-            stage
-            for stage, size in enumerate(sizes)
-            if any(
-                self.checkpoint(size, "generator", tag).is_file()
-                and self.checkpoint(size, "discriminator", tag).is_file()
-                for tag in SNAPSHOT_TAGS
-            )
-        ]
-
-    def result_paths(self) -> list[Path]:
-        """Everything a run writes, for the overwrite guard and --force."""
-        fixed = [
-            self.config_path,
-            self.metrics_path,
-            self.summary_path,
-            self.progress_path,
-            self.tensorboard_path,
-        ]
-        stages = [*self.model_directory.glob("PACGAN_*x*"), *self.image_directory.glob("PACGAN_*x*")]
-        return [path for path in dict.fromkeys([*fixed, *stages]) if path.exists()]
 
 
 def training_mode(config: TrainingConfig) -> str:
@@ -155,75 +56,6 @@ def run_layout(config: TrainingConfig, output: Path | None) -> RunLayout:
         return RunLayout(Path(output), Path(output))
     suffix = "_test" if training_mode(config) == "test" else ""
     return RunLayout(Path(config.model_directory + suffix), Path(config.image_directory + suffix))
-
-
-@dataclass(frozen=True)
-class ResumePoint:
-    """Where a run continues: the first stage to train (`num_stages` when only the end-of-run generation
-    and evaluation are left) and, inside that stage, the saved progress (plain data) if there is one."""
-
-    stage: int
-    progress: dict[str, Any] | None = None
-
-
-def resume_point(config: TrainingConfig, layout: RunLayout, resuming: bool) -> ResumePoint:
-    """0, the configured start size, the stage a resume checkpoint is inside, or after the last finished
-    stage; with every stage finished, only a missing end-of-run evaluation is left to do."""
-    if not resuming:
-        return ResumePoint(0)
-    if config.load_model:
-        return ResumePoint(config.start_stage)
-    finished = layout.finished_stages(config.num_stages)
-    if layout.progress_path.is_file():
-        progress = load_progress(layout.progress_path)
-        stage = int(progress["stage"])
-        if stage not in finished and stage == (finished[-1] + 1 if finished else 0):
-            return ResumePoint(stage, progress)
-    if not finished:
-        raise InputError(
-            f"{layout.model_directory}: no finished stage or checkpoint to resume from; start without --resume"
-        )
-    if finished[-1] + 1 < config.num_stages:
-        return ResumePoint(finished[-1] + 1)
-    if config.generate and not (layout.image_directory / "evaluation" / "report.md").is_file():
-        return ResumePoint(config.num_stages)
-    raise InputError(
-        f"{layout.model_directory}: every stage is already trained; use --start-size to train a stage again"
-    )
-
-
-def load_progress(path: Path) -> dict[str, Any]:
-    """A resume checkpoint as plain data (`weights_only=True`), once its size is known to be within the
-    checkpoint limit; a damaged one (unreadable, or not matching its SHA-256) is an error that says so."""
-    try:
-        check_tensor_file_size(path)
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except InputError:
-        raise
-    except Exception as error:
-        raise InputError(
-            f"{path}: the resume checkpoint is damaged ({str(error).splitlines()[0]}); delete it to resume "
-            "from the last finished stage"
-        ) from error
-    if not isinstance(data, dict) or data.get("format") != 1:
-        raise InputError(
-            f"{path}: not a pacgan resume checkpoint; delete it to resume from the last finished stage"
-        )
-    recorded = data.pop(PROGRESS_DIGEST_KEY, None)  # absent only in files written before it was added
-    if recorded is not None and recorded != progress_digest(data):
-        raise InputError(
-            f"{path}: the resume checkpoint is damaged: its contents do not match the SHA-256 recorded when it "
-            "was written; delete it to resume from the last finished stage"
-        )
-    return data
-
-
-def progress_digest(data: dict[str, Any]) -> str:
-    """SHA-256 of a resume checkpoint: its tensors (as a stage checkpoint's digest) and every plain value
-    around them (alpha, position, Python's random state, records), since a changed number there would
-    silently change the resumed run as much as a changed weight."""
-    plain = repr(_without_tensors(data))
-    return hashlib.sha256(f"{tensor_digest(data)}\0{plain}".encode()).hexdigest()
 
 
 def best_epochs(config: TrainingConfig) -> list[int]:
@@ -392,8 +224,7 @@ class RunFolder:
     def save_progress(self, data: dict[str, Any]) -> None:
         """Write the resume checkpoint atomically (the previous one stays until the new one is complete),
         with the SHA-256 that `load_progress` checks."""
-        with atomic_path(self.layout.progress_path) as temporary:
-            torch.save({**data, PROGRESS_DIGEST_KEY: progress_digest(data)}, temporary)
+        write_progress_file(self.layout.progress_path, data)
 
     @_written()
     def finish_stage(self, size: int, result: dict[str, Any]) -> None:
@@ -497,17 +328,6 @@ class _LoggedReporter:
     def message(self, text: str) -> None:
         self.folder.log(text)
         self.reporter.message(text)
-
-
-def _without_tensors(data: Any) -> Any:
-    """`data` with every tensor replaced by a placeholder (the tensors are hashed on their own)."""
-    if isinstance(data, torch.Tensor):
-        return "<tensor>"
-    if isinstance(data, dict):
-        return {key: _without_tensors(value) for key, value in data.items()}
-    if isinstance(data, list | tuple):
-        return type(data)(_without_tensors(item) for item in data)
-    return data
 
 
 def _scalars(data: Any, tag: str) -> list[tuple[str, float]]:

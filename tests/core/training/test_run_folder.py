@@ -11,7 +11,9 @@ import torch
 from helpers import run_cli, tiny_config, write_config
 from pacgan_cli.core.errors import InputError
 from pacgan_cli.core.io.limits import CHECKPOINT_BYTES_VARIABLE
-from pacgan_cli.core.training.run_folder import RunFolder, RunLayout, load_progress
+from pacgan_cli.core.io.run_layout import RunLayout
+from pacgan_cli.core.training.resume import load_progress
+from pacgan_cli.core.training.run_folder import RunFolder
 
 WEIGHTS = torch.arange(1000, dtype=torch.float32)
 

@@ -1,0 +1,114 @@
+"""Every path of a training run folder, defined once: training writes them, inference, evaluation and the
+command line read them, and `--force` clears exactly them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pacgan_cli.core.stages import stage_size
+
+SNAPSHOT_TAGS = ("last", "best")
+
+
+@dataclass(frozen=True)
+class StageCheckpointPaths:
+    """Where one snapshot of a stage is written: generator, discriminator and (with EMA) the averaged generator."""
+
+    generator: Path
+    discriminator: Path
+    ema: Path
+
+
+@dataclass(frozen=True)
+class RunLayout:
+    """Where a run writes: checkpoints under `model_directory`, pictures under `image_directory`
+    (the published MODEL_DIRECTORY / IMAGE_DIRECTORY), one `PACGAN_{S}x{S}` folder per stage in each."""
+
+    model_directory: Path
+    image_directory: Path
+
+    def model_stage(self, size: int) -> Path:
+        return self.model_directory / f"PACGAN_{size}x{size}"
+
+    def image_stage(self, size: int) -> Path:
+        return self.image_directory / f"PACGAN_{size}x{size}"
+
+    def checkpoint(self, size: int, network: str, tag: str) -> Path:
+        """`{network}_{tag}.pt` in the stage's model folder; network is generator, discriminator or ema."""
+        if network == "ema":
+            return self.model_stage(size) / f"generator_{tag}_ema.pt"
+        return self.model_stage(size) / f"{network}_{tag}.pt"
+
+    def checkpoints(self, size: int, tag: str) -> StageCheckpointPaths:
+        return StageCheckpointPaths(
+            generator=self.checkpoint(size, "generator", tag),
+            discriminator=self.checkpoint(size, "discriminator", tag),
+            ema=self.checkpoint(size, "ema", tag),
+        )
+
+    @property
+    def config_path(self) -> Path:
+        return self.model_directory / "config.yaml"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.model_directory / "metrics.jsonl"
+
+    @property
+    def summary_path(self) -> Path:
+        return self.model_directory / "summary.json"
+
+    @property
+    def progress_path(self) -> Path:
+        """The resume checkpoint inside a stage (both networks, optimisers, RNG states, position)."""
+        return self.model_directory / "resume.pt"
+
+    @property
+    def log_path(self) -> Path:
+        """Timestamped plain lines of what the run said, for reading after the fact."""
+        return self.model_directory / "train.log"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.model_directory / ".pacgan.lock"
+
+    @property
+    def tensorboard_path(self) -> Path:
+        """TensorBoard's event files (with `tensorboard: true`): `tensorboard --logdir RUN/tensorboard`."""
+        return self.model_directory / "tensorboard"
+
+    def sample_grid(self, size: int, kind: str, epoch: int) -> Path:
+        """`samples` or `samples_ema` of one epoch: `samples_epoch_0001.png`."""
+        return self.image_stage(size) / f"{kind}_epoch_{epoch:04d}.png"
+
+    def stage_marker(self, size: int) -> Path:
+        """Written last, when every file of the stage is complete: a stage without it is unfinished."""
+        return self.model_stage(size) / "stage_complete.json"
+
+    def finished_stages(self, num_stages: int) -> list[int]:
+        """Stages whose marker exists; in runs made before markers, stages with both networks' checkpoints."""
+        sizes = [stage_size(stage) for stage in range(num_stages)]
+        if any(self.stage_marker(size).is_file() for size in sizes) or self.progress_path.is_file():
+            return [stage for stage, size in enumerate(sizes) if self.stage_marker(size).is_file()]
+        return [
+            stage
+            for stage, size in enumerate(sizes)
+            if any(
+                self.checkpoint(size, "generator", tag).is_file()
+                and self.checkpoint(size, "discriminator", tag).is_file()
+                for tag in SNAPSHOT_TAGS
+            )
+        ]
+
+    def result_paths(self) -> list[Path]:
+        """Everything a run writes, for the overwrite guard and --force."""
+        fixed = [
+            self.config_path,
+            self.metrics_path,
+            self.summary_path,
+            self.progress_path,
+            self.tensorboard_path,
+        ]
+        stages = [*self.model_directory.glob("PACGAN_*x*"), *self.image_directory.glob("PACGAN_*x*")]
+        return [path for path in dict.fromkeys([*fixed, *stages]) if path.exists()]
