@@ -8,9 +8,9 @@ import torch
 
 from helpers import run_cli, tiny_config, write_config, write_data_folder
 from pacgan_cli.cli.options import class_name_list, spread_option_values
+from pacgan_cli.core import figures
 from pacgan_cli.core.classes import class_titles
 from pacgan_cli.core.io.tables import read_csv
-from pacgan_cli.core.metrics import plots
 from pacgan_cli.core.models.checkpoint import (
     DISCRIMINATOR,
     GENERATOR,
@@ -18,7 +18,6 @@ from pacgan_cli.core.models.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from pacgan_cli.core.training import records
 
 ARCHITECTURE = NetworkArchitecture(8, (1.0, 1.0, 1.0), 1, 2, 6, 2)
 
@@ -27,13 +26,13 @@ ARCHITECTURE = NetworkArchitecture(8, (1.0, 1.0, 1.0), 1, 2, 6, 2)
 def row_titles(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     """The row titles of every image grid that `save_image_rows` draws."""
     seen: list[list[str]] = []
-    original = plots.save_image_rows
+    original = figures.save_image_rows
 
     def spy(path: Any, rows: Any, titles: Any, **options: Any) -> Path:
         seen.append(list(titles))
         return original(path, rows, titles, **options)
 
-    monkeypatch.setattr(plots, "save_image_rows", spy)
+    monkeypatch.setattr(figures, "save_image_rows", spy)
     return seen
 
 
@@ -41,13 +40,13 @@ def row_titles(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
 def tick_labels(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     """The class tick labels of every confusion matrix drawn."""
     seen: list[list[str]] = []
-    original = plots.save_confusion_matrix
+    original = figures.save_confusion_matrix
 
     def spy(path: Any, counts: Any, normalised: Any, title: str, class_names: Any = ()) -> Path:
         seen.append(class_titles(class_names, len(counts)))
         return original(path, counts, normalised, title, class_names)
 
-    monkeypatch.setattr(plots, "save_confusion_matrix", spy)
+    monkeypatch.setattr(figures, "save_confusion_matrix", spy)
     return seen
 
 
@@ -137,13 +136,13 @@ def test_a_training_config_names_grids_and_plots_and_its_models_carry_the_names(
     tiny_data: Path, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch, tick_labels, row_titles
 ) -> None:
     grid_rows: list[list[str]] = []
-    original = records._save
+    original = figures._save
 
     def spy(figure: Any, path: Path) -> None:
         grid_rows.extend([label.get_text() for label in axis.get_yticklabels()] for axis in figure.axes)
         original(figure, path)
 
-    monkeypatch.setattr(records, "_save", spy)
+    monkeypatch.setattr(figures, "_save", spy)
     config = tiny_config(tiny_data, testing=True, test_using_best_model=False, class_names=["CN", "AD"])
     run = tmp_path / "run"
     code, _, stderr = run_cli(

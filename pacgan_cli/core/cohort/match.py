@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pacgan_cli.core.cohort.figures import save_age_histograms
 from pacgan_cli.core.cohort.stats import GroupTests, compare_groups, worst_p_after_toggle
 from pacgan_cli.core.cohort.table import (
     CohortColumns,
@@ -30,6 +29,7 @@ from pacgan_cli.core.cohort.table import (
     prepare_cohort,
 )
 from pacgan_cli.core.errors import ConfigError, InputError
+from pacgan_cli.core.figures import save_age_histograms
 from pacgan_cli.core.io.atomic import ensure_can_write, ensure_distinct, write_json_atomic, write_text_atomic
 from pacgan_cli.core.io.tables import read_csv, write_csv
 from pacgan_cli.core.progress import Reporter, SilentReporter

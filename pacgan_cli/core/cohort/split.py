@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
-from pacgan_cli.core.cohort.figures import save_age_histograms
 from pacgan_cli.core.cohort.pyramid import pyramid_sizes, resize_pyramid
 from pacgan_cli.core.cohort.stats import GroupTests
 from pacgan_cli.core.cohort.table import (
@@ -31,6 +30,7 @@ from pacgan_cli.core.cohort.table import (
     prepare_cohort,
 )
 from pacgan_cli.core.errors import ConfigError, InputError, OutputExistsError
+from pacgan_cli.core.figures import save_age_histograms
 from pacgan_cli.core.io.atomic import write_json_atomic, write_text_atomic
 from pacgan_cli.core.io.intensity import scale_to_unit_range
 from pacgan_cli.core.io.nifti import read_stack, read_stack_shape, write_stack

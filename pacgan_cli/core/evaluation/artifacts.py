@@ -6,11 +6,12 @@ from typing import Any
 
 import numpy as np
 
+from pacgan_cli.core import figures
 from pacgan_cli.core.evaluation.context import MetricContext, ReportContext
 from pacgan_cli.core.evaluation.options import EvaluationOptions
 from pacgan_cli.core.evaluation.registry import Metric
 from pacgan_cli.core.evaluation.verdict import FIDELITY, VerdictRow
-from pacgan_cli.core.metrics import artifacts, plots
+from pacgan_cli.core.metrics import artifacts
 
 FIGURE = "artifacts.png"
 
@@ -21,7 +22,7 @@ def compute(context: MetricContext) -> dict[str, Any]:
     if context.train is not None:
         real = np.concatenate([real, context.train.images])
     report = artifacts.pixel_artifacts(context.fake.images, real, context.options.artifact_tolerance)
-    plots.save_artifact_maps(context.output_directory / FIGURE, report)
+    figures.save_artifact_maps(context.output_directory / FIGURE, report)
     reference = "test and training" if context.train is not None else "real"
     return {**report.to_data(), "reference_set": reference, "figures": [FIGURE]}
 

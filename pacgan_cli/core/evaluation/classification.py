@@ -5,13 +5,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from pacgan_cli.core import figures
 from pacgan_cli.core.classes import PUBLISHED_AUC, is_adni_like
 from pacgan_cli.core.errors import InputError
 from pacgan_cli.core.evaluation.context import MetricContext, ReportContext
 from pacgan_cli.core.evaluation.registry import NEEDS_DISCRIMINATOR, Metric
 from pacgan_cli.core.evaluation.report import number
 from pacgan_cli.core.evaluation.verdict import SEPARABILITY, VerdictRow
-from pacgan_cli.core.metrics import plots
 from pacgan_cli.core.metrics.classification import classification_report
 from pacgan_cli.core.stages import size_to_stage, stage_size
 
@@ -31,7 +31,7 @@ def compute(context: MetricContext) -> dict[str, Any]:
     )
     reference = context.train.images if use_reference and context.train is not None else None
     data: dict[str, Any] = {}
-    figures: list[str] = []
+    figure_names: list[str] = []
     notes: set[str] = set()
     measured: float | None = None
     for name, image_set in (("real", context.real), ("synthetic", context.fake)):
@@ -50,7 +50,7 @@ def compute(context: MetricContext) -> dict[str, Any]:
             "images": len(image_set.labels),
         }
         notes.add(result.note)
-        written = plots.save_classification_figures(
+        written = figures.save_classification_figures(
             context.output_directory / f"roc_{name}.png",
             context.output_directory / f"confusion_{name}.png",
             report,
@@ -59,9 +59,9 @@ def compute(context: MetricContext) -> dict[str, Any]:
             f"{name} images",
             context.class_names,
         )
-        figures += [path.name for path in written]
+        figure_names += [path.name for path in written]
     data["notes"] = sorted(note for note in notes if note)
-    data["figures"] = figures
+    data["figures"] = figure_names
     return data
 
 

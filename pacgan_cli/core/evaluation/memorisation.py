@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from pacgan_cli.core import figures
 from pacgan_cli.core.evaluation.context import MetricContext, ReportContext
 from pacgan_cli.core.evaluation.options import EvaluationOptions
 from pacgan_cli.core.evaluation.registry import Metric
 from pacgan_cli.core.evaluation.verdict import MEMORISATION, VerdictRow
-from pacgan_cli.core.metrics import memorisation, plots
+from pacgan_cli.core.metrics import memorisation
 
 # Flagged synthetic images up to this multiple of the expected share read as no sign of copying.
 EXPECTED_MULTIPLE = 2
@@ -34,7 +35,7 @@ def compute(context: MetricContext) -> dict[str, Any]:
     )
     closest = report.closest(min(options.closest_pairs, len(context.fake.images)))
     nearest = _nearest_name(context.train is not None)
-    plots.save_image_rows(
+    figures.save_image_rows(
         context.output_directory / FIGURE,
         [context.fake.images[closest], training[report.synthetic_nearest[closest]]],
         ["synthetic", nearest],

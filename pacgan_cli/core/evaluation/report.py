@@ -10,11 +10,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from pacgan_cli.core import figures
 from pacgan_cli.core.classes import class_legend
 from pacgan_cli.core.evaluation.context import MetricContext
 from pacgan_cli.core.evaluation.options import EvaluationOptions
 from pacgan_cli.core.evaluation.registry import METRIC_NAMES, NEEDS_INCEPTION, Metric
-from pacgan_cli.core.metrics import plots
 
 
 def settings_data(options: EvaluationOptions, chosen: Sequence[Metric]) -> dict[str, Any]:
@@ -91,7 +91,7 @@ def sample_figure(context: MetricContext) -> Path:
         for name, image_set in (("real", context.real), ("synthetic", context.fake)):
             rows.append(image_set.images[image_set.labels == k][:8])
             titles.append(f"{name} {class_title}")
-    return plots.save_image_rows(
+    return figures.save_image_rows(
         context.output_directory / "samples.png", rows, titles, title="Real and synthetic images per class"
     )
 

@@ -260,7 +260,7 @@ def write_classification(
     The scores use the images listed in the labels table (by ID); `class_names` label the figures and
     the scores file, while the CSV keeps the published `Class 0`, `Class 1`, ... columns.
     """
-    from pacgan_cli.core.metrics.plots import save_classification_figures
+    from pacgan_cli.core.figures import save_classification_figures
 
     targets = classification_targets(path, labels is not None)
     ensure_can_write(*targets, force=force)

@@ -319,7 +319,7 @@ def _save_preview(
     seed: int,
 ) -> None:
     """A PNG grid of generated images, one row per class (`rows`: class -> images `[n, C, S, S]`)."""
-    from pacgan_cli.core.metrics.plots import save_image_rows
+    from pacgan_cli.core.figures import save_image_rows
 
     titles = class_titles(class_names, max(rows) + 1)
     save_image_rows(

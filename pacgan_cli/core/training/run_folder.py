@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from pacgan_cli.core import figures
 from pacgan_cli.core.config import TrainingConfig, config_to_yaml
 from pacgan_cli.core.errors import InputError, OutputExistsError, PacganError
 from pacgan_cli.core.io.atomic import (
@@ -26,12 +27,10 @@ from pacgan_cli.core.io.atomic import (
     write_text_atomic,
 )
 from pacgan_cli.core.io.run_layout import RunLayout
-from pacgan_cli.core.metrics import plots
 from pacgan_cli.core.metrics.classification import ClassificationReport
 from pacgan_cli.core.models.checkpoint import read_checkpoint_file
 from pacgan_cli.core.progress import Reporter
 from pacgan_cli.core.stages import stage_size
-from pacgan_cli.core.training import records
 from pacgan_cli.core.training.networks import (
     Networks,
     NetworkSnapshot,
@@ -172,22 +171,22 @@ class RunFolder:
     ) -> None:
         """A per-class grid of `kind` (samples, samples_ema) as a PNG, and as `{kind}/{S}x{S}` in TensorBoard."""
         path = self.layout.sample_grid(size, kind, epoch)
-        records.save_sample_grid(images, classes, path, title, self.class_names)
+        figures.save_sample_grid(images, classes, path, title, self.class_names)
         if self._events is not None:
-            grid = records.sample_grid(images, classes)
+            grid = figures.sample_grid_pixels(images, classes)
             self._events.add_image(f"{kind}/{size}x{size}", grid, self.run_epochs, dataformats="HWC")
             self._events.flush()
 
     @_written()
     def save_curves(self, size: int, epoch_records: list[dict[str, Any]], best_epoch: int | None) -> None:
-        records.save_curves(epoch_records, self.layout.image_stage(size), best_epoch)
+        figures.save_curves(epoch_records, self.layout.image_stage(size), best_epoch)
 
     @_written()
     def save_test_figures(
         self, size: int, report: ClassificationReport, labels: np.ndarray, probabilities: np.ndarray
     ) -> None:
         folder = self.layout.image_stage(size)
-        plots.save_classification_figures(
+        figures.save_classification_figures(
             folder / "test_roc.png",
             folder / "test_confusion.png",
             report,

@@ -1,7 +1,7 @@
 import numpy as np
 from matplotlib.transforms import Bbox
 
-from pacgan_cli.core.metrics.plots import image_rows_figure
+from pacgan_cli.core.figures import image_rows_figure
 
 
 def test_labels_of_an_image_grid_never_cover_an_image() -> None:
