@@ -23,7 +23,7 @@ from pacgan_cli.core.errors import ConfigError, PacganError
 def split_command(
     stack: Path = typer.Argument(..., help="Image stack from `pacgan slices`, e.g. data/all_slices.nii.gz."),
     table: Path = typer.Argument(
-        ..., help="Cohort CSV (e.g. from `pacgan match`) with each row's image index."
+        ..., help="CSV with each row's subject, group (class) and image index, e.g. from `pacgan match`."
     ),
     output: Path = typer.Option(..., "--output", "-o", help="Folder that receives train/ and test/."),
     image_column: str = typer.Option(
@@ -67,7 +67,8 @@ def split_command(
     force: bool = ForceOption,
     quiet: bool = QuietOption,
 ) -> None:
-    """Hold out test subjects, stratified by label and age/sex-matched; write train/ and test/ for training.
+    """Hold out test subjects, stratified by class and age/sex-matched where the table allows; write train/
+    and test/ for training.
 
     Labels follow --classes (default: controls CN 0, patients AD 1 if both are there, else the table's
     Label column or every group sorted; the summary says which). Each part gets Real{S}x{S}.nii.gz for
