@@ -2,10 +2,10 @@
 
 The published script removed random subjects inside age windows picked by hand until the tests passed.
 Here the search needs no windows: starting from everyone, it repeatedly removes the subject whose removal
-raises the worst of the three p-values most (greedy steepest ascent), then puts back removed subjects
-while the tests still pass. Ties are broken by a seeded random order, and a few seeded restarts that pick
-among the three best moves explore other paths; the result that keeps most subjects wins. Same table,
-options and seed give the same result.
+raises the worst p-value most (greedy steepest ascent), then puts back removed subjects while the tests
+still pass. Ties are broken by a seeded random order, and a few seeded restarts that pick among the three
+best moves explore other paths; the result that keeps most subjects wins. Same table, options and seed
+give the same result.
 """
 
 from __future__ import annotations

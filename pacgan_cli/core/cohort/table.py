@@ -103,7 +103,7 @@ def class_order(table: pd.DataFrame, columns: CohortColumns, classes: Sequence[s
     else every group value present, sorted (numbers by value). Raises ConfigError for fewer than two or
     repeated classes and InputError for a class without rows.
     """
-    require_columns(table, [columns.group])
+    _require_columns(table, [columns.group])
     groups = group_values(table, columns)
     present = _sorted_groups(set(groups) - {""})
     found = ", ".join(present[:8]) or "none"
@@ -144,16 +144,6 @@ def class_order(table: pd.DataFrame, columns: CohortColumns, classes: Sequence[s
     return ClassOrder(tuple(present), rule + "; set the order with --classes")
 
 
-def require_columns(table: pd.DataFrame, needed: Sequence[str]) -> None:
-    """One line naming the first missing column, the columns there are and the options that name them."""
-    missing = [name for name in needed if name not in table.columns]
-    if missing:
-        raise InputError(
-            f"the table has no column {missing[0]!r} (columns: {', '.join(map(str, table.columns))}); "
-            "name the right one with --subject-column/--group-column/--age-column/--sex-column"
-        )
-
-
 def group_values(table: pd.DataFrame, columns: CohortColumns) -> pd.Series:
     """Each row's group as text, as a person writes it: stripped, whole numbers without `.0` (a column of
     0/1 with an empty cell reads as floats); an empty cell is ``."""
@@ -174,7 +164,7 @@ def prepare_cohort(
     """
     tested = [name for name, used in ((columns.age, plan.age), (columns.sex, plan.sex)) if used]
     needed = [columns.subject, columns.group, *tested]
-    require_columns(table, needed)
+    _require_columns(table, needed)
     group_text = group_values(table, columns)
     chosen = group_text.isin(groups)
     for name in groups:
@@ -267,6 +257,16 @@ def other_group_rows(table: pd.DataFrame, columns: CohortColumns, groups: Sequen
     group_text = group_values(table, columns)
     other = group_text[~group_text.isin(groups)]
     return {str(k): int(v) for k, v in other.value_counts().sort_index().items()}
+
+
+def _require_columns(table: pd.DataFrame, needed: Sequence[str]) -> None:
+    """One line naming the first missing column, the columns there are and the options that name them."""
+    missing = [name for name in needed if name not in table.columns]
+    if missing:
+        raise InputError(
+            f"the table has no column {missing[0]!r} (columns: {', '.join(map(str, table.columns))}); "
+            "name the right one with --subject-column/--group-column/--age-column/--sex-column"
+        )
 
 
 def _table_labels(table: pd.DataFrame, groups: pd.Series) -> dict[str, int] | None:
