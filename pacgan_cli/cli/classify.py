@@ -19,7 +19,9 @@ from pacgan_cli.cli.options import (
 
 
 def classify_command(
-    images: Path = typer.Argument(..., help="Image stack (.nii.gz, [W, H, C, N]) to classify."),
+    images: Path = typer.Argument(
+        ..., help="Image stack (.nii.gz, [W, H, C, N]), or one 2D image (NIfTI, PNG, TIFF, DICOM)."
+    ),
     model: Path = typer.Option(
         ...,
         "--model",
