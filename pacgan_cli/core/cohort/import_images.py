@@ -13,13 +13,17 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from pacgan_cli.core.cohort.image_sources import (
+    ImageSource,
+    find_image_sources,
+    readable_text,
+)
 from pacgan_cli.core.cohort.pyramid import resize_stack
-from pacgan_cli.core.cohort.slices import centre_axis, resolve_listed
+from pacgan_cli.core.cohort.slices import centre_axis
 from pacgan_cli.core.errors import ConfigError, InputError
 from pacgan_cli.core.io.atomic import ensure_can_write, ensure_distinct
 from pacgan_cli.core.io.images import (
@@ -27,18 +31,15 @@ from pacgan_cli.core.io.images import (
     READABLE_FILES,
     FileImages,
     NotAnImage,
-    image_format,
-    image_stem,
     read_image_file,
     to_grey,
 )
 from pacgan_cli.core.io.limits import IMAGE_BYTES_VARIABLE, check_byte_limit
 from pacgan_cli.core.io.nifti import is_nifti_path, nifti_stem, write_stack
-from pacgan_cli.core.io.tables import read_csv, write_csv
+from pacgan_cli.core.io.tables import write_csv
 from pacgan_cli.core.progress import Reporter, SilentReporter
 from pacgan_cli.core.stages import is_stage_size
 
-LABELS_COLUMNS = ("Image_Index", "Subject_ID", "Group", "Label", "Source")
 WINDOW_FROM_FILES = "dicom"
 LARGEST_TRAINED_SIZE = 1024  # the largest size this tool is meant for (the published network stops at 256)
 
@@ -64,18 +65,6 @@ class ImportOptions:
     file_column: str = "File"
     group_column: str = "Group"
     subject_column: str | None = None
-
-
-@dataclass(frozen=True)
-class ImageSource:
-    """One file to read: its class (None: none given), its subject (from a CSV's subject column, or the file
-    as its own subject), and the columns a CSV carries along."""
-
-    path: Path
-    group: str | None
-    subject: str
-    carried: dict[str, Any] = field(default_factory=dict)
-    subject_from_table: bool = False
 
 
 @dataclass(frozen=True)
@@ -118,7 +107,10 @@ class ImportResult:
             )
             names = ", ".join(self.classes)
             lines.append(f"classes: {shown}")
-            lines.append(f"for training: class_size: {len(self.classes)} and class_names: [{names}]")
+            lines.append(
+                "next: pacgan split with --no-match (or matched on Age/Sex columns); split decides the final "
+                f"labels (CN 0 and AD 1 when both are present) and prints class_size and class_names; here: {names}"
+            )
         else:
             lines.append(
                 "no classes given: Group and Label are empty (give a folder of class subfolders, a CSV, or --class)"
@@ -218,109 +210,6 @@ def parse_window(text: str) -> tuple[float, float] | str:
     if not width > 0 or not np.isfinite(center):
         raise ConfigError(f"--window needs a finite centre and a positive width; got {text!r}")
     return center, width
-
-
-def find_image_sources(
-    sources: Sequence[str | os.PathLike[str]], options: ImportOptions
-) -> tuple[list[ImageSource], list[Path]]:
-    """The files to read, in stack order, and those passed over because they are not images."""
-    paths = [Path(source) for source in sources]
-    if not paths:
-        raise ConfigError("give a folder, a CSV file or image files to import")
-    if len(paths) == 1 and paths[0].is_dir():
-        return _from_folder(paths[0], options)
-    if len(paths) == 1 and paths[0].suffix.lower() == ".csv":
-        if options.class_name is not None:
-            raise ConfigError(
-                f"{paths[0]}: its {options.group_column} column gives the classes; --class is for images without one"
-            )
-        return _from_table(paths[0], options), []
-    for path in paths:
-        if path.is_dir() or path.suffix.lower() == ".csv":
-            raise ConfigError(f"{path}: give one folder, one CSV file, or image files, not a mixture")
-        if not path.is_file():
-            raise InputError(f"{path}: no such file or folder")
-        if image_format(path) is None:
-            raise InputError(f"{path}: not an image file pacgan reads ({READABLE_FILES})")
-    return [ImageSource(path, options.class_name, _subject_of(path)) for path in paths], []
-
-
-def _from_folder(folder: Path, options: ImportOptions) -> tuple[list[ImageSource], list[Path]]:
-    subfolders = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-    entries: list[ImageSource] = []
-    skipped: list[Path] = []
-    if subfolders and options.class_name is not None:
-        raise ConfigError(f"{folder}: its subfolders are the classes; --class is for images without one")
-    groups: list[tuple[str | None, list[Path]]] = (
-        [(_text(sub.name), _files_under(sub)) for sub in subfolders]
-        if subfolders
-        else [(options.class_name, sorted(p for p in folder.iterdir() if _visible_file(p)))]
-    )
-    if subfolders:
-        skipped += sorted(p for p in folder.iterdir() if _visible_file(p))  # outside every class folder
-    for group, files in groups:
-        for path in files:
-            if image_format(path) is None:
-                skipped.append(path)
-            else:
-                entries.append(ImageSource(path, group, _subject_of(path.relative_to(folder))))
-    if not entries:
-        layout = "its class subfolders hold" if subfolders else "it holds"
-        raise InputError(f"{folder}: {layout} no image files (pacgan reads {READABLE_FILES})")
-    return entries, skipped
-
-
-def _files_under(folder: Path) -> list[Path]:
-    """Every visible file below `folder`, in any visible subfolder, sorted by path."""
-    return sorted(
-        path
-        for path in folder.rglob("*")
-        if _visible_file(path) and not any(part.startswith(".") for part in path.relative_to(folder).parts)
-    )
-
-
-def _visible_file(path: Path) -> bool:
-    return path.is_file() and not path.name.startswith(".")
-
-
-def _from_table(path: Path, options: ImportOptions) -> list[ImageSource]:
-    table = read_csv(path)
-    subject_column = options.subject_column
-    if subject_column is None and "Subject_ID" in table.columns:
-        subject_column = "Subject_ID"
-    for column, option in (
-        (options.file_column, "--file-column"),
-        (options.group_column, "--group-column"),
-        (subject_column, "--subject-column"),
-    ):
-        if column is not None and column not in table.columns:
-            raise InputError(
-                f"{path}: has no column {column!r} (columns: {', '.join(map(str, table.columns))}); "
-                f"name it with {option}"
-            )
-    if table.empty:
-        raise InputError(f"{path}: the table has no rows")
-    taken = (options.file_column, options.group_column, subject_column, *LABELS_COLUMNS)
-    carried = [column for column in table.columns if column not in taken]  # ours win a name clash
-    entries = []
-    for number, row in enumerate(table.to_dict("records"), start=2):  # line 1 is the header
-        for column in (options.file_column, options.group_column, subject_column):
-            if column is not None and (pd.isna(row[column]) or not str(row[column]).strip()):
-                raise InputError(f"{path}: row {number} has no {column}; every file needs one")
-        listed = str(row[options.file_column]).strip()
-        file = resolve_listed(Path(listed), path.parent)
-        if not file.is_file():
-            raise InputError(f"{path}: row {number} names {listed}, which does not exist")
-        subject = str(row[subject_column]) if subject_column is not None else _subject_of(Path(listed))
-        group = str(row[options.group_column]).strip()
-        extra = {column: row[column] for column in carried}
-        entries.append(ImageSource(file, group, subject, extra, subject_column is not None))
-    return entries
-
-
-def _subject_of(path: Path) -> str:
-    """A file as its own subject: its path without the image suffix (`AD/scan01.png` -> `AD/scan01`)."""
-    return (path.parent / image_stem(path)).as_posix()
 
 
 def _choose_classes(
@@ -502,19 +391,16 @@ def _labels_table(rows: list[_Row], label_of: dict[str, int]) -> pd.DataFrame:
     table = pd.DataFrame(
         {
             "Image_Index": np.arange(len(rows)),
-            "Subject_ID": [_text(row.source.subject) for row in rows],
+            "Subject_ID": [readable_text(row.source.subject) for row in rows],
             "Group": [row.source.group or "" for row in rows],
             "Label": pd.array([label_of.get(row.source.group or "") for row in rows], dtype="Int64"),
-            "Source": [_text(str(row.source.path) + (f"#{row.frame}" if row.frame else "")) for row in rows],
+            "Source": [
+                readable_text(str(row.source.path) + (f"#{row.frame}" if row.frame else "")) for row in rows
+            ],
         }
     )
     carried = pd.DataFrame([row.source.carried for row in rows], index=table.index)
     return pd.concat([table, carried], axis=1) if not carried.empty else table
-
-
-def _text(value: str) -> str:
-    """A file name's text as valid UTF-8: bytes that are not (kept by Python as surrogates) become `\\udcXX`."""
-    return value.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _warnings(
