@@ -62,7 +62,7 @@ def test_a_folder_of_class_subfolders_becomes_a_stack_and_a_labels_table(tmp_pat
     assert "4 grey images (8x8) from 4 files" in out
     assert "files: PNG 8-bit (4)" in out
     assert "classes: 0 = AD (2 images, 2 subjects), 1 = CN (2 images, 2 subjects)" in out
-    assert "for training: class_size: 2 and class_names: [AD, CN]" in out
+    assert "split decides the final labels" in out and "here: AD, CN" in out
     assert "skipped 2 file(s) that are not images" in out
     assert "intensities [0, 74] (float32, not scaled" in out
 
