@@ -8,7 +8,8 @@ from pathlib import Path
 import typer
 
 from pacgan_cli.cli.options import ForceOption, PrecisionOption, QuietOption, SeedOption, ThreadsOption
-from pacgan_cli.core.config import STAGE_HANDOVERS, config_to_yaml, resolve_config
+from pacgan_cli.core.config import config_to_yaml, resolve_config
+from pacgan_cli.core.config_rules import STAGE_HANDOVERS
 from pacgan_cli.core.errors import ConfigError
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pacgan_cli.core.config import PRECISIONS
+from pacgan_cli.core.config_rules import PRECISIONS
 from pacgan_cli.core.errors import ConfigError
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import signal
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,18 +13,17 @@ import numpy as np
 import torch
 
 from pacgan_cli.core.config import LossWeights, TrainingConfig, config_to_data
-from pacgan_cli.core.errors import InputError, PacganError, TrainingInterrupted
+from pacgan_cli.core.errors import PacganError, TrainingInterrupted
 from pacgan_cli.core.io.atomic import json_ready
 from pacgan_cli.core.io.run_layout import RunLayout
-from pacgan_cli.core.io.stage_folder import StageFolder
 from pacgan_cli.core.models.checkpoint import tensor_digest
 from pacgan_cli.core.models.discriminator import measure_batch_statistic
 from pacgan_cli.core.progress import Reporter, SilentReporter
-from pacgan_cli.core.runtime import describe_threads, resolve_device, seed_everything, training_devices
+from pacgan_cli.core.runtime import describe_threads, seed_everything
 from pacgan_cli.core.stages import stage_size
 from pacgan_cli.core.training import records
-from pacgan_cli.core.training.data import batch_ranges, load_stage, open_data_folder, validation_split
-from pacgan_cli.core.training.distributed import Shard, join_ranks
+from pacgan_cli.core.training.data import load_stage
+from pacgan_cli.core.training.distributed import Shard
 from pacgan_cli.core.training.losses import critic_loss, generator_loss, gradient_penalty
 from pacgan_cli.core.training.networks import (
     Networks,
@@ -41,20 +40,19 @@ from pacgan_cli.core.training.resume import (
     SIGNAL_EXIT_CODES,
     ProgressSaver,
     ResumePoint,
-    StopRequest,
     restore_random_states,
     resume_point,
     stop_if_diverged,
     stop_on_signals,
 )
-from pacgan_cli.core.training.run_folder import RunFolder
 from pacgan_cli.core.training.state import (
     RunContext,
+    StageData,
     StagePlan,
     StageResult,
     StageState,
     TrainResult,
-    stage_epochs,
+    open_run,
 )
 from pacgan_cli.core.training.validation import classify_with_statistic, validate_epoch
 
@@ -77,12 +75,16 @@ def train(
     )
     resuming = resume or config.load_model
     point = resume_point(config, layout, resuming)
-    run = _open_run(config, layout, point, resuming, force, reporter or SilentReporter())
+    run = open_run(config, layout, point, resuming, force, reporter or SilentReporter())
     try:
         with stop_on_signals() as stop:
             result = _train_stages(replace(run, stop=stop), point)
         if config.generate and run.ranks.is_main:
-            result.evaluation_directory = _generate_and_evaluate(run)
+            from pacgan_cli.core.evaluation.end_of_run import evaluate_run_end  # heavy: only when used
+
+            result.evaluation_directory = evaluate_run_end(
+                config, run.layout, run.rows, run.devices[0], run.reporter
+            )
         return result
     except PacganError as error:
         run.folder.log(f"stopped: {error}")
@@ -90,42 +92,6 @@ def train(
     finally:
         run.folder.close()
         run.ranks.leave()
-
-
-def _open_run(
-    config: TrainingConfig,
-    layout: RunLayout,
-    point: ResumePoint,
-    resuming: bool,
-    force: bool,
-    reporter: Reporter,
-) -> RunContext:
-    """Check every input the stages from `point` on will read, join the other processes, then open the run
-    folder (nothing is written before the checks pass)."""
-    stages = range(point.stage, config.num_stages)
-    data = _open_data(config, "train", stages or range(config.num_stages - 1, config.num_stages))
-    test_data = _open_data(config, "test", stages) if config.mode == "test" else None
-    if config.mode == "train" and config.generate:  # so that a long run does not fail at its very end
-        _open_data(config, "test", range(config.num_stages - 1, config.num_stages))
-    epochs = stage_epochs(config)
-    rows = None
-    if config.mode == "validate":
-        rows = validation_split(data.labels, config.validation_folds, config.seed)
-    # Under torchrun every process trains its share of each batch; rank 0 alone writes and reports.
-    device = resolve_device(config.device)
-    ranks = join_ranks(device)
-    if ranks.active:
-        ranks.check_batches(config.batch_sizes, len(rows[0]) if rows is not None else data.image_count)
-        devices = [ranks.device]
-    else:
-        devices = training_devices(device, config.gpus_n, torch.cuda.device_count())
-    folder = RunFolder(layout, writes=ranks.is_main)
-    with ranks.together():
-        notes = folder.open(config, resuming, force, point)
-    reporter = folder.logged(reporter if ranks.is_main else SilentReporter())
-    for note in notes:
-        reporter.message(note)
-    return RunContext(config, folder, devices, ranks, data, rows, test_data, epochs, reporter, StopRequest())
 
 
 def _train_stages(run: RunContext, point: ResumePoint) -> TrainResult:
@@ -180,24 +146,6 @@ def _first_line(run: RunContext, point: ResumePoint) -> str:
     return f"training on {where} in {run.mode} mode, stages {size}..{run.config.max_size}{at}"
 
 
-@dataclass(frozen=True)
-class StageData:
-    """One stage's images on their device, the held-out fold in validation mode, the batches of an epoch,
-    the stage's data-order generator and the fixed latents of its sample grids."""
-
-    images: torch.Tensor  # [N, C, S, S]
-    labels: torch.Tensor  # [N]
-    validation: tuple[torch.Tensor, torch.Tensor] | None
-    batches: list[tuple[int, int]]
-    order: torch.Generator
-    sample_z: torch.Tensor
-    sample_labels: torch.Tensor
-
-    @property
-    def count(self) -> int:
-        return self.images.shape[0]
-
-
 def train_stage(
     run: RunContext,
     plan: StagePlan,
@@ -214,7 +162,7 @@ def train_stage(
     started = time.perf_counter()
     # Each stage has its own seed, so a resumed stage draws what an uninterrupted run draws.
     seed_everything(config.seed * 1000 + plan.stage)
-    data = _load_stage_data(run, plan, networks.device)
+    data = StageData.load(run, plan, networks.device)
     run.folder.start_stage(plan.size)
 
     # A fresh stage, or the state a resume checkpoint saved (random states included).
@@ -249,27 +197,6 @@ def train_stage(
     run.folder.finish_stage(plan.size, json_ready(result.__dict__))
     run.reporter.stage_finished(size=plan.size)
     return result
-
-
-def _load_stage_data(run: RunContext, plan: StagePlan, device: torch.device) -> StageData:
-    """The stage's images (on the GPU when training there), its batches and the sample grids' latents."""
-    order = torch.Generator().manual_seed(run.config.seed * 1000 + plan.stage)
-    rows = run.rows
-    images, labels = load_stage(run.data, plan.size, rows[0] if rows is not None else None)
-    if device.type == "cuda":
-        images, labels = images.to(device), labels.to(device)
-    if images.shape[0] < 2:
-        raise InputError(f"stage {plan.size}x{plan.size} has fewer than 2 training images; add images")
-    classes, per_class = run.config.class_size, run.config.samples_per_class
-    return StageData(
-        images=images,
-        labels=labels,
-        validation=load_stage(run.data, plan.size, rows[1]) if rows is not None else None,
-        batches=batch_ranges(images.shape[0], plan.batch_size, run.ranks.world_size),
-        order=order,
-        sample_z=torch.randn(classes * per_class, run.config.z_dim, generator=order).to(device),
-        sample_labels=torch.arange(classes).repeat_interleave(per_class).to(device),
-    )
 
 
 def _train_batches(
@@ -494,48 +421,3 @@ def _test_stage(
     data = report.to_data()
     run.folder.append_metrics({"event": "test", "stage": plan.stage, "size": plan.size, **data})
     return data
-
-
-def _open_data(config: TrainingConfig, part: str, stages: range) -> StageFolder:
-    """The train or test folder of the config, checked for the given stages."""
-    return open_data_folder(
-        getattr(config, f"data_{part}_directory"),
-        getattr(config, f"label_{part}_directory"),
-        stages,
-        config.image_channels,
-        config.class_size,
-    )
-
-
-def _generate_and_evaluate(run: RunContext) -> Path:
-    """Generate `n_images_generated` images with the final stage's best generator and evaluate them
-    (published GENERATE); the images and the report go under the image directory. A validation run
-    compares them with its held-out fold, never the test set, which belongs to test mode; the other modes
-    compare them with the test set."""
-    from pacgan_cli.core.evaluation.evaluate import generate_and_evaluate
-    from pacgan_cli.core.evaluation.inputs import ImageSet, load_image_set
-
-    config, layout = run.config, run.layout
-    real: str | ImageSet = config.data_test_directory
-    train: str | ImageSet = config.data_train_directory
-    if run.rows is not None:
-        every = load_image_set(
-            config.data_train_directory, config.label_train_directory, size=config.max_size, role="train"
-        )
-        train, real = every.subset(run.rows[0], "training part"), every.subset(run.rows[1], "validation fold")
-    run.reporter.message(f"generating {list(config.n_images_generated)} images and evaluating them")
-    report = generate_and_evaluate(
-        layout.checkpoint(config.max_size, "generator", "best"),
-        config.n_images_generated,
-        real,
-        layout.image_directory,
-        test_labels=config.label_test_directory,
-        train_images=train,
-        train_labels=config.label_train_directory,
-        discriminator_path=layout.checkpoint(config.max_size, "discriminator", "best"),
-        seed=config.seed,
-        device=run.devices[0],
-        reporter=run.reporter,
-        force=True,
-    )
-    return report.output_directory

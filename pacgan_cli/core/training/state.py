@@ -1,6 +1,7 @@
-"""Training state as values: what every stage of a run shares (`RunContext`), what stays fixed during one
-stage (`StagePlan`), what changes between two batches of a stage (`StageState`, which a resume checkpoint
-saves and restores), and what a run returns (`StageResult`, `TrainResult`)."""
+"""Training state as values: what every stage of a run shares (`RunContext`, made by `open_run` once every
+input is checked), what stays fixed during one stage (`StagePlan`, `StageData`), what changes between two
+batches of a stage (`StageState`, which a resume checkpoint saves and restores), and what a run returns
+(`StageResult`, `TrainResult`)."""
 
 from __future__ import annotations
 
@@ -16,13 +17,14 @@ from pacgan_cli.core.errors import InputError
 from pacgan_cli.core.io.run_layout import RunLayout
 from pacgan_cli.core.io.stage_folder import StageFolder
 from pacgan_cli.core.models.checkpoint import read_checkpoint_file
-from pacgan_cli.core.progress import Reporter
+from pacgan_cli.core.progress import Reporter, SilentReporter
+from pacgan_cli.core.runtime import resolve_device, training_devices
 from pacgan_cli.core.stages import stage_size
-from pacgan_cli.core.training.data import batch_ranges
-from pacgan_cli.core.training.distributed import Ranks
+from pacgan_cli.core.training.data import batch_ranges, load_stage, open_data_folder, validation_split
+from pacgan_cli.core.training.distributed import Ranks, join_ranks
 from pacgan_cli.core.training.networks import NetworkSnapshot
 from pacgan_cli.core.training.records import EpochTotals
-from pacgan_cli.core.training.resume import StopRequest
+from pacgan_cli.core.training.resume import ResumePoint, StopRequest
 from pacgan_cli.core.training.run_folder import RunFolder
 
 ALPHA_START = 1e-5
@@ -111,6 +113,45 @@ class StagePlan:
     @property
     def title(self) -> str:
         return f"stage {self.stage + 1}/{self.num_stages} {self.size}x{self.size}"
+
+
+@dataclass(frozen=True)
+class StageData:
+    """One stage's images on their device, the held-out fold in validation mode, the batches of an epoch,
+    the stage's data-order generator and the fixed latents of its sample grids."""
+
+    images: torch.Tensor  # [N, C, S, S]
+    labels: torch.Tensor  # [N]
+    validation: tuple[torch.Tensor, torch.Tensor] | None
+    batches: list[tuple[int, int]]
+    order: torch.Generator
+    sample_z: torch.Tensor
+    sample_labels: torch.Tensor
+
+    @property
+    def count(self) -> int:
+        return self.images.shape[0]
+
+    @classmethod
+    def load(cls, run: RunContext, plan: StagePlan, device: torch.device) -> StageData:
+        """The stage's images (on the GPU when training there), its batches and the sample grids' latents."""
+        order = torch.Generator().manual_seed(run.config.seed * 1000 + plan.stage)
+        rows = run.rows
+        images, labels = load_stage(run.data, plan.size, rows[0] if rows is not None else None)
+        if device.type == "cuda":
+            images, labels = images.to(device), labels.to(device)
+        if images.shape[0] < 2:
+            raise InputError(f"stage {plan.size}x{plan.size} has fewer than 2 training images; add images")
+        classes, per_class = run.config.class_size, run.config.samples_per_class
+        return cls(
+            images=images,
+            labels=labels,
+            validation=load_stage(run.data, plan.size, rows[1]) if rows is not None else None,
+            batches=batch_ranges(images.shape[0], plan.batch_size, run.ranks.world_size),
+            order=order,
+            sample_z=torch.randn(classes * per_class, run.config.z_dim, generator=order).to(device),
+            sample_labels=torch.arange(classes).repeat_interleave(per_class).to(device),
+        )
 
 
 @dataclass
@@ -217,3 +258,50 @@ class TrainResult:
         if self.evaluation_directory is not None:
             lines.append(f"evaluation report: {self.evaluation_directory / 'report.md'}")
         return lines
+
+
+def open_run(
+    config: TrainingConfig,
+    layout: RunLayout,
+    point: ResumePoint,
+    resuming: bool,
+    force: bool,
+    reporter: Reporter,
+) -> RunContext:
+    """Check every input the stages from `point` on will read, join the other processes, then open the run
+    folder (nothing is written before the checks pass)."""
+    stages = range(point.stage, config.num_stages)
+    data = open_data(config, "train", stages or range(config.num_stages - 1, config.num_stages))
+    test_data = open_data(config, "test", stages) if config.mode == "test" else None
+    if config.mode == "train" and config.generate:  # so that a long run does not fail at its very end
+        open_data(config, "test", range(config.num_stages - 1, config.num_stages))
+    epochs = stage_epochs(config)
+    rows = None
+    if config.mode == "validate":
+        rows = validation_split(data.labels, config.validation_folds, config.seed)
+    # Under torchrun every process trains its share of each batch; rank 0 alone writes and reports.
+    device = resolve_device(config.device)
+    ranks = join_ranks(device)
+    if ranks.active:
+        ranks.check_batches(config.batch_sizes, len(rows[0]) if rows is not None else data.image_count)
+        devices = [ranks.device]
+    else:
+        devices = training_devices(device, config.gpus_n, torch.cuda.device_count())
+    folder = RunFolder(layout, writes=ranks.is_main)
+    with ranks.together():
+        notes = folder.open(config, resuming, force, point)
+    reporter = folder.logged(reporter if ranks.is_main else SilentReporter())
+    for note in notes:
+        reporter.message(note)
+    return RunContext(config, folder, devices, ranks, data, rows, test_data, epochs, reporter, StopRequest())
+
+
+def open_data(config: TrainingConfig, part: str, stages: range) -> StageFolder:
+    """The train or test folder of the config, checked for the given stages."""
+    return open_data_folder(
+        getattr(config, f"data_{part}_directory"),
+        getattr(config, f"label_{part}_directory"),
+        stages,
+        config.image_channels,
+        config.class_size,
+    )

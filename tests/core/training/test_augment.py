@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from helpers import TINY_NETWORK, reference_critic_step
-from pacgan_cli.core.config import AUGMENT_TRANSFORMS, build_config
+from pacgan_cli.core.config import build_config
+from pacgan_cli.core.config_rules import AUGMENT_TRANSFORMS
 from pacgan_cli.core.training import augment, loop
 from pacgan_cli.core.training.augment import (
     TRANSFORM_ORDER,

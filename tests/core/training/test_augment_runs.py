@@ -169,7 +169,7 @@ def test_validation_testing_evaluation_and_classify_never_augment(
     for names in calls:
         assert names & {"critic_step", "generator_step"}, names  # every call is inside a training step
         steps["critic_step" if "critic_step" in names else "generator_step"] += 1
-        assert not names & {"validate_epoch", "_test_stage", "_generate_and_evaluate", "_finish_stage"}
+        assert not names & {"validate_epoch", "_test_stage", "evaluate_run_end", "_finish_stage"}
     settings = build_config(raw)
     labels = open_data_folder(tiny_data / "train", tiny_data / "train" / "labels.csv", range(3), 1, 2).labels
     images = len(validation_split(labels, 5, settings.seed)[0]) if mode == "validate" else len(labels)
