@@ -10,6 +10,7 @@ as no measurable gain.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -161,6 +162,8 @@ def gain_reading(difference: dict[str, Any] | None, note: str = "") -> str:
     """A gain or a loss only where the interval of the AUC difference excludes 0."""
     if difference is None:
         return f"not measurable: {note or 'no AUC'}"
+    if math.isnan(difference["auc_difference"]):
+        return "not measurable: no AUC (the test images hold one class)"
     side = interval_side(difference["auc_interval"])
     if side > 0:
         return f"gain (AUC {difference['auc_difference']:+.3f})"

@@ -63,8 +63,10 @@ SHARE_RULE = (
 
 
 def difference_text(difference: float, interval: Sequence[float], confidence: float) -> str:
-    """`+0.012 (95% CI -0.010 to +0.030)`."""
+    """`+0.012 (95% CI -0.010 to +0.030)`; `n/a` when undefined (no class with an AUC)."""
     low, high = interval
+    if math.isnan(difference):
+        return "n/a"
     return f"{difference:+.3f} ({confidence:.0%} CI {low:+.3f} to {high:+.3f})"
 
 

@@ -100,6 +100,8 @@ def test_gain_readings_follow_the_interval() -> None:
     assert gain_reading({"auc_difference": -0.04, "auc_interval": [-0.07, -0.01]}) == "loss (AUC -0.040)"
     assert gain_reading({"auc_difference": 0.04, "auc_interval": [-0.01, 0.09]}).startswith("no measurable")
     assert gain_reading(None, "the training images hold one class").endswith("hold one class")
+    nan = float("nan")
+    assert gain_reading({"auc_difference": nan, "auc_interval": [nan, nan]}).startswith("not measurable")
 
 
 def test_the_classifiers_on_the_real_training_images_are_trained_once_and_shared(
