@@ -36,8 +36,8 @@ def measure(
         def step(networks=networks, config=config, calls=calls) -> None:
             alpha = 0.5 + 1e-3 * calls[0]  # alpha changes every batch, as in training
             calls[0] += 1
-            critic_step(networks, real, labels, alpha, stage, config)
-            generator_step(networks, labels, alpha, stage, config)
+            critic_step(networks, real, labels, alpha, stage, config.loss_weights)
+            generator_step(networks, labels, alpha, stage, config.loss_weights)
 
         rows += _timed(
             step, device, steps, "training", f"C={channels} {size}x{size} batch {batch}", compiled, batch

@@ -60,8 +60,8 @@ def measure(channels: int, threads: list[int], size: int, batch: int, rounds: in
     labels = torch.arange(batch) % 2
 
     def step() -> None:
-        critic_step(networks, real, labels, 0.5, stages - 1, config)
-        generator_step(networks, labels, 0.5, stages - 1, config)
+        critic_step(networks, real, labels, 0.5, stages - 1, config.loss_weights)
+        generator_step(networks, labels, 0.5, stages - 1, config.loss_weights)
 
     seconds: dict[int, list[float]] = {count: [] for count in threads}
     for count in threads:

@@ -85,8 +85,8 @@ def our_step(
     config: TrainingConfig,
     sums: dict[str, torch.Tensor],
 ) -> None:
-    critic_terms, _, _ = critic_step(networks, real, labels, alpha, stage, config)
-    generator_terms = generator_step(networks, labels, alpha, stage, config)
+    critic_terms, _, _ = critic_step(networks, real, labels, alpha, stage, config.loss_weights)
+    generator_terms = generator_step(networks, labels, alpha, stage, config.loss_weights)
     for name, value in {**critic_terms, **generator_terms}.items():
         sums[name] = sums[name] + value.detach() if name in sums else value.detach()
 

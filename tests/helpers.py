@@ -233,3 +233,70 @@ def train_as_rank(
         (folder / f"error-{rank}.txt").write_text(f"{type(error).__name__}: {error}")
     finally:
         dist.destroy_process_group()
+
+
+def write_dicom(
+    path: Path,
+    stored: np.ndarray,
+    *,
+    slope: float | None = None,
+    intercept: float | None = None,
+    window: tuple[float, float] | None = None,
+    photometric: str = "MONOCHROME2",
+    patient: str = "P1",
+    bits_stored: int = 12,
+) -> Path:
+    """A DICOM file written with pydicom: `stored` `[rows, columns]`, `[frames, rows, columns]` (a multi-frame
+    file) or `[rows, columns, 3]` uint8 RGB; uncompressed, with the given rescale and window."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+
+    rgb = stored.ndim == 3 and stored.shape[-1] == 3 and stored.dtype == np.uint8
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    dataset = Dataset()
+    dataset.file_meta = meta
+    dataset.SOPClassUID, dataset.SOPInstanceUID = (
+        meta.MediaStorageSOPClassUID,
+        meta.MediaStorageSOPInstanceUID,
+    )
+    dataset.PatientID = patient
+    dataset.Rows, dataset.Columns = stored.shape[-3:-1] if rgb else stored.shape[-2:]
+    if stored.ndim == 3 and not rgb:
+        dataset.NumberOfFrames = stored.shape[0]
+    dataset.SamplesPerPixel = 3 if rgb else 1
+    dataset.PhotometricInterpretation = "RGB" if rgb else photometric
+    if rgb:
+        dataset.PlanarConfiguration = 0
+    dataset.BitsAllocated = 8 if rgb else 16
+    dataset.BitsStored = 8 if rgb else bits_stored
+    dataset.HighBit = dataset.BitsStored - 1
+    dataset.PixelRepresentation = 0
+    if slope is not None:
+        dataset.RescaleSlope, dataset.RescaleIntercept = slope, intercept
+    if window is not None:
+        dataset.WindowCenter, dataset.WindowWidth = window
+    dataset.PixelData = stored.astype(np.uint8 if rgb else np.uint16).tobytes()
+    dataset.save_as(path, enforce_file_format=True)
+    return path
+
+
+def png_bytes(width: int, height: int, bit_depth: int, colour_type: int, rows: bytes = b"") -> bytes:
+    """A PNG file by hand: the header claims `width`x`height` at `bit_depth` and `colour_type` (0 grey,
+    2 RGB), whatever the compressed `rows` hold. Pillow cannot write 16-bit colour, nor a lying header."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )

@@ -12,7 +12,18 @@ import sys
 import typer
 
 from pacgan_cli import __version__
-from pacgan_cli.cli import classify, evaluate, generate, match, pyramid, scale, slices, split, train
+from pacgan_cli.cli import (
+    classify,
+    evaluate,
+    generate,
+    import_images,
+    match,
+    pyramid,
+    scale,
+    slices,
+    split,
+    train,
+)
 from pacgan_cli.cli.options import spread_option_values
 from pacgan_cli.core.errors import PacganError
 
@@ -48,6 +59,9 @@ def root(
 
 
 # One line each in `pacgan --help`, in pipeline order.
+app.command("import", short_help="2D images (PNG, TIFF, DICOM, ...) -> one stack + labels.")(
+    import_images.import_command
+)
 app.command("slices", short_help="3D volumes -> one stack of 2D axial slices.")(slices.slices_command)
 app.command("match", short_help="Age/sex matching of patients and controls.")(match.match_command)
 app.command("split", short_help="Subject-grouped train/test split, scaled, all sizes.")(split.split_command)

@@ -21,7 +21,9 @@ from pacgan_cli.core.errors import ConfigError
 
 def classify_command(
     images: Path | None = typer.Argument(
-        None, help="Image stack (.nii.gz, [W, H, C, N]) to classify (optional with --fit-temperature)."
+        None,
+        help="Image stack (.nii.gz, [W, H, C, N]), or one 2D image (NIfTI, PNG, TIFF, DICOM); optional with "
+        "--fit-temperature.",
     ),
     model: Path = typer.Option(
         ...,

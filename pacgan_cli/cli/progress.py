@@ -185,6 +185,10 @@ class RichReporter:
         self.times.advance(steps)
         self._show()
 
+    def epoch_finished(self, epoch: int, epochs: int, **values: Any) -> None:
+        """The status line shows each finished epoch's mean losses."""
+        self.advance(0, epoch=epoch, epochs=epochs, **values)
+
     def stage_finished(self, **info: Any) -> None:
         if self.task is not None:
             self.progress.update(self.task, completed=self.times.total)
@@ -235,12 +239,19 @@ class PlainReporter:
     def advance(self, steps: int = 1, **info: Any) -> None:
         self.times.advance(steps)
         self.info.update(info)
-        now = self.clock()
-        if info.get("epoch_done") or now - self.last_print > 60:
-            self.last_print = now
-            status = format_status(self.info)
-            counts = f"{self.times.done}/{self.times.total}" + (f"  {status}" if status else "")
-            self._print(f"{self.name}: {counts}  {self.timing()}")
+        if self.clock() - self.last_print > 60:
+            self._print_progress()
+
+    def epoch_finished(self, epoch: int, epochs: int, **values: Any) -> None:
+        """A line for every finished epoch, with its mean losses."""
+        self.info.update(epoch=epoch, epochs=epochs, **values)
+        self._print_progress()
+
+    def _print_progress(self) -> None:
+        self.last_print = self.clock()
+        status = format_status(self.info)
+        counts = f"{self.times.done}/{self.times.total}" + (f"  {status}" if status else "")
+        self._print(f"{self.name}: {counts}  {self.timing()}")
 
     def stage_finished(self, **info: Any) -> None:
         self._print(

@@ -10,7 +10,9 @@ from pacgan_cli.cli.options import ForceOption
 
 
 def scale_command(
-    stack: Path = typer.Argument(..., help="Image stack (.nii.gz, [W, H, C, N]) with raw intensities."),
+    stack: Path = typer.Argument(
+        ..., help="Image stack (.nii.gz, [W, H, C, N]), or one 2D NIfTI image, with raw intensities."
+    ),
     output: Path = typer.Option(..., "--output", "-o", help="The scaled stack to write (.nii.gz)."),
     force: bool = ForceOption,
 ) -> None:

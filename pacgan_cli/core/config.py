@@ -20,6 +20,7 @@ import yaml
 
 from pacgan_cli.core.classes import check_class_names
 from pacgan_cli.core.errors import ConfigError
+from pacgan_cli.core.models.architecture import GENERATOR_PADDINGS, NetworkArchitecture
 from pacgan_cli.core.published_config import (
     MAX_ELEMENTS,
     MAX_INTEGER,
@@ -41,7 +42,6 @@ PER_STAGE_KEYS = ("batch_sizes", "critic_iterations", "progressive_epochs")
 UNREAD_BEYOND_LAST_STAGE = ("batch_sizes", "critic_iterations")
 STAGE_HANDOVERS = ("last", "best")
 PRECISIONS = ("fp32", "bf16")
-GENERATOR_PADDINGS = ("zeros", "replicate")  # zeros: published; replicate: no bright corner pixels
 AUGMENT_MODES = ("none", "diffaugment", "ada")  # none: published; see core/training/augment.py
 AUGMENT_TRANSFORMS = ("translation", "cutout", "brightness", "contrast", "saturation")
 COLOUR_TRANSFORMS = ("saturation",)
@@ -115,6 +115,75 @@ class TrainingConfig:
     @property
     def start_stage(self) -> int:
         return size_to_stage(self.start_train_at_img_size) if self.load_model else 0
+
+    @property
+    def mode(self) -> str:
+        """validate (hold out a fold, keep each stage's best epoch), test (train on all, score the test set)
+        or train."""
+        if self.validate:
+            return "validate"
+        return "test" if self.testing else "train"
+
+    @property
+    def architecture(self) -> NetworkArchitecture:
+        return NetworkArchitecture(
+            base_channels=self.in_channels,
+            factors=tuple(self.factors),
+            image_channels=self.image_channels,
+            num_classes=self.class_size,
+            latent_size=self.z_dim,
+            embedding_size=self.embedding_dim,
+            generator_padding=self.generator_padding,
+        )
+
+    @property
+    def loss_weights(self) -> LossWeights:
+        return LossWeights(
+            cls_real=self.lambda_cls_1, cls_fake=self.lambda_cls_2, gp=self.lambda_gp, drift=self.drift_weight
+        )
+
+    @property
+    def augmentation(self) -> AugmentationSettings:
+        return AugmentationSettings(
+            self.augment, tuple(self.augment_transforms), self.ada_target, self.ada_step
+        )
+
+    def schedule(self, stage: int) -> StageSchedule:
+        """Stage `stage`'s epochs, batch size and critic iterations as configured."""
+        return StageSchedule(
+            self.progressive_epochs[stage], self.batch_sizes[stage], self.critic_iterations[stage]
+        )
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """The weights of the loss terms. As in the published code, `cls_real` (LAMBDA_CLS_1) weighs the real
+    images' classification term in the critic and the fakes' in the generator; `cls_fake` (LAMBDA_CLS_2)
+    the fakes' in the critic."""
+
+    cls_real: float
+    cls_fake: float
+    gp: float
+    drift: float
+
+
+@dataclass(frozen=True)
+class StageSchedule:
+    """How one stage trains: epochs, images per batch, critic updates per generator update."""
+
+    epochs: int
+    batch_size: int
+    critic_iterations: int
+
+
+@dataclass(frozen=True)
+class AugmentationSettings:
+    """What the critic's inputs go through (see training/augment.py)."""
+
+    mode: str
+    transforms: tuple[str, ...]
+    ada_target: float
+    ada_step: float
 
 
 FIELD_TYPES = {f.name: f.type for f in fields(TrainingConfig)}

@@ -9,12 +9,15 @@ class Reporter(Protocol):
     """Receives progress events; the command line renders them, tests and library users may ignore them.
 
     A stage is one unit of long work with a known number of steps (for training: one resolution).
-    `info` carries display values such as epoch, alpha or losses.
+    `info` carries display values such as epoch, alpha or losses. Training also tells when an epoch ends,
+    with its mean losses (`values`), so that a listener can log one line per epoch.
     """
 
     def stage_started(self, name: str, total: int, **info: Any) -> None: ...
 
     def advance(self, steps: int = 1, **info: Any) -> None: ...
+
+    def epoch_finished(self, epoch: int, epochs: int, **values: Any) -> None: ...
 
     def stage_finished(self, **info: Any) -> None: ...
 
@@ -28,6 +31,9 @@ class SilentReporter:
         pass
 
     def advance(self, steps: int = 1, **info: Any) -> None:
+        pass
+
+    def epoch_finished(self, epoch: int, epochs: int, **values: Any) -> None:
         pass
 
     def stage_finished(self, **info: Any) -> None:
@@ -54,6 +60,10 @@ class FirstLinesReporter:
     def advance(self, steps: int = 1, **info: Any) -> None:
         self._say_lines()
         self.reporter.advance(steps, **info)
+
+    def epoch_finished(self, epoch: int, epochs: int, **values: Any) -> None:
+        self._say_lines()
+        self.reporter.epoch_finished(epoch, epochs, **values)
 
     def stage_finished(self, **info: Any) -> None:
         self._say_lines()

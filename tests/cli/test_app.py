@@ -6,7 +6,18 @@ from helpers import run_cli
 from pacgan_cli.cli.app import COMPLETION_SHELLS
 
 COMPLETIONS = Path(__file__).parents[2] / "completions"
-COMMANDS = ["slices", "match", "split", "pyramid", "scale", "train", "generate", "classify", "evaluate"]
+COMMANDS = [
+    "import",
+    "slices",
+    "match",
+    "split",
+    "pyramid",
+    "scale",
+    "train",
+    "generate",
+    "classify",
+    "evaluate",
+]
 
 
 @pytest.mark.parametrize(

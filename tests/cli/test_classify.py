@@ -1,8 +1,11 @@
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 import pytest
+import tifffile
 import torch
+from PIL import Image
 
 from helpers import make_run_folder, make_separable_images, run_cli, write_data_folder
 from pacgan_cli.core.io.nifti import write_stack
@@ -75,6 +78,38 @@ def test_one_scan_alone_gets_the_probabilities_it_gets_in_the_file(
     np.testing.assert_allclose(
         alone[["Class 0", "Class 1"]].to_numpy()[0], whole[["Class 0", "Class 1"]].to_numpy()[5], atol=1e-6
     )
+
+
+def test_a_single_2d_image_is_classified_as_in_its_stack(ours: Path, tmp_path: Path, capsys) -> None:
+    images = make_separable_images(np.arange(8) % 2, 16, seed=3)
+    write_stack(tmp_path / "all.nii.gz", images)
+    nib.save(nib.Nifti1Image(images[5, 0].T, np.eye(4)), tmp_path / "slice.nii.gz")  # [W, H]
+    tifffile.imwrite(tmp_path / "slice.tif", images[5, 0])  # rows x columns, float32 in [-1, 1]
+    for name in ("all.nii.gz", "slice.nii.gz", "slice.tif"):
+        args = ["classify", str(tmp_path / name), "-m", str(ours), "-o", str(tmp_path / f"{name}.csv"), "-q"]
+        code, _, stderr = run_cli(args, capsys)
+        assert code == 0, stderr
+    whole = read_csv(tmp_path / "all.nii.gz.csv")[["Class 0", "Class 1"]].to_numpy()[5]
+    for name in ("slice.nii.gz", "slice.tif"):
+        alone = read_csv(tmp_path / f"{name}.csv")[["Class 0", "Class 1"]].to_numpy()
+        assert alone.shape == (1, 2)
+        np.testing.assert_allclose(alone[0], whole, atol=1e-6)
+
+
+def test_a_png_or_an_ambiguous_3d_nifti_is_refused_with_the_fix(ours: Path, tmp_path: Path, capsys) -> None:
+    Image.fromarray(np.full((16, 16), 200, np.uint8)).save(tmp_path / "scan.png")
+    nib.save(nib.Nifti1Image(np.zeros((16, 16, 3), np.float32), np.eye(4)), tmp_path / "three.nii.gz")
+    stack, scaled = tmp_path / "scan.nii.gz", tmp_path / "scan_scaled.nii.gz"
+    for name, message in (
+        (
+            "scan.png",
+            f"pacgan import {tmp_path / 'scan.png'} -o {stack}, then pacgan scale {stack} -o {scaled}",
+        ),
+        ("three.nii.gz", "is ambiguous: three grey images or one RGB image?"),
+    ):
+        args = ["classify", str(tmp_path / name), "-m", str(ours), "-o", str(tmp_path / "p.csv"), "-q"]
+        code, _, stderr = run_cli(args, capsys)
+        assert code == 1 and stderr.count("\n") == 1 and message in stderr, stderr
 
 
 def test_published_checkpoint_falls_back_with_a_note_or_uses_a_reference(tmp_path: Path, capsys) -> None:

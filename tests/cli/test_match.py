@@ -88,3 +88,24 @@ def test_match_may_not_write_over_its_table_even_with_force(
     assert err.startswith(f"error: {named}") and "is the input TABLE; writing it would destroy" in err
     assert (tmp_path / table).read_bytes() == before
     assert sorted(path.name for path in tmp_path.iterdir()) == [table]
+
+
+def test_match_without_sex_matches_on_age_and_without_age_points_to_split(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cohort = make_cohort(subjects=60, age_gap=0.0, seed=2)
+    cohort.drop(columns="Sex").to_csv(tmp_path / "no_sex.csv", index=False)
+    code, out, err = run_cli(
+        ["match", str(tmp_path / "no_sex.csv"), "-o", str(tmp_path / "m.csv"), "-q"], capsys
+    )
+    assert code == 0, err
+    assert "matched on age alone: no sex test (the table has no column 'Sex')" in out.splitlines()
+    assert "sex chi-square" not in out
+    cohort.drop(columns="Age").to_csv(tmp_path / "no_age.csv", index=False)
+    code, _, err = run_cli(["match", str(tmp_path / "no_age.csv"), "-o", str(tmp_path / "n.csv")], capsys)
+    assert code == 1 and err.count("\n") == 1
+    assert err.startswith(
+        "error: the table has no column 'Age' (columns: Image_Index, Subject_ID, Group, Sex)"
+    )
+    assert "skip `pacgan match` and split with `pacgan split --no-match`" in err
+    assert not (tmp_path / "n.csv").exists()

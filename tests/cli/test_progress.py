@@ -101,7 +101,7 @@ def test_plain_lines_carry_the_stage_and_run_times(capsys: pytest.CaptureFixture
         for _ in range(5):
             clock.now += 2.0
             reporter.advance(1, epoch=epoch, epochs=2, alpha=0.5)  # no line within a minute
-        reporter.advance(0, epoch=epoch, epochs=2, alpha=0.5, d_loss=-1.0, g_loss=2.0, epoch_done=True)
+        reporter.epoch_finished(epoch, 2, d_loss=-1.0, g_loss=2.0)
     reporter.stage_finished()
     reporter.stage_started("generate 4x4", total=8)
     lines = capsys.readouterr().err.splitlines()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -118,3 +119,112 @@ def test_slices_match_split_and_train_round_trip(tmp_path: Path, capsys: pytest.
     code, out, err = run_cli(["train", "-c", str(config), "-o", str(tmp_path / "run"), "--quiet"], capsys)
     assert code == 0, err
     assert (tmp_path / "run" / "summary.json").exists()
+
+
+def write_imported_set(folder: Path, subjects: int = 30) -> tuple[Path, Path]:
+    """What `pacgan import` writes: a stack and `<stem>_labels.csv` with Image_Index, Subject_ID, Group,
+    Label, Source (Group the class name), here numbering nonface 0 and face 1 (not sorted order)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    groups = ["face" if index % 2 else "nonface" for index in range(subjects)]
+    table = pd.DataFrame(
+        {
+            "Image_Index": range(subjects),
+            "Subject_ID": [f"photo_{index:03d}" for index in range(subjects)],
+            "Group": groups,
+            "Label": [int(group == "face") for group in groups],
+            "Source": [f"photos/{group}/{index:03d}.png" for index, group in enumerate(groups)],
+        }
+    )
+    table.to_csv(folder / "images_labels.csv", index=False)
+    return write_stack(folder / "images.nii.gz", make_images(subjects, 8)), folder / "images_labels.csv"
+
+
+@pytest.mark.parametrize("matching", [["--no-match"], []], ids=["no-match", "match-what-there-is"])
+def test_an_imported_table_splits_with_no_more_options(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], matching: list[str]
+) -> None:
+    stack, table = write_imported_set(tmp_path / "data")
+    code, out, err = run_cli(
+        ["split", str(stack), str(table), "-o", str(tmp_path / "data"), "-q", *matching], capsys
+    )
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "classes: 0 = nonface, 1 = face (as the table's Label column numbers them)"
+    assert lines[1].startswith("balance tests: none (")
+    assert "for training, set class_size: 2 and class_names: [nonface, face]" in lines
+    imported = pd.read_csv(table)
+    seen: set[str] = set()
+    for part in ("train", "test"):
+        folder = tmp_path / "data" / part
+        labels = read_labels(folder / "labels.csv", num_classes=2)
+        source = pd.read_csv(folder / "source.csv")
+        assert pd.read_csv(folder / "classes.csv").to_dict("list") == {
+            "Label": [0, 1],
+            "Class": ["nonface", "face"],
+        }
+        assert list(labels.Label) == list(source.Label)  # the import's numbers, kept
+        assert not seen & set(labels.Subject_ID)
+        seen |= set(labels.Subject_ID)
+        assert read_stack(folder / "Real8x8.nii.gz", 8).shape[0] == len(labels)
+    assert seen == set(imported.Subject_ID)
+    assert not (tmp_path / "data" / "split_ages.png").exists()
+
+
+def test_class_option_mistakes_are_one_line_and_write_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack, table = write_inputs(tmp_path)
+    output = ["-o", str(tmp_path / "data")]
+    cases = [
+        (
+            ["--classes", "CN", "--patients", "AD"],
+            2,
+            "error: give the classes with --classes or with --patients/--controls, not both",
+        ),
+        (["--classes", "CN"], 2, "error: --classes needs at least two classes; got CN"),
+        (
+            ["--classes", "CN,HC"],
+            1,
+            "error: no rows have Group = 'HC' (values found: AD, CN); name the classes with --classes (or --patients/--controls)",
+        ),
+        (["--group-column", "Sex", "--classes", "F", "--classes", "X"], 1, "error: no rows have Sex = 'X'"),
+    ]
+    for arguments, expected_code, message in cases:
+        code, _, err = run_cli(["split", str(stack), str(table), *output, *arguments], capsys)
+        assert code == expected_code and err.count("\n") == 1 and err.startswith(message), (arguments, err)
+    assert not (tmp_path / "data").exists()
+
+
+def test_formula_cells_reach_no_csv_file_unescaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hostile = ["=cmd|' /C calc'!A0", "+1", "-1+1", "@SUM(A1:A2)"]
+    cohort = make_cohort(subjects=40, age_gap=0.0, seed=3)
+    renamed = dict(zip([f"S{index:04d}" for index in range(len(hostile))], hostile, strict=True))
+    cohort["Subject_ID"] = cohort.Subject_ID.replace(renamed)
+    cohort.to_csv(tmp_path / "cohort.csv", index=False)
+    stack = write_stack(tmp_path / "all.nii.gz", make_images(len(cohort), 8))
+    code, _, err = run_cli(
+        ["match", str(tmp_path / "cohort.csv"), "-o", str(tmp_path / "m.csv"), "-q"], capsys
+    )
+    assert code == 0, err
+    code, _, err = run_cli(
+        ["split", str(stack), str(tmp_path / "m.csv"), "-o", str(tmp_path / "data"), "-q"], capsys
+    )
+    assert code == 0, err
+    written = sorted(p for p in tmp_path.rglob("*.csv") if p.name != "cohort.csv")
+    assert len(written) == 8  # m.csv, m_removed.csv, and labels, source, classes in train/ and test/
+    cells = [cell for path in written for row in csv.reader(path.open(newline="")) for cell in row]
+    assert not [
+        cell for cell in cells if cell[:1] in ("=", "+", "@") or (cell[:1] == "-" and not is_number(cell))
+    ]
+    subjects = {cell for cell in cells if cell.lstrip("'") in hostile}
+    assert subjects == {"'" + cell for cell in hostile}
+
+
+def is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

@@ -2,10 +2,10 @@
 
 The published script removed random subjects inside age windows picked by hand until the tests passed.
 Here the search needs no windows: starting from everyone, it repeatedly removes the subject whose removal
-raises the worst of the three p-values most (greedy steepest ascent), then puts back removed subjects
-while the tests still pass. Ties are broken by a seeded random order, and a few seeded restarts that pick
-among the three best moves explore other paths; the result that keeps most subjects wins. Same table,
-options and seed give the same result.
+raises the worst p-value most (greedy steepest ascent), then puts back removed subjects while the tests
+still pass. Ties are broken by a seeded random order, and a few seeded restarts that pick among the three
+best moves explore other paths; the result that keeps most subjects wins. Same table, options and seed
+give the same result.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pacgan_cli.core.cohort.stats import GroupTests, compare_groups, worst_p_after_toggle
+from pacgan_cli.core.cohort.stats import GroupTests, compare_classes, worst_p_after_toggle
 from pacgan_cli.core.cohort.table import (
     CohortColumns,
     GroupCount,
@@ -26,6 +26,7 @@ from pacgan_cli.core.cohort.table import (
     group_ages,
     group_counts,
     other_group_rows,
+    plan_balance_tests,
     prepare_cohort,
 )
 from pacgan_cli.core.errors import ConfigError, InputError
@@ -60,6 +61,7 @@ class MatchReport:
     counts_after: dict[str, GroupCount]
     removed_subjects: tuple[str, ...]
     ignored_rows: dict[str, int]
+    skipped_tests: dict[str, str]
     matched: pd.DataFrame = field(repr=False)
     removed: pd.DataFrame = field(repr=False)
 
@@ -67,6 +69,8 @@ class MatchReport:
         columns = self.options.columns
         threshold = self.options.threshold
         lines = [f"before: {self.before.describe()}", f"after:  {self.after.describe()}"]
+        if "sex" in self.skipped_tests:
+            lines.append(f"matched on age alone: no sex test ({self.skipped_tests['sex']})")
         for name in (columns.patients, columns.controls):
             old, new = self.counts_before[name], self.counts_after[name]
             lines.append(
@@ -93,6 +97,7 @@ class MatchReport:
             "counts_after": {k: vars(v) for k, v in self.counts_after.items()},
             "removed_subjects": list(self.removed_subjects),
             "ignored_rows": self.ignored_rows,
+            "skipped_tests": self.skipped_tests,
         }
 
 
@@ -133,14 +138,25 @@ def match_cohort(
     """Remove whole subjects until age and sex no longer differ between patients and controls.
 
     `table` has one row per image (scan) with subject, group, age and sex columns; rows of other groups
-    are left out. All three tests must reach `options.threshold`; if no subset with at least two units per
-    group does, the report says so and holds the subset with the best worst p-value found.
+    are left out. Without the sex column it matches on age alone (and says so); without the age column
+    there is nothing to match and it raises InputError. All tests must reach `options.threshold`; if no
+    subset with at least two units per group does, the report says so and holds the subset with the best
+    worst p-value found.
     """
     options = options or MatchOptions()
     reporter = reporter or SilentReporter()
     _check_options(options)
-    cohort = prepare_cohort(table, options.columns)
-    units = _Units.build(cohort, options.columns, options.level)
+    columns = options.columns
+    if columns.age not in table.columns:
+        raise InputError(
+            f"the table has no column {columns.age!r} (columns: {', '.join(map(str, table.columns))}); "
+            "matching needs ages: name the column with --age-column, or skip `pacgan match` and split with "
+            "`pacgan split --no-match`"
+        )
+    groups = (columns.patients, columns.controls)
+    plan = plan_balance_tests(table, columns)
+    cohort = prepare_cohort(table, columns, groups, plan)
+    units = _Units.build(cohort, columns, options.level, plan.sex)
     everyone = np.ones(units.subject_count, dtype=bool)
     before = units.tests(everyone)
 
@@ -159,16 +175,16 @@ def match_cohort(
     kept_subjects = set(units.subject_names[best.kept])
     is_kept = cohort[options.columns.subject].isin(kept_subjects)
     removal_order = tuple(str(units.subject_names[i]) for i in best.removed_order if not best.kept[i])
-    columns = options.columns
     return MatchReport(
         options=options,
         reached=best.tests.passes(options.threshold),
         before=before,
         after=best.tests,
-        counts_before=group_counts(cohort, columns),
-        counts_after=group_counts(cohort[is_kept], columns),
+        counts_before=group_counts(cohort, columns, groups),
+        counts_after=group_counts(cohort[is_kept], columns, groups),
         removed_subjects=removal_order,
-        ignored_rows=other_group_rows(table, columns),
+        ignored_rows=other_group_rows(table, columns, groups),
+        skipped_tests=plan.skipped,
         matched=table.loc[cohort.index[is_kept]],
         removed=table.loc[cohort.index[~is_kept]],
     )
@@ -186,11 +202,12 @@ def save_match(report: MatchReport, output: str | os.PathLike[str], force: bool 
     write_json_atomic(json_path, report.as_dict())
     write_text_atomic(text_path, "\n".join(report.summary_lines()) + "\n")
     everyone = pd.concat([report.matched, report.removed])
+    groups = (columns.patients, columns.controls)
     save_age_histograms(
         figure_path,
         {
-            "before matching": group_ages(everyone, columns),
-            "after matching": group_ages(report.matched, columns),
+            "before matching": group_ages(everyone, columns, groups),
+            "after matching": group_ages(report.matched, columns, groups),
         },
     )
     return list(paths)
@@ -213,35 +230,44 @@ def match_output_paths(output: str | os.PathLike[str]) -> tuple[Path, Path, Path
 
 @dataclass(frozen=True)
 class _Units:
-    """The numbers the tests run on: one unit per image, or per subject (mean age) at subject level."""
+    """The numbers the tests run on: one unit per image, or per subject (mean age) at subject level.
+
+    Without sexes every unit has sex code 0, which the what-if scores read as a passing sex test.
+    """
 
     ages: np.ndarray
     in_b: np.ndarray
     sex_codes: np.ndarray
     unit_subject: np.ndarray
     subject_names: np.ndarray
+    has_sex: bool
 
     @property
     def subject_count(self) -> int:
         return len(self.subject_names)
 
     @staticmethod
-    def build(cohort: pd.DataFrame, columns: CohortColumns, level: str) -> _Units:
+    def build(cohort: pd.DataFrame, columns: CohortColumns, level: str, has_sex: bool) -> _Units:
         if level == "subject":
-            cohort = cohort.groupby(columns.subject, sort=False).agg(
-                {columns.group: "first", columns.age: "mean", columns.sex: "first"}
+            tested = {columns.group: "first", columns.age: "mean"} | (
+                {columns.sex: "first"} if has_sex else {}
             )
+            cohort = cohort.groupby(columns.subject, sort=False).agg(tested)
             cohort = cohort.reset_index()
         subject_names, unit_subject = np.unique(
             cohort[columns.subject].to_numpy(dtype=str), return_inverse=True
         )
-        _, sex_codes = np.unique(cohort[columns.sex].to_numpy(dtype=str), return_inverse=True)
+        if has_sex:
+            _, sex_codes = np.unique(cohort[columns.sex].to_numpy(dtype=str), return_inverse=True)
+        else:
+            sex_codes = np.zeros(len(cohort), dtype=np.int64)
         units = _Units(
             ages=cohort[columns.age].to_numpy(dtype=float),
             in_b=(cohort[columns.group] == columns.controls).to_numpy(),
             sex_codes=sex_codes,
             unit_subject=unit_subject,
             subject_names=subject_names,
+            has_sex=has_sex,
         )
         for name, in_b in ((columns.patients, False), (columns.controls, True)):
             if np.sum(units.in_b == in_b) < 2:
@@ -251,7 +277,8 @@ class _Units:
     def tests(self, kept: np.ndarray) -> GroupTests:
         active = kept[self.unit_subject]
         a, b = active & ~self.in_b, active & self.in_b
-        return compare_groups(self.ages[a], self.ages[b], self.sex_codes[a], self.sex_codes[b])
+        sexes = [self.sex_codes[a], self.sex_codes[b]] if self.has_sex else None
+        return compare_classes([self.ages[a], self.ages[b]], sexes)
 
 
 @dataclass

@@ -157,7 +157,7 @@ def find_volumes(source: str | os.PathLike[str], recursive: bool = False) -> tup
         entry = line.strip()
         if not entry or entry.startswith("#"):
             continue
-        path = _resolve_listed(Path(entry), source.parent)
+        path = resolve_listed(Path(entry), source.parent)
         if not is_nifti_path(path):
             raise InputError(f"{source}: line {number} names {entry}, which is not a .nii or .nii.gz file")
         if not path.is_file():
@@ -185,8 +185,20 @@ def axial_slice(
         )
     plane = volume[:, :, source_index]
     for axis in (0, 1):
-        plane = _centre_axis(plane, axis, cube_size)
+        plane = centre_axis(plane, axis, cube_size)
     return plane
+
+
+def centre_axis(array: np.ndarray, axis: int, size: int, fill: float = 0.0) -> np.ndarray:
+    """Pad `array` with `fill`, or crop it, along `axis` to `size`, centred: both ends lose or gain alike,
+    an odd pixel at the end."""
+    length = array.shape[axis]
+    offset = _centring_offset(length, size)
+    if length >= size:
+        return np.take(array, np.arange(offset, offset + size), axis=axis)
+    widths = [(0, 0)] * array.ndim
+    widths[axis] = (-offset, size - length + offset)
+    return np.pad(array, widths, constant_values=fill)
 
 
 def parse_slice_indices(text: str) -> tuple[int, ...]:
@@ -232,16 +244,6 @@ def _centring_offset(length: int, size: int) -> int:
     return (length - size) // 2 if length >= size else -((size - length) // 2)
 
 
-def _centre_axis(plane: np.ndarray, axis: int, size: int) -> np.ndarray:
-    length = plane.shape[axis]
-    offset = _centring_offset(length, size)
-    if length >= size:
-        return np.take(plane, np.arange(offset, offset + size), axis=axis)
-    widths = [(0, 0), (0, 0)]
-    widths[axis] = (-offset, size - length + offset)
-    return np.pad(plane, widths)
-
-
 def _orientation_warning(path: Path, affine: np.ndarray) -> str | None:
     """A volume whose third voxel axis does not run foot-head gives sagittal or coronal 'axial' slices."""
     world_axis = int(np.argmax(np.abs(affine[:3, 2])))
@@ -251,7 +253,9 @@ def _orientation_warning(path: Path, affine: np.ndarray) -> str | None:
     return f"{path}: the third voxel axis runs {direction}, so its slices are not axial; reorient it first"
 
 
-def _resolve_listed(entry: Path, list_folder: Path) -> Path:
+def resolve_listed(entry: Path, list_folder: Path) -> Path:
+    """A path named in a list file: relative to the list's folder, or to the working folder when it
+    exists only there."""
     if entry.is_absolute():
         return entry
     beside_list = list_folder / entry

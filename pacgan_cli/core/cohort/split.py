@@ -4,6 +4,8 @@ the per-stage folders `pacgan train` reads.
 As in the published preprocessing, candidate splits come from `StratifiedGroupKFold` (each fold is one
 candidate test part); unlike it, the folds are shuffled with a seed per round so that later rounds give
 new candidates, and a candidate must also keep every class within one subject of its target share.
+Any number of classes (two or more) works; the age and sex tests run on the columns the table has, or not
+at all (`matching` off), and the report says which ran.
 """
 
 from __future__ import annotations
@@ -17,16 +19,22 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
 from sklearn.model_selection import StratifiedGroupKFold
 
+from pacgan_cli.core.classes import class_legend
 from pacgan_cli.core.cohort.pyramid import pyramid_sizes, resize_pyramid
 from pacgan_cli.core.cohort.stats import GroupTests
 from pacgan_cli.core.cohort.table import (
+    BalancePlan,
+    ClassOrder,
     CohortColumns,
     check_level,
+    class_order,
     cohort_tests,
     group_ages,
     other_group_rows,
+    plan_balance_tests,
     prepare_cohort,
 )
 from pacgan_cli.core.errors import ConfigError, InputError, OutputExistsError
@@ -40,19 +48,27 @@ from pacgan_cli.core.stages import stage_file_name
 
 PARTS = ("train", "test")
 SCALINGS = ("max", "none")
-REPORT_FILES = ("split_report.json", "split_report.txt", "split_ages.png")
+AGE_FIGURE = "split_ages.png"
+REPORT_FILES = ("split_report.json", "split_report.txt", AGE_FIGURE)
+PART_TABLES = ("labels.csv", "source.csv", "classes.csv")
 
 
 @dataclass(frozen=True)
 class SplitOptions:
-    """How to split. Label 0 is the controls, 1 the patients (0 = CN, 1 = AD for ADNI).
+    """How to split.
 
-    `image_column` holds each row's index in the stack; without that column the rows must be the stack's
-    images in order. `folds` = 5 gives an 80/20 holdout; `attempts` shuffled rounds of `folds` candidates
-    each are tried. `scale` is `max` (per image x -> (x - m/2) / (m/2), m its maximum) or `none`.
+    `classes` names the classes in label order (0, 1, ...); empty: controls 0 and patients 1 when the table
+    holds both (0 = CN, 1 = AD for ADNI, as published), else the table's `Label` column's order, else every
+    group sorted (see `class_order`). `matching` off skips the age and sex tests; on, they run on the
+    columns the table has. `image_column` holds each row's index in the stack; without that column the rows
+    must be the stack's images in order. `folds` = 5 gives an 80/20 holdout; `attempts` shuffled rounds of
+    `folds` candidates each are tried. `scale` is `max` (per image x -> (x - m/2) / (m/2), m its maximum)
+    or `none`.
     """
 
     columns: CohortColumns = field(default_factory=CohortColumns)
+    classes: tuple[str, ...] = ()
+    matching: bool = True
     image_column: str = "Image_Index"
     folds: int = 5
     threshold: float = 0.05
@@ -71,10 +87,13 @@ class PartSummary:
 
 @dataclass(frozen=True)
 class SplitReport:
-    """The chosen split: per part its subject and image counts per group and its balance tests."""
+    """The chosen split: the classes, which balance tests ran, and per part its subject and image counts
+    per class (in label order) and its test results."""
 
     options: SplitOptions
     output_directory: Path
+    classes: ClassOrder
+    plan: BalancePlan
     reached: bool
     balanced: bool
     candidate: int
@@ -83,29 +102,40 @@ class SplitReport:
     parts: dict[str, PartSummary]
     ignored_rows: dict[str, int]
 
+    @property
+    def tests_pass(self) -> bool:
+        """Every balance test that ran reaches the threshold in both parts (true when none ran)."""
+        return all(part.tests.passes(self.options.threshold) for part in self.parts.values())
+
     def summary_lines(self) -> list[str]:
-        columns = self.options.columns
-        lines = []
+        names = self.classes.names
+        tested = bool(self.plan.tests(len(names)))
+        lines = [f"classes: {class_legend(names)} ({self.classes.rule})", self.plan.describe(len(names))]
         for name, part in self.parts.items():
             counts = ", ".join(
-                f"{group} {part.subjects[group]} subjects/{part.images[group]} images"
-                for group in (columns.patients, columns.controls)
+                f"{group} {part.subjects[group]} subjects/{part.images[group]} images" for group in names
             )
             lines.append(f"{name}: {counts}")
-            lines.append(f"  {part.tests.describe()}")
+            if tested:
+                lines.append(f"  {part.tests.describe()}")
         lines.append(
             f"chose candidate {self.candidate} of {self.candidates_tried} tried; "
             f"sizes {', '.join(str(s) for s in self.sizes)} written to {self.output_directory}"
         )
         for group, count in self.ignored_rows.items():
-            lines.append(f"left out {count} rows of group {group!r} (neither patients nor controls)")
+            what = f"group {group!r}" if group else f"an empty {self.options.columns.group}"
+            lines.append(f"left out {count} rows of {what} (not one of the classes)")
+        flow_names = yaml.safe_dump(list(names), default_flow_style=True, width=1000).strip()
+        lines.append(f"for training, set class_size: {len(names)} and class_names: {flow_names}")
         if not self.balanced:
             lines.append("no candidate kept every class within one subject of its share; took the closest")
-        verdict = "both parts reach" if self.reached else "could NOT find a split where both parts reach"
-        lines.append(f"{verdict} p >= {self.options.threshold:g} ({self.options.level} level)")
+        if tested:
+            verdict = "both parts reach" if self.reached else "could NOT find a split where both parts reach"
+            lines.append(f"{verdict} p >= {self.options.threshold:g} ({self.options.level} level)")
         return lines
 
     def as_dict(self) -> dict[str, Any]:
+        names = self.classes.names
         return {
             "reached": self.reached,
             "balanced": self.balanced,
@@ -117,7 +147,10 @@ class SplitReport:
             "candidate": self.candidate,
             "candidates_tried": self.candidates_tried,
             "sizes": list(self.sizes),
-            "labels": {self.options.columns.controls: 0, self.options.columns.patients: 1},
+            "labels": {name: label for label, name in enumerate(names)},
+            "classes": list(names),
+            "class_order": self.classes.rule,
+            "balance_tests": {"ran": list(self.plan.tests(len(names))), "skipped": self.plan.skipped},
             "parts": {
                 name: {"subjects": p.subjects, "images": p.images, "tests": p.tests.as_dict()}
                 for name, p in self.parts.items()
@@ -138,9 +171,11 @@ def split_cohort(
 
     Each part gets `Real{S}x{S}.nii.gz` for S from the stack's size down to 4 (scaled to [-1, 1] unless
     `scale` is `none`), `labels.csv` (ID, Label, Subject_ID; ID indexes that part's stack, in source
-    order) and `source.csv` (the table's rows in that order, with ID first). Beside them go
-    `split_report.json`, `split_report.txt` and `split_ages.png`. No subject is in both parts. Everything
-    is computed before the first file is written; files are staged and moved into place at the end.
+    order), `source.csv` (the table's rows in that order, with ID first) and `classes.csv` (Label, Class:
+    the name of each label, so that each folder says what its numbers mean wherever it is copied). Beside
+    them go `split_report.json`, `split_report.txt` and, when ages were tested, `split_ages.png`. No
+    subject is in both parts. Everything is computed before the first file is written; files are staged
+    and moved into place at the end.
     """
     options = options or SplitOptions()
     reporter = reporter or SilentReporter()
@@ -149,12 +184,14 @@ def split_cohort(
     _check_output(output_directory, force)
     image_count = read_stack_shape(stack)[3]
     columns = options.columns
-    cohort = prepare_cohort(table, columns)
+    classes = class_order(table, columns, options.classes)
+    plan = plan_balance_tests(table, columns, options.matching)
+    cohort = prepare_cohort(table, columns, classes.names, plan)
     cohort["_image"] = _image_indices(table, cohort, options.image_column, image_count)
-    cohort["_label"] = (cohort[columns.group] == columns.patients).astype(int)
-    _check_class_sizes(cohort, columns, options.folds)
+    cohort["_label"] = cohort[columns.group].map({name: k for k, name in enumerate(classes.names)})
+    _check_class_sizes(cohort, columns, classes.names, options.folds)
 
-    choice = _choose_split(cohort, options)
+    choice = _choose_split(cohort, options, classes, plan)
     images = read_stack(stack)
     size = images.shape[-1]
     if images.shape[-2] != size:
@@ -183,18 +220,20 @@ def split_cohort(
             "source": source,
             "cohort": part,
         }
-        parts[name] = _summarise(part, columns, options.level)
+        parts[name] = _summarise(part, columns, classes, plan, options.level)
 
     report = SplitReport(
         options=options,
         output_directory=output_directory,
+        classes=classes,
+        plan=plan,
         reached=choice.reached,
         balanced=choice.balanced,
         candidate=choice.index,
         candidates_tried=choice.tried,
         sizes=tuple(sizes),
         parts=parts,
-        ignored_rows=other_group_rows(table, columns),
+        ignored_rows=other_group_rows(table, columns, classes.names),
     )
     _write_staged(output_directory, staged, report, force)
     return report
@@ -209,7 +248,9 @@ class _Choice:
     tried: int
 
 
-def _choose_split(cohort: pd.DataFrame, options: SplitOptions) -> _Choice:
+def _choose_split(
+    cohort: pd.DataFrame, options: SplitOptions, classes: ClassOrder, plan: BalancePlan
+) -> _Choice:
     """The first candidate that is class-balanced and matched in both parts; else the best one seen."""
     columns = options.columns
     labels = cohort["_label"].to_numpy()
@@ -229,7 +270,7 @@ def _choose_split(cohort: pd.DataFrame, options: SplitOptions) -> _Choice:
                 for label, count in targets.items()
             )
             worst = min(
-                cohort_tests(cohort.iloc[rows], columns, options.level).worst
+                cohort_tests(cohort.iloc[rows], columns, classes.names, plan, options.level).worst
                 for rows in (train_rows, test_rows)
             )
             reached = balanced and worst >= options.threshold
@@ -243,12 +284,14 @@ def _choose_split(cohort: pd.DataFrame, options: SplitOptions) -> _Choice:
     return _Choice(chosen.parts, False, chosen.balanced, chosen.index, tried)
 
 
-def _summarise(part: pd.DataFrame, columns: CohortColumns, level: str) -> PartSummary:
-    groups = (columns.patients, columns.controls)
+def _summarise(
+    part: pd.DataFrame, columns: CohortColumns, classes: ClassOrder, plan: BalancePlan, level: str
+) -> PartSummary:
+    groups = classes.names
     return PartSummary(
         subjects={g: int(part.loc[part[columns.group] == g, columns.subject].nunique()) for g in groups},
         images={g: int((part[columns.group] == g).sum()) for g in groups},
-        tests=cohort_tests(part, columns, level),
+        tests=cohort_tests(part, columns, groups, plan, level),
     )
 
 
@@ -260,22 +303,28 @@ def _write_staged(
     staging = Path(tempfile.mkdtemp(prefix=".split-", dir=output_directory))
     try:
         columns = report.options.columns
+        names = report.classes.names
+        class_table = pd.DataFrame({"Label": np.arange(len(names)), "Class": list(names)})
         for name, content in staged.items():
             folder = staging / name
             for size, images in content["pyramid"].items():
                 write_stack(folder / stage_file_name(size), images)
             write_labels(folder / "labels.csv", content["labels"])
             write_csv(folder / "source.csv", content["source"])
+            write_csv(folder / "classes.csv", class_table)
         write_json_atomic(staging / "split_report.json", report.as_dict())
         write_text_atomic(staging / "split_report.txt", "\n".join(report.summary_lines()) + "\n")
-        save_age_histograms(
-            staging / "split_ages.png",
-            {name: group_ages(content["cohort"], columns) for name, content in staged.items()},
-        )
+        if report.plan.age:
+            save_age_histograms(
+                staging / AGE_FIGURE,
+                {name: group_ages(content["cohort"], columns, names) for name, content in staged.items()},
+            )
         if force:
             for name in PARTS:
                 for stale in _stage_files(output_directory / name):
                     stale.unlink()
+            if not report.plan.age:
+                (output_directory / AGE_FIGURE).unlink(missing_ok=True)
         for path in sorted(p for p in staging.rglob("*") if p.is_file()):
             target = output_directory / path.relative_to(staging)
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -292,7 +341,7 @@ def _check_output(output_directory: Path, force: bool) -> None:
     for name in PARTS:
         folder = output_directory / name
         existing += _stage_files(folder)
-        existing += [p for p in (folder / "labels.csv", folder / "source.csv") if p.exists()]
+        existing += [folder / table for table in PART_TABLES if (folder / table).exists()]
     if existing:
         raise OutputExistsError(
             f"{existing[0]} already exists; choose another output folder or pass --force to overwrite it"
@@ -333,13 +382,17 @@ def _image_indices(table: pd.DataFrame, cohort: pd.DataFrame, column: str, image
     return indices
 
 
-def _check_class_sizes(cohort: pd.DataFrame, columns: CohortColumns, folds: int) -> None:
+def _check_class_sizes(
+    cohort: pd.DataFrame, columns: CohortColumns, classes: tuple[str, ...], folds: int
+) -> None:
+    """Every class needs a subject in each of the `folds` folds to reach both parts."""
     per_group = cohort.groupby(columns.group)[columns.subject].nunique()
-    for group, count in per_group.items():
+    for group in classes:
+        count = int(per_group.get(group, 0))
         if count < folds:
             raise InputError(
-                f"group {group!r} has {count} subjects; a {folds}-fold holdout needs at least {folds} per group "
-                "(lower --folds)"
+                f"class {group!r} has {count} subjects; a {folds}-fold holdout needs at least {folds} per class "
+                "to put it in both parts (lower --folds, or leave the class out with --classes)"
             )
 
 

@@ -1,43 +1,68 @@
-"""Are two groups balanced for age and sex? The tests of the published preprocessing, plus a fast
-what-if version that the matching search calls thousands of times.
+"""Are the groups balanced for age and sex? The tests of the published preprocessing, their versions for more
+than two groups, plus a fast what-if version of the two-group tests that the matching search calls thousands
+of times.
 
-Reported numbers always come from SciPy: Welch's t-test and the Mann-Whitney U test (two-sided, SciPy's
-default method) on age, Pearson's chi-square on the sex x group table (Yates-corrected for 2x2, as
-`scipy.stats.chi2_contingency` does by default).
+Reported numbers always come from SciPy. Two groups: Welch's t-test and the Mann-Whitney U test (two-sided,
+SciPy's default method) on age. More groups: the one-way ANOVA and the Kruskal-Wallis H test on age. Sex:
+Pearson's chi-square on the sex x group table (Yates-corrected for 2x2, as `scipy.stats.chi2_contingency`
+does by default).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
 
+# Every balance test, in report order, with what a person reads for it.
+TEST_LABELS = {
+    "welch_t_p": "age Welch t",
+    "mann_whitney_p": "age Mann-Whitney U",
+    "anova_p": "age one-way ANOVA",
+    "kruskal_wallis_p": "age Kruskal-Wallis H",
+    "chi_square_p": "sex chi-square",
+}
+SEX_TEST = "chi_square_p"
+
+
+def age_tests(group_count: int) -> tuple[str, str]:
+    """The age tests for `group_count` groups: Welch t and Mann-Whitney U for two, else their K-group kin."""
+    return ("welch_t_p", "mann_whitney_p") if group_count == 2 else ("anova_p", "kruskal_wallis_p")
+
 
 @dataclass(frozen=True)
 class GroupTests:
-    """p-values of the balance tests between two groups; large means no detectable difference."""
+    """p-values of the balance tests between the groups; large means no detectable difference.
 
-    welch_t_p: float
-    mann_whitney_p: float
-    chi_square_p: float
+    None marks a test that did not run (its column is missing, matching is off, or it is not the test for
+    this number of groups); the tests that ran decide.
+    """
+
+    welch_t_p: float | None = None
+    mann_whitney_p: float | None = None
+    chi_square_p: float | None = None
+    anova_p: float | None = None
+    kruskal_wallis_p: float | None = None
 
     @property
     def worst(self) -> float:
-        return min(self.welch_t_p, self.mann_whitney_p, self.chi_square_p)
+        """The smallest p-value of the tests that ran; 1 when none ran."""
+        return min(self.as_dict().values(), default=1.0)
 
     def passes(self, threshold: float) -> bool:
-        """All tests at or above `threshold`."""
+        """All tests that ran at or above `threshold`."""
         return self.worst >= threshold
 
     def as_dict(self) -> dict[str, float]:
-        return asdict(self)
+        """The tests that ran, in report order."""
+        values = {name: getattr(self, name) for name in TEST_LABELS}
+        return {name: value for name, value in values.items() if value is not None}
 
     def describe(self) -> str:
-        return (
-            f"age Welch t p={self.welch_t_p:.4f}, age Mann-Whitney U p={self.mann_whitney_p:.4f}, "
-            f"sex chi-square p={self.chi_square_p:.4f}"
-        )
+        described = [f"{TEST_LABELS[name]} p={value:.4f}" for name, value in self.as_dict().items()]
+        return ", ".join(described) or "no balance tests"
 
 
 def compare_groups(
@@ -48,14 +73,29 @@ def compare_groups(
     Each group needs at least two ages. Degenerate cases get the p-value their data plainly imply: equal
     constant ages give 1, different constant ages 0, and a single sex in both groups gives 1.
     """
-    ages_a, ages_b = np.asarray(ages_a, dtype=np.float64), np.asarray(ages_b, dtype=np.float64)
-    if len(ages_a) < 2 or len(ages_b) < 2:
-        raise ValueError("each group needs at least two ages for the balance tests")
-    return GroupTests(
-        welch_t_p=_welch_p(ages_a, ages_b),
-        mann_whitney_p=float(stats.mannwhitneyu(ages_a, ages_b).pvalue),
-        chi_square_p=_chi_square_p(np.asarray(sexes_a), np.asarray(sexes_b)),
-    )
+    return compare_classes([ages_a, ages_b], [sexes_a, sexes_b])
+
+
+def compare_classes(ages: Sequence[np.ndarray] | None, sexes: Sequence[np.ndarray] | None) -> GroupTests:
+    """Balance tests between two or more groups, one array per group (one entry per image or per subject).
+
+    `ages` None skips the age tests, `sexes` None the sex test. Each group needs at least two ages. As in
+    `compare_groups`, constant ages give 1 when all groups share the value and 0 when they do not.
+    """
+    p_values: dict[str, float] = {}
+    if ages is not None:
+        ages = [np.asarray(group, dtype=np.float64) for group in ages]
+        if len(ages) < 2 or min(len(group) for group in ages) < 2:
+            raise ValueError("each group needs at least two ages for the balance tests")
+        if len(ages) == 2:
+            p_values["welch_t_p"] = _welch_p(*ages)
+            p_values["mann_whitney_p"] = float(stats.mannwhitneyu(*ages).pvalue)
+        else:
+            p_values["anova_p"] = _anova_p(ages)
+            p_values["kruskal_wallis_p"] = _kruskal_wallis_p(ages)
+    if sexes is not None:
+        p_values[SEX_TEST] = _chi_square_p([np.asarray(group) for group in sexes])
+    return GroupTests(**p_values)
 
 
 def worst_p_after_toggle(
@@ -116,11 +156,24 @@ def _welch_p(ages_a: np.ndarray, ages_b: np.ndarray) -> float:
     return float(stats.ttest_ind(ages_a, ages_b, equal_var=False).pvalue)
 
 
-def _chi_square_p(sexes_a: np.ndarray, sexes_b: np.ndarray) -> float:
-    categories = np.unique(np.concatenate([sexes_a, sexes_b]))
+def _anova_p(ages: list[np.ndarray]) -> float:
+    if all(np.ptp(group) == 0 for group in ages):
+        return 1.0 if len({group[0] for group in ages}) == 1 else 0.0
+    return float(stats.f_oneway(*ages).pvalue)
+
+
+def _kruskal_wallis_p(ages: list[np.ndarray]) -> float:
+    if np.ptp(np.concatenate(ages)) == 0:
+        return 1.0
+    return float(stats.kruskal(*ages).pvalue)
+
+
+def _chi_square_p(sexes: list[np.ndarray]) -> float:
+    """Chi-square on the sex x group table; a single sex overall gives 1."""
+    categories = np.unique(np.concatenate(sexes))
     if len(categories) < 2:
         return 1.0
-    table = np.array([[np.sum(sexes_a == c), np.sum(sexes_b == c)] for c in categories])
+    table = np.array([[np.sum(group == c) for group in sexes] for c in categories])
     return float(stats.chi2_contingency(table).pvalue)
 
 

@@ -33,6 +33,7 @@ from pacgan_cli.core.evaluation.registry import (
 from pacgan_cli.core.evaluation.report import report_markdown, sample_figure, settings_data
 from pacgan_cli.core.evaluation.verdict import ASPECTS, VerdictRow, verdict_markdown
 from pacgan_cli.core.io.atomic import ensure_can_write, write_json_atomic, write_text_atomic
+from pacgan_cli.core.io.run_layout import EvaluationLayout
 from pacgan_cli.core.metrics import fidelity
 from pacgan_cli.core.models.checkpoint import DISCRIMINATOR, GENERATOR, LoadedCheckpoint, load_checkpoint
 from pacgan_cli.core.progress import Reporter, SilentReporter
@@ -198,8 +199,8 @@ def generate_and_evaluate(
         if discriminator_path is not None
         else None
     )
-    stack_path = output_directory / "generated" / f"Synthetic{size}x{size}.nii.gz"
-    labels_path = stack_path.parent / "labels_syn.csv"
+    layout = EvaluationLayout(output_directory)
+    stack_path, labels_path = layout.generated_stack(size), layout.generated_labels
     request = GenerationRequest(
         model=generator,
         output=stack_path,
@@ -216,7 +217,7 @@ def generate_and_evaluate(
     return evaluate(
         real,
         fake,
-        output_directory / "evaluation",
+        layout.evaluation_directory,
         train=train,
         discriminator=discriminator,
         options=options,

@@ -29,7 +29,7 @@ from pacgan_cli.core.inference.network import (
     start_on_device,
 )
 from pacgan_cli.core.io.atomic import write_json_atomic
-from pacgan_cli.core.io.intensity import read_unit_stack
+from pacgan_cli.core.io.images import read_unit_images
 from pacgan_cli.core.io.run_layout import RunLayout, calibration_path
 from pacgan_cli.core.io.stage_folder import open_stage_folder
 from pacgan_cli.core.metrics.calibration import (
@@ -110,7 +110,7 @@ def fit_model_temperature(
         description = f"{folder.stack_path(size)}, all listed images"
     else:
         images, labels, description = _validation_fold(_run_folder(request.model, path), size)
-    reference = read_unit_stack(request.reference) if request.reference is not None else None
+    reference = read_unit_images(request.reference) if request.reference is not None else None
     device, reporter = start_on_device(
         settings, checkpoint, reporter or SilentReporter(), "fitting a temperature", note
     )

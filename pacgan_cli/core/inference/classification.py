@@ -28,7 +28,7 @@ from pacgan_cli.core.inference.network import (
     start_on_device,
 )
 from pacgan_cli.core.io.atomic import ensure_can_write, ensure_distinct, write_json_atomic
-from pacgan_cli.core.io.intensity import read_unit_stack
+from pacgan_cli.core.io.images import read_unit_images
 from pacgan_cli.core.io.tables import read_labels, write_predictions
 from pacgan_cli.core.metrics.calibration import tempered_probabilities
 from pacgan_cli.core.metrics.classification import ClassificationReport, classification_report
@@ -45,7 +45,8 @@ BATCH_STATISTIC_MODES = (STATISTIC_AUTO, STATISTIC_PUBLISHED)
 
 @dataclass(frozen=True)
 class ClassificationRequest:
-    """What `pacgan classify` does: class probabilities for the stack `images` from `model` (a checkpoint
+    """What `pacgan classify` does: class probabilities for `images` (a stack, or one 2D image: a NIfTI
+    slice, PNG, TIFF, JPEG or DICOM file) from `model` (a checkpoint
     file or a loaded one, or the run folder of `pacgan train`: its largest stage's best discriminator),
     written to `output` (default `predictions.csv` beside the images); with `labels` also the scores and
     their figures."""
@@ -82,13 +83,13 @@ def classify(
     checkpoint = open_model(request.model, path, DISCRIMINATOR)
     num_classes = checkpoint.architecture.num_classes
     names = resolve_class_names(request.class_names, checkpoint.config, num_classes)
-    images = read_unit_stack(request.images)
+    images = read_unit_images(request.images)
     labels = None
     if request.labels is not None:
         labels = read_labels(
             request.labels, image_count=len(images), num_classes=num_classes, require_subject=False
         )
-    reference = read_unit_stack(request.reference) if request.reference is not None else None
+    reference = read_unit_images(request.reference) if request.reference is not None else None
     device, reporter = start_on_device(
         settings, checkpoint, reporter or SilentReporter(), "classifying", note
     )

@@ -16,7 +16,7 @@ import numpy as np
 
 from pacgan_cli.core.errors import InputError
 from pacgan_cli.core.io.atomic import ensure_can_write
-from pacgan_cli.core.io.nifti import is_nifti_path, nifti_stem, read_stack, write_stack
+from pacgan_cli.core.io.nifti import is_nifti_path, nifti_stem, read_images, read_stack, write_stack
 
 UNIT_RANGE_TOLERANCE = 1e-3  # float rounding of stored stacks and of resizing, nothing more
 
@@ -93,12 +93,13 @@ def scale_stack(
     source: str | os.PathLike[str], output: str | os.PathLike[str], force: bool = False
 ) -> ScaleResult:
     """Write `source` scaled per image to [-1, 1] exactly as the published preprocessing (and `split`) did,
-    so that new scans reach `classify` or `evaluate` as the training images reached the networks."""
+    so that new scans reach `classify` or `evaluate` as the training images reached the networks. A single
+    2D NIfTI image (`[W, H]`) is taken too, and written as a stack of one."""
     source, output = Path(source), Path(output)
     ensure_can_write(output, force=force)
     if output.exists() and output.resolve() == source.resolve():
         raise InputError(f"{output}: is the input stack; write the scaled stack to another file")
-    images = read_stack(source)
+    images = read_images(source)
     scaled = scale_to_unit_range(images, source)
     write_stack(output, scaled, force=force)
     return ScaleResult(

@@ -45,6 +45,36 @@ def read_stack(path: str | os.PathLike[str], expected_size: int | None = None) -
     """
     array = _load_array(path)
     _check_stack_shape(array.shape, path)
+    return _stack_images(array, path, expected_size)
+
+
+def read_images(path: str | os.PathLike[str], expected_size: int | None = None) -> np.ndarray:
+    """`read_stack`, which also takes one 2D image: `[W, H]`, or `[W, H, 1]` (a slice saved as a volume).
+
+    Returns `[N, C, H, W]` float32 with the stack's axis mapping (`image[i, j] = array[j, i]`), so a 2D
+    slice displays as it would inside a stack. A 3D shape with more slices is refused: `[W, H, 3]` could be
+    three grey images or one RGB image, and a longer one is a volume.
+    """
+    array = _load_array(path)
+    shape = list(array.shape)
+    if array.ndim == 2 or (array.ndim == 3 and shape[2] == 1):
+        array = array.reshape(shape[0], shape[1], 1, 1)
+    elif array.ndim == 3 and shape[2] == 3:
+        raise InputError(
+            f"{path}: shape {shape} is ambiguous: three grey images or one RGB image? Save it as a stack, "
+            f"[{shape[0]}, {shape[1]}, 1, 3] for three grey images or [{shape[0]}, {shape[1]}, 3, 1] for one RGB image"
+        )
+    elif array.ndim == 3:
+        raise InputError(
+            f"{path}: shape {shape} is a volume of {shape[2]} slices, not a 2D image; "
+            "take 2D slices of volumes with `pacgan slices`"
+        )
+    _check_stack_shape(array.shape, path)
+    return _stack_images(array, path, expected_size)
+
+
+def _stack_images(array: np.ndarray, path: str | os.PathLike[str], expected_size: int | None) -> np.ndarray:
+    """`[W, H, C, N]` as stored -> `[N, C, H, W]` float32, checked (the published mapping, in one place)."""
     width, height, channels, count = array.shape
     if count == 0:
         raise InputError(f"{path}: the stack holds no images (shape {list(array.shape)})")

@@ -10,6 +10,8 @@ from pathlib import Path
 from pacgan_cli.core.stages import stage_size
 
 SNAPSHOT_TAGS = ("last", "best")
+GENERATED_FOLDER = "generated"
+EVALUATION_FOLDER = "evaluation"
 
 
 def calibration_path(checkpoint: str | os.PathLike[str]) -> Path:
@@ -35,6 +37,17 @@ class RunLayout:
 
     model_directory: Path
     image_directory: Path
+
+    @classmethod
+    def for_training(
+        cls, model_directory: str, image_directory: str, test_mode: bool, output: Path | None = None
+    ) -> RunLayout:
+        """`output` holds everything when given; otherwise the config's directories (published test mode
+        writes to `<dir>_test`, as the published code does)."""
+        if output is not None:
+            return cls(Path(output), Path(output))
+        suffix = "_test" if test_mode else ""
+        return cls(Path(model_directory + suffix), Path(image_directory + suffix))
 
     def model_stage(self, size: int) -> Path:
         return self.model_directory / f"PACGAN_{size}x{size}"
@@ -86,7 +99,12 @@ class RunLayout:
         """TensorBoard's event files (with `tensorboard: true`): `tensorboard --logdir RUN/tensorboard`."""
         return self.model_directory / "tensorboard"
 
-    def sample_grid(self, size: int, kind: str, epoch: int) -> Path:
+    @property
+    def end_of_run(self) -> EvaluationLayout:
+        """The images generated at the end of the run and their evaluation (published GENERATE)."""
+        return EvaluationLayout(self.image_directory)
+
+    def sample_grid_path(self, size: int, kind: str, epoch: int) -> Path:
         """`samples` or `samples_ema` of one epoch: `samples_epoch_0001.png`."""
         return self.image_stage(size) / f"{kind}_epoch_{epoch:04d}.png"
 
@@ -117,6 +135,35 @@ class RunLayout:
             self.summary_path,
             self.progress_path,
             self.tensorboard_path,
+            self.end_of_run.generated_directory,
+            self.end_of_run.evaluation_directory,
         ]
         stages = [*self.model_directory.glob("PACGAN_*x*"), *self.image_directory.glob("PACGAN_*x*")]
         return [path for path in dict.fromkeys([*fixed, *stages]) if path.exists()]
+
+
+@dataclass(frozen=True)
+class EvaluationLayout:
+    """Generated images and their evaluation under one folder: `generated/Synthetic{S}x{S}.nii.gz` with
+    `generated/labels_syn.csv`, and `evaluation/` with report.md (the end of a run, `generate_and_evaluate`)."""
+
+    directory: Path
+
+    @property
+    def generated_directory(self) -> Path:
+        return self.directory / GENERATED_FOLDER
+
+    def generated_stack(self, size: int) -> Path:
+        return self.generated_directory / f"Synthetic{size}x{size}.nii.gz"
+
+    @property
+    def generated_labels(self) -> Path:
+        return self.generated_directory / "labels_syn.csv"
+
+    @property
+    def evaluation_directory(self) -> Path:
+        return self.directory / EVALUATION_FOLDER
+
+    @property
+    def report_path(self) -> Path:
+        return self.evaluation_directory / "report.md"

@@ -4,7 +4,9 @@ the predictions table in the published column layout."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -13,6 +15,10 @@ from pacgan_cli.core.errors import InputError
 from pacgan_cli.core.io.atomic import atomic_path, ensure_can_write
 
 LABEL_COLUMNS = ("ID", "Label", "Subject_ID")
+# Text starting with one of these, after spaces and line breaks, runs as a formula in a spreadsheet
+# (OWASP, CSV injection); so does text starting with a tab.
+FORMULA_SIGNS = ("=", "+", "-", "@")
+NEGATIVE_NUMBER = re.compile(r"-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
 def read_labels(
@@ -108,9 +114,46 @@ def write_predictions(
 def write_csv(
     path: str | os.PathLike[str], table: pd.DataFrame, force: bool = False, index: bool = False
 ) -> Path:
-    """Write a table atomically, refusing to overwrite without `force`."""
+    """Write a table atomically, refusing to overwrite without `force`.
+
+    Text that a spreadsheet would run as a formula (`=cmd|...`, `+1`, `-1+1`, `@SUM(...)`) gets a leading
+    single quote, in cells and column names alike: tables copy users' cells into files people open in a
+    spreadsheet. Numbers, and text that is a plain negative number (`-1.5`), are written as they are.
+    """
     path = Path(path)
     ensure_can_write(path, force=force)
     with atomic_path(path) as temporary:
-        table.to_csv(temporary, index=index)
+        neutralise_formulas(table).to_csv(temporary, index=index)
     return path
+
+
+def neutralise_formulas(table: pd.DataFrame) -> pd.DataFrame:
+    """`table` with every formula-like text cell and column name prefixed by `'` (a copy where any is).
+
+    A carriage return inside text becomes a line feed: pandas quotes a cell with a line feed but not one
+    with a bare carriage return, which readers take for the end of the row (`a\\r=cmd` would start a row
+    with a formula).
+    """
+    safe = table
+    for position in range(table.shape[1]):
+        values = table.iloc[:, position]
+        if pd.api.types.is_numeric_dtype(values):
+            continue
+        if any(_neutral_cell(cell) is not cell for cell in values):
+            if safe is table:
+                safe = table.copy()
+            safe.isetitem(position, values.map(_neutral_cell))
+    if any(_neutral_cell(name) is not name for name in table.columns):
+        safe = safe.set_axis([_neutral_cell(name) for name in table.columns], axis=1)
+    return safe
+
+
+def _neutral_cell(cell: Any) -> Any:
+    """The cell as it is safe to write; the same object when nothing needs changing."""
+    if not isinstance(cell, str):
+        return cell
+    text = cell.replace("\r\n", "\n").replace("\r", "\n") if "\r" in cell else cell
+    lead = text.lstrip()
+    if text.startswith("\t") or (lead.startswith(FORMULA_SIGNS) and not NEGATIVE_NUMBER.fullmatch(lead)):
+        return "'" + text
+    return text

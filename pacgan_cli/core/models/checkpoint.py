@@ -24,54 +24,20 @@ from typing import Any
 import torch
 from torch import nn
 
-from pacgan_cli.core.config import GENERATOR_PADDINGS
 from pacgan_cli.core.errors import InputError
 from pacgan_cli.core.io.atomic import atomic_path
 from pacgan_cli.core.io.limits import CHECKPOINT_BYTES_VARIABLE, check_byte_limit
-from pacgan_cli.core.models.discriminator import Discriminator
+from pacgan_cli.core.models.architecture import (
+    DISCRIMINATOR,
+    GENERATOR,
+    GENERATOR_PADDINGS,
+    NetworkArchitecture,
+)
 from pacgan_cli.core.models.generator import Generator
 from pacgan_cli.core.models.layers import stage_channels
-from pacgan_cli.core.stages import stage_size
 
 FORMAT_VERSION = 1
-GENERATOR = "generator"
-DISCRIMINATOR = "discriminator"
 DIGEST_KEY = "tensor_sha256"
-
-
-@dataclass(frozen=True)
-class NetworkArchitecture:
-    """Everything needed to rebuild a network; `latent_size`/`embedding_size` only matter for generators."""
-
-    base_channels: int
-    factors: tuple[float, ...]
-    image_channels: int
-    num_classes: int
-    latent_size: int = 512
-    embedding_size: int = 3
-    generator_padding: str = "zeros"  # not in the weights: stored by us, zeros for published files
-
-    @property
-    def num_stages(self) -> int:
-        return len(self.factors)
-
-    @property
-    def max_size(self) -> int:
-        return stage_size(self.num_stages - 1)
-
-    def build(self, kind: str) -> nn.Module:
-        """A freshly initialised network of this shape."""
-        if kind == GENERATOR:
-            return Generator(
-                self.latent_size,
-                self.embedding_size,
-                self.num_classes,
-                self.image_channels,
-                self.base_channels,
-                list(self.factors),
-                self.generator_padding,
-            )
-        return Discriminator(self.image_channels, self.base_channels, list(self.factors), self.num_classes)
 
 
 @dataclass

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import torch
 
-from pacgan_cli.core.config import TrainingConfig
+from pacgan_cli.core.config import AugmentationSettings
 from pacgan_cli.core.training.distributed import Ranks, Shard
 
 TRANSFORM_ORDER = ("brightness", "saturation", "contrast", "translation", "cutout")
@@ -48,14 +48,14 @@ class Augmentation:
     step: float = 0.05
 
     @classmethod
-    def from_config(cls, config: TrainingConfig) -> Augmentation:
+    def from_settings(cls, settings: AugmentationSettings) -> Augmentation:
         """diffaugment always transforms (p = 1); ada starts at p = 0."""
         return cls(
-            mode=config.augment,
-            transforms=tuple(config.augment_transforms),
-            probability=1.0 if config.augment == "diffaugment" else 0.0,
-            target=config.ada_target,
-            step=config.ada_step,
+            mode=settings.mode,
+            transforms=settings.transforms,
+            probability=1.0 if settings.mode == "diffaugment" else 0.0,
+            target=settings.ada_target,
+            step=settings.ada_step,
         )
 
     @property

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +88,10 @@ class NetworkSnapshot:
     def with_statistic(self, statistic: float) -> NetworkSnapshot:
         return replace(self, batch_statistic=statistic)
 
+    def to_data(self) -> dict[str, Any]:
+        """Its fields as a dict of plain data and tensors (for a resume checkpoint)."""
+        return {item.name: getattr(self, item.name) for item in fields(self)}
+
 
 def build_networks(
     config: TrainingConfig, devices: list[torch.device], ranks: Ranks | None = None
@@ -98,15 +102,7 @@ def build_networks(
     minibatch-stddev layer sees one GPU's share of the batch.
     """
     device = devices[0]
-    architecture = NetworkArchitecture(
-        base_channels=config.in_channels,
-        factors=tuple(config.factors),
-        image_channels=config.image_channels,
-        num_classes=config.class_size,
-        latent_size=config.z_dim,
-        embedding_size=config.embedding_dim,
-        generator_padding=config.generator_padding,
-    )
+    architecture = config.architecture
     generator = architecture.build(GENERATOR).to(device)
     discriminator = architecture.build(DISCRIMINATOR).to(device)
     betas = (config.adam_betas[0], config.adam_betas[1])
@@ -127,7 +123,7 @@ def build_networks(
         penalty_module=critic_module,
         precision=config.precision,
         ranks=ranks or Ranks(device=device),
-        augmentation=Augmentation.from_config(config),
+        augmentation=Augmentation.from_settings(config.augmentation),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -13,6 +13,9 @@ import torch
 from pacgan_cli.core.metrics.classification import one_vs_rest_auc
 from pacgan_cli.core.training.distributed import Ranks
 from pacgan_cli.core.training.networks import Networks
+
+if TYPE_CHECKING:
+    from pacgan_cli.core.training.state import StagePlan, StageState
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,22 @@ class EpochTotals:
         sums.update({name: torch.zeros((), device=device) for name in names})
         return cls(sums, batches, [], [], [])
 
+    def add(
+        self,
+        terms: dict[str, torch.Tensor],
+        real_logits: torch.Tensor,
+        fake_logits: torch.Tensor,
+        labels: torch.Tensor,
+        share: float,
+    ) -> None:
+        """One batch's loss terms (weighted by this process's share of the batch) and logits. The sums stay
+        on the device: no host synchronisation inside the epoch."""
+        for name, value in terms.items():
+            self.sums[name] += value.detach() * share
+        self.real_logits.append(real_logits.detach())
+        self.fake_logits.append(fake_logits.detach())
+        self.labels.append(labels)
+
     def combined(self, ranks: Ranks) -> EpochTotals:
         """Every rank's sums and logits so far, on every rank (these totals themselves in one process)."""
         if not ranks.active:
@@ -43,25 +62,18 @@ class EpochTotals:
 
 
 def epoch_record(
-    stage: int,
-    size: int,
-    epoch: int,
-    epochs: int,
-    alpha: float,
-    totals: EpochTotals,
-    seconds: float,
-    images: int,
+    plan: StagePlan, state: StageState, totals: EpochTotals, seconds: float, images: int
 ) -> dict[str, Any]:
     """One `metrics.jsonl` line: mean loss terms, training AUCs of the auxiliary head, speed."""
     labels = torch.cat(totals.labels).cpu().numpy()
     record: dict[str, Any] = {
         "event": "epoch",
-        "stage": stage,
-        "size": size,
-        "epoch": epoch,
-        "epochs": epochs,
+        "stage": plan.stage,
+        "size": plan.size,
+        "epoch": state.epoch,
+        "epochs": plan.epochs,
+        "alpha": state.alpha,
     }
-    record["alpha"] = alpha
     record.update({name: float(total) / totals.batches for name, total in totals.sums.items()})
     for kind, logits in (("real", totals.real_logits), ("fake", totals.fake_logits)):
         probabilities = torch.softmax(torch.cat(logits).float(), dim=1).cpu().numpy()

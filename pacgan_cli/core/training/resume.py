@@ -9,9 +9,8 @@ import random
 import signal
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,39 +23,15 @@ from pacgan_cli.core.io.atomic import atomic_path
 from pacgan_cli.core.io.run_layout import RunLayout
 from pacgan_cli.core.models.checkpoint import check_tensor_file_size, tensor_digest
 from pacgan_cli.core.stages import stage_size
-from pacgan_cli.core.training import records
-from pacgan_cli.core.training.networks import Networks, NetworkSnapshot, take_snapshot
+from pacgan_cli.core.training.networks import Networks, take_snapshot
 from pacgan_cli.core.training.records import EpochTotals
 
-if TYPE_CHECKING:  # the folder writes the file this module's saver fills
-    from pacgan_cli.core.training.run_folder import RunFolder
+if TYPE_CHECKING:  # the run's folder writes what the saver gathers
+    from pacgan_cli.core.training.state import RunContext, StageState
 
 PROGRESS_FORMAT = 1
 PROGRESS_DIGEST_KEY = "sha256"
 SIGNAL_EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
-
-
-@dataclass
-class StageProgress:
-    """A stage stopped between two batches: the epoch in progress (1-based) and how many of its batches
-    are done (`next_batch` == batches means the epoch's end-of-epoch work is still to do).
-
-    `permutation` is that epoch's data order (None before it is drawn); `metrics_lines` is how many lines
-    `metrics.jsonl` held, so that lines written after the checkpoint are dropped on resume.
-    """
-
-    stage: int
-    epoch: int
-    next_batch: int
-    alpha: float
-    permutation: torch.Tensor | None
-    totals: EpochTotals
-    epoch_seconds: float
-    networks: NetworkSnapshot
-    best: NetworkSnapshot | None
-    epoch_records: list[dict[str, Any]]
-    metrics_lines: int
-    random_states: dict[str, Any]
 
 
 def capture_random_states(order: torch.Generator) -> dict[str, Any]:
@@ -80,62 +55,6 @@ def restore_random_states(states: dict[str, Any], order: torch.Generator) -> Non
     version, internal, gauss = states["python"]
     random.setstate((version, tuple(internal), gauss))
     order.set_state(states["order"])
-
-
-def progress_to_data(progress: StageProgress) -> dict[str, Any]:
-    """Plain data and tensors only, so that the file loads with `weights_only=True`."""
-    totals = progress.totals
-    return {
-        "format": PROGRESS_FORMAT,
-        "stage": progress.stage,
-        "epoch": progress.epoch,
-        "next_batch": progress.next_batch,
-        "alpha": progress.alpha,
-        "permutation": progress.permutation,
-        "epoch_seconds": progress.epoch_seconds,
-        "epoch_records": progress.epoch_records,
-        "metrics_lines": progress.metrics_lines,
-        "random_states": progress.random_states,
-        "totals": {
-            "sums": {name: value.cpu() for name, value in totals.sums.items()},
-            "batches": totals.batches,
-            "real_logits": [t.cpu() for t in totals.real_logits],
-            "fake_logits": [t.cpu() for t in totals.fake_logits],
-            "labels": [t.cpu() for t in totals.labels],
-        },
-        "networks": _snapshot_to_data(progress.networks),
-        "best": _snapshot_to_data(progress.best) if progress.best is not None else None,
-    }
-
-
-def progress_from_data(data: dict[str, Any], device: torch.device) -> StageProgress:
-    totals = data["totals"]
-    sums: defaultdict[str, torch.Tensor] = defaultdict(lambda: torch.zeros((), device=device))
-    sums.update({name: value.to(device) for name, value in totals["sums"].items()})
-    return StageProgress(
-        stage=int(data["stage"]),
-        epoch=int(data["epoch"]),
-        next_batch=int(data["next_batch"]),
-        alpha=float(data["alpha"]),
-        permutation=data["permutation"],
-        totals=EpochTotals(
-            sums,
-            int(totals["batches"]),
-            [t.to(device) for t in totals["real_logits"]],
-            [t.to(device) for t in totals["fake_logits"]],
-            [t.to(device) for t in totals["labels"]],
-        ),
-        epoch_seconds=float(data["epoch_seconds"]),
-        networks=NetworkSnapshot(**data["networks"]),
-        best=NetworkSnapshot(**data["best"]) if data["best"] is not None else None,
-        epoch_records=list(data["epoch_records"]),
-        metrics_lines=int(data["metrics_lines"]),
-        random_states=data["random_states"],
-    )
-
-
-def _snapshot_to_data(snapshot: NetworkSnapshot) -> dict[str, Any]:
-    return {field.name: getattr(snapshot, field.name) for field in fields(snapshot)}
 
 
 class StopRequest:
@@ -175,61 +94,34 @@ def stop_on_signals() -> Iterator[StopRequest]:
 
 
 class ProgressSaver:
-    """Writes resume checkpoints of one stage and knows when the next one is due by time."""
+    """Writes a stage's resume checkpoints and knows when the next one is due by time."""
 
-    def __init__(
-        self,
-        config: TrainingConfig,
-        folder: RunFolder,
-        networks: Networks,
-        stage: int,
-        order: torch.Generator,
-    ) -> None:
-        self.config, self.folder, self.networks, self.stage, self.order = (
-            config,
-            folder,
-            networks,
-            stage,
-            order,
-        )
+    def __init__(self, run: RunContext, networks: Networks, stage: int, order: torch.Generator) -> None:
+        self.run, self.networks, self.stage, self.order = run, networks, stage, order
         self.last = time.monotonic()
 
     def due_by_time(self) -> bool:
-        return time.monotonic() - self.last >= 60 * self.config.checkpoint_every_minutes
+        return time.monotonic() - self.last >= 60 * self.run.config.checkpoint_every_minutes
 
-    def save(
-        self,
-        epoch: int,
-        next_batch: int,
-        permutation: torch.Tensor | None,
-        totals: records.EpochTotals | None,
-        epoch_seconds: float,
-        alpha: float,
-        best: NetworkSnapshot | None,
-        epoch_records: list[dict[str, Any]],
-    ) -> None:
-        if totals is not None:
-            stop_if_diverged(totals, self.stage, epoch, self.config)
-        empty = records.EpochTotals({}, 0, [], [], [])
-        progress = StageProgress(
-            stage=self.stage,
-            epoch=epoch,
-            next_batch=next_batch,
-            alpha=alpha,
-            permutation=permutation,
-            totals=totals if totals is not None else empty,
-            epoch_seconds=epoch_seconds,
-            networks=take_snapshot(self.networks, epoch, alpha),
-            best=best,
-            epoch_records=epoch_records,
-            metrics_lines=self.folder.metrics_lines,
-            random_states=capture_random_states(self.order),
-        )
-        self.folder.save_progress(progress_to_data(progress))
+    def save(self, state: StageState) -> None:
+        """Everything needed to continue from `state` bit for bit: the state itself (with every rank's loss
+        sums and logits so far), both networks and their optimisers, and every random state."""
+        if state.totals is not None:
+            state = replace(state, totals=state.totals.combined(self.run.ranks))
+            stop_if_diverged(state.totals, self.stage, state.epoch, self.run.config)
+        data = {
+            "format": PROGRESS_FORMAT,
+            "stage": self.stage,
+            **state.to_data(),
+            "networks": take_snapshot(self.networks, state.epoch, state.alpha).to_data(),
+            "metrics_lines": self.run.folder.metrics_lines,
+            "random_states": capture_random_states(self.order),
+        }
+        self.run.folder.save_progress(data)
         self.last = time.monotonic()
 
 
-def stop_if_diverged(totals: records.EpochTotals, stage: int, epoch: int, config: TrainingConfig) -> None:
+def stop_if_diverged(totals: EpochTotals, stage: int, epoch: int, config: TrainingConfig) -> None:
     """A non-finite loss ends the run before anything of this epoch is saved (one host read)."""
     for term, value in totals.sums.items():
         if not bool(torch.isfinite(value)):
@@ -269,7 +161,7 @@ def resume_point(config: TrainingConfig, layout: RunLayout, resuming: bool) -> R
         )
     if finished[-1] + 1 < config.num_stages:
         return ResumePoint(finished[-1] + 1)
-    if config.generate and not (layout.image_directory / "evaluation" / "report.md").is_file():
+    if config.generate and not layout.end_of_run.report_path.is_file():
         return ResumePoint(config.num_stages)
     raise InputError(
         f"{layout.model_directory}: every stage is already trained; use --start-size to train a stage again"

@@ -12,14 +12,13 @@ import os
 import shutil
 import socket
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 
 from pacgan_cli.core import figures
 from pacgan_cli.core.config import TrainingConfig, config_to_yaml
-from pacgan_cli.core.errors import InputError, OutputExistsError, PacganError
+from pacgan_cli.core.errors import OutputExistsError, PacganError
 from pacgan_cli.core.io.atomic import (
     json_ready,
     remove_partial_files,
@@ -28,7 +27,6 @@ from pacgan_cli.core.io.atomic import (
 )
 from pacgan_cli.core.io.run_layout import RunLayout
 from pacgan_cli.core.metrics.classification import ClassificationReport
-from pacgan_cli.core.models.checkpoint import read_checkpoint_file
 from pacgan_cli.core.progress import Reporter
 from pacgan_cli.core.stages import stage_size
 from pacgan_cli.core.training.networks import (
@@ -39,37 +37,6 @@ from pacgan_cli.core.training.networks import (
 from pacgan_cli.core.training.resume import ResumePoint, write_progress_file
 
 Method = TypeVar("Method", bound=Callable[..., Any])
-
-
-def training_mode(config: TrainingConfig) -> str:
-    """validate (hold out a fold, keep each stage's best epoch), test (train on all, score the test set) or train."""
-    if config.validate:
-        return "validate"
-    return "test" if config.testing else "train"
-
-
-def run_layout(config: TrainingConfig, output: Path | None) -> RunLayout:
-    """`output` holds everything when given; otherwise the config's directories (published test mode
-    writes to `<dir>_test`, as the published code does)."""
-    if output is not None:
-        return RunLayout(Path(output), Path(output))
-    suffix = "_test" if training_mode(config) == "test" else ""
-    return RunLayout(Path(config.model_directory + suffix), Path(config.image_directory + suffix))
-
-
-def best_epochs(config: TrainingConfig) -> list[int]:
-    """Each stage's best epoch count, read from the validation run (test mode with test_using_best_model)."""
-    source = RunLayout(Path(config.best_epochs_from or config.model_directory), Path())
-    epochs = []
-    for stage in range(config.num_stages):
-        path = source.checkpoint(stage_size(stage), "generator", "best")
-        if not path.is_file():
-            raise InputError(
-                f"{path}: not found; test mode with test_using_best_model reads each stage's best epoch from the "
-                "validation run (set best_epochs_from, or test_using_best_model: false)"
-            )
-        epochs.append(max(1, int(read_checkpoint_file(path).get("epoch", 1))))
-    return epochs
 
 
 def _written(empty: Callable[[], Any] | None = None) -> Callable[[Method], Method]:
@@ -170,7 +137,7 @@ class RunFolder:
         self, images: np.ndarray, classes: int, size: int, kind: str, epoch: int, title: str
     ) -> None:
         """A per-class grid of `kind` (samples, samples_ema) as a PNG, and as `{kind}/{S}x{S}` in TensorBoard."""
-        path = self.layout.sample_grid(size, kind, epoch)
+        path = self.layout.sample_grid_path(size, kind, epoch)
         figures.save_sample_grid(images, classes, path, title, self.class_names)
         if self._events is not None:
             grid = figures.sample_grid_pixels(images, classes)
@@ -315,10 +282,12 @@ class _LoggedReporter:
         self.reporter.stage_started(name, total, **info)
 
     def advance(self, steps: int = 1, **info: Any) -> None:
-        if info.get("epoch_done"):
-            losses = "  ".join(f"{key} {info[key]:+.4f}" for key in ("d_loss", "g_loss") if key in info)
-            self.folder.log(f"{self.stage}: epoch {info.get('epoch')}/{info.get('epochs')} done  {losses}")
         self.reporter.advance(steps, **info)
+
+    def epoch_finished(self, epoch: int, epochs: int, **values: Any) -> None:
+        losses = "  ".join(f"{key} {value:+.4f}" for key, value in values.items())
+        self.folder.log(f"{self.stage}: epoch {epoch}/{epochs} done  {losses}")
+        self.reporter.epoch_finished(epoch, epochs, **values)
 
     def stage_finished(self, **info: Any) -> None:
         self.folder.log(f"{self.stage}: finished")

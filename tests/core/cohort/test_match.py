@@ -198,3 +198,24 @@ def test_match_table_checks_its_outputs_before_reading_the_table(tmp_path: Path)
     with pytest.raises(InputError, match=r"missing\.csv"):
         match_table(tmp_path / "missing.csv", tmp_path / "matched.csv", force=True)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["matched_report.json"]
+
+
+def test_a_table_without_sex_is_matched_on_age_alone_and_says_so() -> None:
+    table = make_cohort(subjects=120, age_gap=4.0, seed=5).drop(columns="Sex")
+    report = match_cohort(table, MatchOptions(restarts=1))
+    assert report.reached and report.before.worst < 0.05
+    assert report.after.chi_square_p is None and list(report.after.as_dict()) == [
+        "welch_t_p",
+        "mann_whitney_p",
+    ]
+    assert report.skipped_tests == {"sex": "the table has no column 'Sex'"}
+    assert "matched on age alone: no sex test (the table has no column 'Sex')" in report.summary_lines()
+    assert report.as_dict()["skipped_tests"] == {"sex": "the table has no column 'Sex'"}
+    a, b = report.matched[report.matched.Group == "AD"], report.matched[report.matched.Group == "CN"]
+    assert compare_groups(a.Age, b.Age, np.zeros(len(a)), np.zeros(len(b))).passes(0.05)
+
+
+def test_a_table_without_ages_points_to_split_without_matching() -> None:
+    with pytest.raises(InputError, match=r"matching needs ages.*`pacgan split --no-match`") as error:
+        match_cohort(make_cohort(subjects=20).drop(columns="Age"))
+    assert "\n" not in str(error.value)

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from pacgan_cli.core.cohort.pyramid import resize_stack
 from pacgan_cli.core.cohort.split import SplitOptions, split_cohort
+from pacgan_cli.core.cohort.stats import GroupTests
 from pacgan_cli.core.errors import ConfigError, InputError, OutputExistsError
 from pacgan_cli.core.io.intensity import scale_to_unit_range
 from pacgan_cli.core.io.nifti import read_stack, write_stack
@@ -170,3 +171,142 @@ def test_bad_tables_are_refused_and_nothing_is_written(tmp_path: Path, change, m
 def test_bad_options_are_config_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="folds"):
         split_cohort(tmp_path / "s.nii.gz", make_cohort(20), tmp_path / "out", SplitOptions(folds=1))
+
+
+def three_class_cohort(subjects: int, seed: int, age_gap: float = 0.0) -> pd.DataFrame:
+    """make_cohort with the subjects dealt round-robin into the groups b, a, c."""
+    table = make_cohort(subjects=subjects, age_gap=age_gap, seed=seed)
+    subject_number = table.Subject_ID.str[1:].astype(int)
+    return table.assign(Group=np.array(["b", "a", "c"])[subject_number % 3])
+
+
+def assert_subjects_apart_and_classes_in_share(out: Path, table: pd.DataFrame, folds: int = 5) -> None:
+    train, test = read_part(out / "train"), read_part(out / "test")
+    assert not set(train.Subject_ID) & set(test.Subject_ID)
+    assert len(train) + len(test) == len(table)
+    subject_groups = table.groupby("Subject_ID").Group.first()
+    test_groups = subject_groups.loc[sorted(set(test.Subject_ID))]
+    for group, count in subject_groups.value_counts().items():
+        in_test = (test_groups == group).sum()
+        assert in_test >= 1 and abs(in_test - count / folds) <= 1
+
+
+def test_no_match_splits_by_subject_and_class_without_any_test(tmp_path: Path) -> None:
+    table = make_cohort(subjects=40, age_gap=25.0, seed=2)  # no split of these could be age-matched
+    stack, _ = write_inputs(tmp_path, table, size=4)
+    report = split_cohort(stack, table, tmp_path / "out", SplitOptions(matching=False))
+    assert report.reached and report.candidate == 1
+    assert all(part.tests == GroupTests() for part in report.parts.values())
+    saved = json.loads((tmp_path / "out" / "split_report.json").read_text())
+    assert saved["balance_tests"] == {"ran": [], "skipped": {"age": "--no-match", "sex": "--no-match"}}
+    assert saved["parts"]["test"]["tests"] == {}
+    text = (tmp_path / "out" / "split_report.txt").read_text()
+    assert "balance tests: none (age and sex tests skipped: --no-match)" in text
+    assert "p >= " not in text
+    assert not (tmp_path / "out" / "split_ages.png").exists()
+    assert_subjects_apart_and_classes_in_share(tmp_path / "out", table)
+
+
+@pytest.mark.parametrize(
+    ("missing", "ran", "figure"),
+    [("Sex", ["welch_t_p", "mann_whitney_p"], True), ("Age", ["chi_square_p"], False)],
+)
+def test_a_table_without_age_or_sex_is_matched_on_what_it_has(
+    tmp_path: Path, missing: str, ran: list[str], figure: bool
+) -> None:
+    table = make_cohort(subjects=40, age_gap=0.0, seed=5).drop(columns=missing)
+    stack, _ = write_inputs(tmp_path, table, size=4)
+    report = split_cohort(stack, table, tmp_path / "out", SplitOptions(seed=1))
+    assert report.reached
+    saved = json.loads((tmp_path / "out" / "split_report.json").read_text())
+    assert saved["balance_tests"]["ran"] == ran
+    assert saved["balance_tests"]["skipped"] == {missing.lower(): f"the table has no column '{missing}'"}
+    assert all(list(part["tests"]) == ran for part in saved["parts"].values())
+    assert f"skipped: the table has no column '{missing}'" in report.summary_lines()[1]
+    assert (tmp_path / "out" / "split_ages.png").exists() == figure
+    assert_subjects_apart_and_classes_in_share(tmp_path / "out", table)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_three_classes_are_stratified_labelled_in_sorted_order_and_tested_as_three_groups(
+    tmp_path: Path, seed: int
+) -> None:
+    table = three_class_cohort(subjects=45, seed=seed)
+    stack, _ = write_inputs(tmp_path, table, size=4)
+    report = split_cohort(stack, table, tmp_path / "out", SplitOptions(seed=seed))
+    assert report.classes.names == ("a", "b", "c") and report.reached
+    out = tmp_path / "out"
+    assert_subjects_apart_and_classes_in_share(out, table)
+    for part in ("train", "test"):
+        labels = read_labels(out / part / "labels.csv", num_classes=3)
+        source = pd.read_csv(out / part / "source.csv")
+        classes = pd.read_csv(out / part / "classes.csv")
+        assert classes.to_dict("list") == {"Label": [0, 1, 2], "Class": ["a", "b", "c"]}
+        assert list(labels.Label) == list(
+            source.Group.map(dict(zip(classes.Class, classes.Label, strict=True)))
+        )
+    saved = json.loads((out / "split_report.json").read_text())
+    assert saved["labels"] == {"a": 0, "b": 1, "c": 2} and saved["classes"] == ["a", "b", "c"]
+    assert list(saved["parts"]["test"]["tests"]) == ["anova_p", "kruskal_wallis_p", "chi_square_p"]
+    assert min(saved["parts"]["test"]["tests"].values()) >= 0.05
+    lines = report.summary_lines()
+    assert (
+        lines[0]
+        == "classes: 0 = a, 1 = b, 2 = c (every group in the table, sorted; set the order with --classes)"
+    )
+    assert "for training, set class_size: 3 and class_names: [a, b, c]" in lines
+
+
+def test_a_three_class_age_gap_is_caught_by_the_k_group_tests(tmp_path: Path) -> None:
+    table = three_class_cohort(subjects=45, seed=3)
+    table["Age"] += table.Group.map({"a": 0.0, "b": 0.0, "c": 15.0})
+    stack, _ = write_inputs(tmp_path, table, size=4)
+    report = split_cohort(stack, table, tmp_path / "out", SplitOptions(attempts=2))
+    assert not report.reached and report.balanced and not report.tests_pass
+    assert report.parts["train"].tests.anova_p < 0.05
+
+
+def test_number_groups_keep_their_numbers_as_labels(tmp_path: Path) -> None:
+    table = make_cohort(subjects=30, age_gap=0.0, seed=6)
+    table["Group"] = (table.Group == "AD").astype(int)
+    stack, _ = write_inputs(tmp_path, table, size=4)
+    report = split_cohort(stack, table, tmp_path / "out", SplitOptions(threshold=0.0))
+    assert report.classes.names == ("0", "1")
+    for part in ("train", "test"):
+        source = pd.read_csv(tmp_path / "out" / part / "source.csv")
+        assert list(read_part(tmp_path / "out" / part).Label) == list(source.Group)
+
+
+def test_classes_given_choose_and_order_the_groups_and_leave_the_rest_out(tmp_path: Path) -> None:
+    table = three_class_cohort(subjects=45, seed=4)
+    stack, _ = write_inputs(tmp_path, table, size=4)
+    report = split_cohort(stack, table, tmp_path / "out", SplitOptions(classes=("c", "a"), threshold=0.0))
+    assert report.classes.names == ("c", "a")
+    assert report.ignored_rows == {"b": int((table.Group == "b").sum())}
+    train = pd.read_csv(tmp_path / "out" / "train" / "source.csv")
+    assert set(train.Group) == {"a", "c"}
+    assert list(read_part(tmp_path / "out" / "train").Label) == list((train.Group == "a").astype(int))
+
+
+def test_a_class_too_small_for_both_parts_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    table = three_class_cohort(subjects=30, seed=1)
+    few = table.Subject_ID.isin(sorted(set(table.Subject_ID[table.Group == "c"]))[3:])
+    table = table[~few].reset_index(drop=True).assign(Image_Index=lambda t: range(len(t)))
+    stack, _ = write_inputs(tmp_path, table, size=4)
+    with pytest.raises(
+        InputError, match="class 'c' has 3 subjects; a 5-fold holdout needs at least 5"
+    ) as error:
+        split_cohort(stack, table, tmp_path / "out")
+    assert "\n" not in str(error.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_force_without_ages_leaves_no_earlier_age_figure(split_result, tmp_path: Path) -> None:
+    out, table, _, _ = split_result
+    stack = out.parent / "all_slices.nii.gz"
+    split_cohort(stack, table, tmp_path / "out", SplitOptions(seed=7))
+    assert (tmp_path / "out" / "split_ages.png").exists()
+    with pytest.raises(OutputExistsError, match="--force"):
+        split_cohort(stack, table, tmp_path / "out", SplitOptions(matching=False))
+    split_cohort(stack, table, tmp_path / "out", SplitOptions(matching=False), force=True)
+    assert not (tmp_path / "out" / "split_ages.png").exists()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from pacgan_cli.core.cohort.stats import compare_groups, worst_p_after_toggle
+from pacgan_cli.core.cohort.stats import compare_classes, compare_groups, worst_p_after_toggle
 
 
 def test_compare_groups_is_welch_mann_whitney_and_yates_chi_square() -> None:
@@ -62,3 +62,49 @@ def test_toggle_scores_are_nan_where_a_group_would_shrink_below_two() -> None:
     scores = worst_p_after_toggle(ages, in_b, np.zeros(5, dtype=int), np.arange(5), 5, np.ones(5, dtype=bool))
     assert np.isnan(scores[:2]).all()
     assert not np.isnan(scores[2:]).any()
+
+
+def test_compare_classes_of_three_groups_is_anova_kruskal_wallis_and_chi_square() -> None:
+    rng = np.random.default_rng(1)
+    ages = [rng.normal(74, 5, 30), rng.normal(72, 8, 25), rng.normal(76, 6, 20)]
+    sexes = [np.array(["F"] * 10 + ["M"] * 20), np.array(["F"] * 15 + ["M"] * 10), np.array(["F", "M"] * 10)]
+    tests = compare_classes(ages, sexes)
+    assert tests.anova_p == pytest.approx(stats.f_oneway(*ages).pvalue)
+    assert tests.kruskal_wallis_p == pytest.approx(stats.kruskal(*ages).pvalue)
+    table = np.array([[10, 15, 10], [20, 10, 10]])
+    assert tests.chi_square_p == pytest.approx(stats.chi2_contingency(table).pvalue)
+    assert tests.welch_t_p is None and tests.mann_whitney_p is None
+    assert list(tests.as_dict()) == ["anova_p", "kruskal_wallis_p", "chi_square_p"]
+    assert tests.describe().startswith("age one-way ANOVA p=")
+
+
+def test_compare_classes_of_two_groups_is_compare_groups() -> None:
+    rng = np.random.default_rng(2)
+    ages, sexes = (
+        [rng.normal(70, 5, 12), rng.normal(71, 5, 9)],
+        [rng.choice(["F", "M"], 12), rng.choice(["F", "M"], 9)],
+    )
+    assert compare_classes(ages, sexes) == compare_groups(ages[0], ages[1], sexes[0], sexes[1])
+
+
+def test_tests_without_a_column_do_not_run_and_do_not_count() -> None:
+    ages = [np.array([60.0, 61.0]), np.array([80.0, 81.0]), np.array([70.0, 72.0])]
+    sexes = [np.array(["F", "M"])] * 3
+    sex_only = compare_classes(None, sexes)
+    assert sex_only.as_dict() == {"chi_square_p": 1.0}
+    assert sex_only.describe() == "sex chi-square p=1.0000"
+    age_only = compare_classes(ages, None)
+    assert age_only.chi_square_p is None and age_only.worst == min(
+        age_only.anova_p, age_only.kruskal_wallis_p
+    )
+    nothing = compare_classes(None, None)
+    assert nothing.worst == 1.0 and nothing.passes(0.05) and nothing.describe() == "no balance tests"
+
+
+def test_compare_classes_degenerate_ages() -> None:
+    same = [np.array([70.0, 70.0])] * 3
+    assert compare_classes(same, None).as_dict() == {"anova_p": 1.0, "kruskal_wallis_p": 1.0}
+    apart = [np.array([60.0, 60.0]), np.array([70.0, 70.0]), np.array([80.0, 80.0])]
+    assert compare_classes(apart, None).anova_p == 0.0
+    with pytest.raises(ValueError, match="two ages"):
+        compare_classes([np.array([60.0, 61.0]), np.array([70.0]), np.array([80.0, 81.0])], None)

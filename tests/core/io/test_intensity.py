@@ -69,3 +69,13 @@ def test_scaling_refuses_negative_values_and_its_own_input(tmp_path: Path) -> No
     with pytest.raises(InputError, match="is the input stack"):
         scale_stack(tmp_path / "scaled.nii.gz", tmp_path / "scaled.nii.gz", force=True)
     assert not (tmp_path / "again.nii.gz").exists()
+
+
+def test_a_single_2d_nifti_image_is_scaled_into_a_stack_of_one(tmp_path: Path) -> None:
+    nib.save(
+        nib.Nifti1Image(np.array([[0.0, 50.0], [100.0, 25.0]], np.float32), np.eye(4)), tmp_path / "a.nii"
+    )
+    result = scale_stack(tmp_path / "a.nii", tmp_path / "a_scaled.nii.gz")
+    scaled = read_stack(result.output)
+    assert scaled.shape == (1, 1, 2, 2)
+    np.testing.assert_allclose(scaled[0, 0], [[-1.0, 1.0], [0.0, -0.5]])  # image[i, j] = array[j, i]

@@ -181,7 +181,12 @@ def test_the_critic_and_its_gradient_penalty_see_the_augmented_images(
     monkeypatch.setattr(augment, "apply_transforms", spy_apply)
     real = torch.rand(8, 1, 16, 16) * 2 - 1
     critic_step(
-        networks_for(augment="diffaugment"), real, torch.arange(8) % 2, 0.5, 2, config(augment="diffaugment")
+        networks_for(augment="diffaugment"),
+        real,
+        torch.arange(8) % 2,
+        0.5,
+        2,
+        config(augment="diffaugment").loss_weights,
     )
     assert len(augmented) == 2 and not torch.equal(augmented[0], real)
     assert all(torch.equal(a, b) for a, b in zip(penalty_inputs, augmented, strict=True))
@@ -190,7 +195,7 @@ def test_the_critic_and_its_gradient_penalty_see_the_augmented_images(
 def test_the_generator_learns_through_the_augmentation() -> None:
     networks = networks_for(augment="diffaugment")
     before = [p.detach().clone() for p in networks.generator.parameters()]
-    terms = generator_step(networks, torch.arange(8) % 2, 0.5, 2, config(augment="diffaugment"))
+    terms = generator_step(networks, torch.arange(8) % 2, 0.5, 2, config(augment="diffaugment").loss_weights)
     assert torch.isfinite(terms["g_loss"])
     after = list(networks.generator.parameters())
     assert any(not torch.equal(a, b) for a, b in zip(before, after, strict=True))
@@ -203,7 +208,7 @@ def test_augment_none_is_the_unaugmented_step_bit_for_bit() -> None:
     real, labels = torch.rand(8, 1, 16, 16) * 2 - 1, torch.arange(8) % 2
     for step in range(3):
         torch.manual_seed(20 + step)
-        terms, _, _ = critic_step(ours, real, labels, 0.4, 2, settings)
+        terms, _, _ = critic_step(ours, real, labels, 0.4, 2, settings.loss_weights)
         state = torch.get_rng_state()
         torch.manual_seed(20 + step)
         expected = reference_critic_step(reference, real, labels, 0.4, 2, settings, batched=True)
@@ -224,7 +229,7 @@ def test_augmented_steps_log_the_signal_and_stay_finite_at_4x4() -> None:
     torch.manual_seed(4)
     real, labels = torch.rand(8, 1, 4, 4) * 2 - 1, torch.arange(8) % 2
     for _ in range(60):
-        terms, _, _ = critic_step(networks, real, labels, 1e-5, 0, settings)
-        generator_step(networks, labels, 1e-5, 0, settings)
+        terms, _, _ = critic_step(networks, real, labels, 1e-5, 0, settings.loss_weights)
+        generator_step(networks, labels, 1e-5, 0, settings.loss_weights)
         assert all(torch.isfinite(value) for value in terms.values())
     assert -1 <= float(terms["augment_signal"]) <= 1

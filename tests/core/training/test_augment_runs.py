@@ -72,7 +72,7 @@ def test_diffaugment_logs_p_1_and_none_logs_nothing_new(tiny_data: Path, tmp_pat
     )
 
 
-class StopInStage:
+class StopInStage(SilentReporter):
     """Sends this process SIGTERM during the given stage's given batch, as a user's kill would."""
 
     def __init__(self, stage: int, batch: int) -> None:
@@ -85,12 +85,6 @@ class StopInStage:
         self.batches += steps
         if self.stages == self.stage and self.batches == self.batch and steps:
             os.kill(os.getpid(), signal.SIGTERM)
-
-    def stage_finished(self, **info: Any) -> None:
-        pass
-
-    def message(self, text: str) -> None:
-        pass
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM to oneself")

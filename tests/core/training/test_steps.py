@@ -57,8 +57,8 @@ def test_fp32_steps_equal_the_unbatched_steps_on_fixed_weights(stage: int) -> No
     ours, reference = fresh_networks(), fresh_networks()
     for step in range(3):
         torch.manual_seed(10 + step)
-        terms, _, _ = critic_step(ours, real, labels, 0.4, stage, CONFIG)
-        generator_terms = generator_step(ours, labels, 0.4, stage, CONFIG)
+        terms, _, _ = critic_step(ours, real, labels, 0.4, stage, CONFIG.loss_weights)
+        generator_terms = generator_step(ours, labels, 0.4, stage, CONFIG.loss_weights)
         torch.manual_seed(10 + step)
         expected = reference_critic_step(reference, real, labels, 0.4, stage, CONFIG, batched=False)
         expected_generator = unbatched_generator_step(reference, labels, 0.4, stage, CONFIG)
@@ -80,7 +80,7 @@ def test_bf16_steps_run_in_bf16_and_keep_fp32_weights_and_losses() -> None:
     networks.precision = "bf16"
     real = torch.rand(8, 1, 16, 16) * 2 - 1
     labels = torch.arange(8) % 2
-    terms, real_logits, _ = critic_step(networks, real, labels, 0.5, 2, CONFIG)
+    terms, real_logits, _ = critic_step(networks, real, labels, 0.5, 2, CONFIG.loss_weights)
     assert real_logits.dtype == torch.bfloat16  # the forward pass really ran in bf16
     assert all(value.dtype == torch.float32 for value in terms.values())
     assert all(torch.isfinite(value) for value in terms.values())
