@@ -239,7 +239,10 @@ def _render_calibration(data: dict[str, Any]) -> list[str]:
 
 def summary(data: dict[str, Any]) -> list[str]:
     real = data["real"]
-    return [f"classifier on real images: AUC {number(real['auc_macro'])}, accuracy {real['accuracy']:.3f}"]
+    return [
+        f"classifier on real images: AUC {number(real['auc_macro'])}, accuracy {real['accuracy']:.3f}, "
+        f"ECE {real['calibration']['ece']:.3f}"
+    ]
 
 
 def verdict(data: dict[str, Any]) -> list[VerdictRow]:
