@@ -92,6 +92,33 @@ def write_config(path: Path, config: dict[str, object]) -> Path:
     return path
 
 
+def make_run_folder(root: Path, *, validate: bool = True, seed: int = 0) -> Path:
+    """A run folder as `pacgan train` leaves it, as far as `classify --fit-temperature` reads it: config.yaml
+    and the 16x16 stage's best discriminator (random weights, seeded), over `root/data/train` (40 images,
+    20 subjects)."""
+    from pacgan_cli.core.config import config_to_yaml, resolve_config
+    from pacgan_cli.core.models.checkpoint import DISCRIMINATOR, NetworkArchitecture, save_checkpoint
+
+    data = root / "data"
+    write_data_folder(data / "train", 40, 16, seed=1)
+    run = root / "run"
+    (run / "PACGAN_16x16").mkdir(parents=True)
+    config = resolve_config(write_config(root / "config.yaml", tiny_config(data, validate=validate)))
+    (run / "config.yaml").write_text(config_to_yaml(config))
+    architecture = NetworkArchitecture(8, (1.0, 1.0, 1.0), 1, 2, 6, 2)
+    torch.manual_seed(seed)
+    save_checkpoint(
+        run / "PACGAN_16x16" / "discriminator_best.pt",
+        architecture.build(DISCRIMINATOR),
+        architecture,
+        epoch=1,
+        stage=2,
+        alpha=1,
+        batch_statistic=0.4,
+    )
+    return run
+
+
 def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     """Run `pacgan ARGS` in-process through the real entry point; returns (exit code, stdout, stderr)."""
     import sys

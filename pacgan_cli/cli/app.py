@@ -72,7 +72,9 @@ app.command(
     "generate", short_help="Synthetic images per class from a generator.", cls=generate.GenerateCommand
 )(generate.generate_command)
 app.command("classify", short_help="Class probabilities from a discriminator.")(classify.classify_command)
-app.command("evaluate", short_help="FID, KID, SSIM, memorisation, classification.")(evaluate.evaluate_command)
+app.command("evaluate", short_help="Synthetic vs real images: a verdict and every metric.")(
+    evaluate.evaluate_command
+)
 
 
 def main() -> None:

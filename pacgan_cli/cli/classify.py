@@ -16,11 +16,14 @@ from pacgan_cli.cli.options import (
     ThreadsOption,
     class_name_list,
 )
+from pacgan_cli.core.errors import ConfigError
 
 
 def classify_command(
-    images: Path = typer.Argument(
-        ..., help="Image stack (.nii.gz, [W, H, C, N]), or one 2D image (NIfTI, PNG, TIFF, DICOM)."
+    images: Path | None = typer.Argument(
+        None,
+        help="Image stack (.nii.gz, [W, H, C, N]), or one 2D image (NIfTI, PNG, TIFF, DICOM); optional with "
+        "--fit-temperature.",
     ),
     model: Path = typer.Option(
         ...,
@@ -47,6 +50,24 @@ def classify_command(
         help="auto: one fixed statistic (checkpoint's, or from --reference) so each prediction depends on its "
         "image only; published: the whole file as one batch.",
     ),
+    fit_temperature: bool = typer.Option(
+        False,
+        "--fit-temperature",
+        help="Fit a temperature on the run's validation fold (or --calibration-data) and store it beside the "
+        "checkpoint; the probabilities change only with --calibrated.",
+    ),
+    calibration_data: Path | None = typer.Option(
+        None,
+        "--calibration-data",
+        help="With --fit-temperature: a data folder (labels.csv + Real{S}x{S}.nii.gz) of real images the model "
+        "was not trained on, instead of the run's validation fold.",
+    ),
+    calibrated: bool = typer.Option(
+        False,
+        "--calibrated",
+        help="Divide the class scores by the stored temperature before the softmax (default: the published "
+        "softmax, unchanged).",
+    ),
     class_names: list[str] | None = ClassNamesOption,
     batch_size: int = typer.Option(
         64, "--batch-size", help="Images per forward pass; does not change results."
@@ -59,9 +80,29 @@ def classify_command(
     quiet: bool = QuietOption,
 ) -> None:
     """Classify images with the discriminator's auxiliary head; softmax probabilities per class."""
-    from pacgan_cli.cli.progress import progress_reporter
-    from pacgan_cli.core.inference import ClassificationRequest, InferenceSettings, classify
+    if images is None and not fit_temperature:
+        raise ConfigError("give the IMAGES to classify (or --fit-temperature to fit a temperature only)")
+    if calibration_data is not None and not fit_temperature:
+        raise ConfigError("--calibration-data is read by --fit-temperature only")
 
+    from pacgan_cli.cli.progress import progress_reporter
+    from pacgan_cli.core.inference import (
+        ClassificationRequest,
+        InferenceSettings,
+        TemperatureRequest,
+        classify,
+        fit_model_temperature,
+    )
+
+    settings = InferenceSettings(batch_size, device, precision or "fp32", compile_model, threads)
+    if fit_temperature:
+        fitting = TemperatureRequest(model, calibration_data, reference, force)
+        with progress_reporter(quiet) as reporter:
+            fitted = fit_model_temperature(fitting, settings, reporter)
+        for line in fitted.summary_lines():
+            typer.echo(line)
+        if images is None:
+            return
     request = ClassificationRequest(
         images,
         model,
@@ -70,9 +111,9 @@ def classify_command(
         reference=reference,
         statistic_mode=batch_statistic,
         class_names=class_name_list(class_names),
+        calibrated=calibrated,
         force=force,
     )
-    settings = InferenceSettings(batch_size, device, precision or "fp32", compile_model, threads)
     with progress_reporter(quiet) as reporter:
         outcome = classify(request, settings, reporter)
     for line in outcome.summary_lines():

@@ -38,8 +38,8 @@ def evaluate_command(
     train: Path | None = typer.Option(
         None,
         "--train",
-        help="Real training images (folder or stack): the memorisation reference (default: the real set) "
-        "and the train-on-real baseline of tstr.",
+        help="Real training images (folder or stack): the memorisation reference (default: the real set), "
+        "the train-on-real baselines of tstr and classification, and augmentation_gain's training set.",
     ),
     train_labels: Path | None = typer.Option(None, "--train-labels", help="Labels of a --train stack."),
     discriminator: Path | None = typer.Option(
@@ -77,8 +77,17 @@ def evaluate_command(
     prdc_k: int = typer.Option(
         5, "--prdc-k", help="Nearest neighbour k for precision, recall, density and coverage."
     ),
+    bootstrap_resamples: int = typer.Option(
+        1000,
+        "--bootstrap-resamples",
+        help="Bootstrap resamples of the test images for the 95% intervals of AUC and accuracy "
+        "(augmentation_gain, classification).",
+    ),
     seed: int = typer.Option(
-        0, "--seed", help="Seed for pairs, KID subsets, equal-size samples and the half splits."
+        0,
+        "--seed",
+        help="Seed for pairs, KID subsets, equal-size samples, the half splits, the small classifiers and "
+        "the bootstrap.",
     ),
     class_names: list[str] | None = ClassNamesOption,
     device: str = DeviceOption,
@@ -96,6 +105,7 @@ def evaluate_command(
         ("--ssim-pairs", ssim_pairs),
         ("--diversity-pairs", diversity_pairs),
         ("--prdc-k", prdc_k),
+        ("--bootstrap-resamples", bootstrap_resamples),
     ):
         if value < 1:
             raise ConfigError(f"{name} must be at least 1; got {value}")
@@ -132,6 +142,7 @@ def evaluate_command(
         ssim_pairs=ssim_pairs,
         diversity_pairs=diversity_pairs,
         prdc_k=prdc_k,
+        bootstrap_resamples=bootstrap_resamples,
         seed=seed,
         kid_subset_size=kid_subset_size,
         kid_subsets=kid_subsets,

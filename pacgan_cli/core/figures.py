@@ -1,5 +1,5 @@
 """Every PNG figure pacgan draws: training's sample grids and curves, evaluation's image rows, ROC curves,
-confusion matrices and artifact maps, cohort age histograms.
+confusion matrices, reliability diagrams and artifact maps, cohort age histograms.
 
 One style: matplotlib's object API on the Agg canvas (no pyplot, no display, no global state), constrained
 layout, one save helper that writes atomically.
@@ -21,6 +21,7 @@ from matplotlib.patches import Rectangle
 from pacgan_cli.core.classes import class_titles
 from pacgan_cli.core.io.atomic import atomic_path
 from pacgan_cli.core.metrics.artifacts import ArtifactReport
+from pacgan_cli.core.metrics.calibration import CalibrationReport
 from pacgan_cli.core.metrics.classification import ClassificationReport, roc_curves
 
 # The curves drawn for every training stage: file name -> (title, {record key: legend label}).
@@ -184,6 +185,52 @@ def save_classification_figures(
             class_names,
         ),
     ]
+
+
+def save_reliability_diagrams(
+    path: str | os.PathLike[str], panels: dict[str, CalibrationReport], title: str = ""
+) -> Path:
+    """One reliability diagram per entry (e.g. real and synthetic images): for each bin of the top-class
+    probability, the accuracy as a bar against the diagonal of perfect calibration with the bin's image
+    count at its foot, the ECE in the panel title."""
+    figure = _figure((4.2 * len(panels), 4.2))
+    axes = figure.subplots(1, len(panels), squeeze=False)[0]
+    for axis, (name, report) in zip(axes, panels.items(), strict=True):
+        bins = report.bins
+        width = np.diff(bins.edges)
+        filled = bins.counts > 0
+        axis.bar(
+            bins.edges[:-1][filled],
+            bins.accuracy[filled],
+            width=width[filled],
+            align="edge",
+            edgecolor="black",
+            linewidth=0.6,
+            label="accuracy in the bin",
+        )
+        axis.plot(
+            bins.confidence[filled],
+            bins.confidence[filled],
+            "o",
+            color="tab:red",
+            markersize=4,
+            label="mean top-class probability",
+        )
+        for left, step, accuracy, count in zip(
+            bins.edges[:-1][filled], width[filled], bins.accuracy[filled], bins.counts[filled], strict=True
+        ):
+            colour = "white" if accuracy > 0.06 else "black"  # inside the bar, or above an empty one
+            axis.text(left + step / 2, 0.02, str(count), ha="center", fontsize=7, color=colour)
+        axis.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=0.8)
+        axis.set_xlim(0, 1)
+        axis.set_ylim(0, 1.08)
+        axis.set_xlabel("top-class probability")
+        axis.set_ylabel("accuracy")
+        axis.set_title(f"{name} (ECE {report.ece:.3f}, n={report.images})", fontsize=10)
+        axis.legend(loc="upper left", fontsize=7)
+    if title:
+        figure.suptitle(title, fontsize=10)
+    return _save(figure, path)
 
 
 def save_sample_grid(

@@ -7,7 +7,7 @@ import tifffile
 import torch
 from PIL import Image
 
-from helpers import make_separable_images, run_cli, write_data_folder
+from helpers import make_run_folder, make_separable_images, run_cli, write_data_folder
 from pacgan_cli.core.io.nifti import write_stack
 from pacgan_cli.core.io.tables import read_csv
 from pacgan_cli.core.models.checkpoint import DISCRIMINATOR, NetworkArchitecture, save_checkpoint
@@ -250,3 +250,31 @@ def test_an_output_may_not_overwrite_the_images_labels_or_model_it_reads(
         assert f"error: --output {output} is the input {name}; writing it would destroy" in stderr
     assert {path: path.read_bytes() for path in before} == before
     assert sorted(tmp_path.rglob("*")) == listing
+
+
+def test_fit_temperature_then_classify_calibrated(tmp_path: Path, capsys) -> None:
+    run = make_run_folder(tmp_path)
+    code, stdout, stderr = run_cli(["classify", "--fit-temperature", "-m", str(run), "-q"], capsys)
+    assert code == 0, stderr
+    assert stdout.startswith("temperature ") and "discriminator_best.calibration.json" in stdout
+    images = str(tmp_path / "data" / "train" / "Real16x16.nii.gz")
+    code, stdout, stderr = run_cli(["classify", images, "-m", str(run), "--calibrated", "-q"], capsys)
+    assert code == 0, stderr
+    assert ", temperature " in stdout
+
+
+@pytest.mark.parametrize(
+    ("extra", "message", "exit_code"),
+    [
+        ([], "give the IMAGES to classify (or --fit-temperature", 2),
+        (["IMAGES", "--calibration-data", "x"], "--calibration-data is read by --fit-temperature only", 2),
+        (["IMAGES", "--calibrated"], "no temperature is stored for it", 1),
+    ],
+)
+def test_temperature_options_that_cannot_work_are_one_line(
+    ours: Path, tmp_path: Path, capsys, extra: list[str], message: str, exit_code: int
+) -> None:
+    folder = write_data_folder(tmp_path / "test", 6, 16)
+    extra = [str(folder / "Real16x16.nii.gz") if word == "IMAGES" else word for word in extra]
+    code, _, stderr = run_cli(["classify", "-m", str(ours), "-o", str(tmp_path / "p.csv"), *extra], capsys)
+    assert code == exit_code and message in stderr and stderr.count("\n") == 1

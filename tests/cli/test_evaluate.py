@@ -55,7 +55,7 @@ def test_evaluate_ssim_memorisation_and_classification(inputs, tmp_path: Path, c
     assert set(data["metrics"]) == {"ssim", "memorisation", "classification"}
     assert data["metrics"]["classification"]["real"]["batch_statistic"] == "reference"  # measured on --train
     assert data["inputs"]["real"].endswith("Real16x16.nii.gz")
-    assert "Not computed (not requested): fid, kid" in (out / "report.md").read_text()
+    assert "Not computed (not requested): augmentation_gain, fid, kid" in (out / "report.md").read_text()
     assert run_cli(args, capsys)[0] == 1  # refuses to overwrite
     assert run_cli([*args, "--force"], capsys)[0] == 0
 

@@ -40,6 +40,7 @@ def test_evaluate_writes_every_metric_and_fid_matches_the_reference(small_extrac
     report = evaluate(real, fake, tmp_path / "report", train=train, options=options)
     data = json.loads((tmp_path / "report" / "metrics.json").read_text())
     assert set(data["metrics"]) == {
+        "augmentation_gain",
         "fid",
         "kid",
         "prdc",

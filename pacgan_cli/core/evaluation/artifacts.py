@@ -1,4 +1,8 @@
-"""Systematic pixel artifacts: pixels where the mean synthetic image lies outside every real value."""
+"""Systematic pixel artifacts: pixels where the mean synthetic image lies outside every real value.
+
+A check under fidelity, not a measure of it (no artifact says nothing about how real the images look), so
+it answers no aspect of the verdict: without prdc, fidelity reads "not measured" above this row.
+"""
 
 from __future__ import annotations
 
@@ -87,6 +91,5 @@ METRIC = Metric(
     render,
     settings=settings,
     summary=summary,
-    aspects=(FIDELITY,),
     verdict=verdict,
 )

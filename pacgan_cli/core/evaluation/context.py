@@ -32,7 +32,8 @@ class ReportContext:
 
 @dataclass
 class MetricContext:
-    """The checked inputs of one evaluation, with InceptionV3 features computed once and shared."""
+    """The checked inputs of one evaluation, with what several metrics use computed once and shared:
+    InceptionV3 features, and the small classifiers trained on the real training images."""
 
     real: ImageSet
     fake: ImageSet
@@ -46,6 +47,7 @@ class MetricContext:
     class_names: tuple[str, ...] = ()
     extractor: torch.nn.Module | None = None
     feature_cache: dict[str, np.ndarray] = field(default_factory=dict)
+    baseline_cache: dict[str, np.ndarray | None] = field(default_factory=dict)
 
     @property
     def class_titles(self) -> list[str]:
@@ -60,6 +62,25 @@ class MetricContext:
                 images, self.extractor, self.options.feature_batch_size, self.device
             )
         return self.feature_cache[which]
+
+    def baseline_probabilities(self, name: str) -> np.ndarray | None:
+        """Real test images' class probabilities `[N, K]` from the small classifier `name` (metrics.tstr)
+        trained on the real training images, trained once: tstr's yardstick, augmentation_gain's real-only
+        model and the discriminator's baseline. None when the training images hold one class."""
+        from pacgan_cli.core.metrics.tstr import CLASSIFIERS, trained_probabilities
+
+        assert self.train is not None
+        if name not in self.baseline_cache:
+            self.reporter.message(f"evaluate: {name.replace('_', ' ')} on the real training images")
+            self.baseline_cache[name] = trained_probabilities(
+                CLASSIFIERS[name],
+                self.train.images,
+                self.train.labels,
+                self.real.images,
+                self.num_classes,
+                self.options.seed,
+            )
+        return self.baseline_cache[name]
 
     def halves(self, which: str) -> tuple[np.ndarray, np.ndarray]:
         """Two class-stratified random halves of a set (indices), for the same-set baseline."""

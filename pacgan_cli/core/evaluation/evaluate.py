@@ -23,6 +23,7 @@ from pacgan_cli.core.evaluation.options import UNAVAILABLE_SKIP, EvaluationOptio
 from pacgan_cli.core.evaluation.registry import (
     METRIC_NAMES,
     NEED_HINTS,
+    NEED_NAMES,
     NEEDS_DISCRIMINATOR,
     NEEDS_INCEPTION,
     NEEDS_TRAINING_SET,
@@ -84,8 +85,8 @@ def evaluate(
     A metric these inputs cannot serve (InceptionV3 weights absent, too few images of a class): by
     `options.unavailable`, one error line saying what to do, or left out with the reason in the report.
     Memorisation uses `train` as the training set (and `real` as held-out images); without `train`, the
-    real set stands in for it. tstr needs `train`, classification `discriminator`: without them they are
-    left out of the default set, and asking for them is an error.
+    real set stands in for it. tstr and augmentation_gain need `train`, classification `discriminator`:
+    without them they are left out of the default set, and asking for them is an error.
     """
     options = options or EvaluationOptions()
     reporter = reporter or SilentReporter()
@@ -137,9 +138,9 @@ def evaluate(
     data["verdict"] = [row.to_data() for row in verdict]
     style = ReportContext(context.class_names, num_classes, real.size, options)
     rendered = {name: METRICS[name].render(section, style) for name, section in sections.items()}
-    providers = {aspect: [m.name for m in METRICS.values() if aspect in m.aspects] for aspect in ASPECTS}
+    measured = {aspect for name in sections for aspect in METRICS[name].aspects}
     markdown = report_markdown(
-        data, verdict_markdown(verdict, providers), rendered, skipped, lacking, samples
+        data, verdict_markdown(verdict, _providers(), measured), rendered, skipped, lacking, samples
     )
     json_path = output_directory / "metrics.json"
     write_json_atomic(json_path, data)
@@ -263,6 +264,23 @@ def _verdict_rows(sections: dict[str, dict[str, Any]]) -> list[VerdictRow]:
         for row in judge(section)
     ]
     return sorted(rows, key=lambda row: ASPECTS.index(row.aspect))
+
+
+def _providers() -> dict[str, list[str]]:
+    """Aspect -> the metrics that measure it, each with what it needs (`prdc (needs the InceptionV3 weights)`)."""
+    return {
+        aspect: [
+            metric.name
+            + (
+                f" (needs {', '.join(NEED_NAMES[need] for need in sorted(metric.needs))})"
+                if metric.needs
+                else ""
+            )
+            for metric in METRICS.values()
+            if aspect in metric.aspects
+        ]
+        for aspect in ASPECTS
+    }
 
 
 def _find_inception_weights(

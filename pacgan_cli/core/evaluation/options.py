@@ -28,4 +28,5 @@ class EvaluationOptions:
     artifact_tolerance: float = 0.1
     prdc_k: int = 5
     diversity_pairs: int = 1000
+    bootstrap_resamples: int = 1000  # for the intervals of AUC and accuracy over the test images
     class_names: tuple[str, ...] = ()  # for the report and figures (default: the discriminator's config)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from pacgan_cli.core.evaluation.verdict import VerdictRow
 
 METRIC_NAMES = (
+    "augmentation_gain",
     "fid",
     "kid",
     "prdc",
@@ -34,6 +35,12 @@ METRIC_NAMES = (
 NEEDS_INCEPTION = "inception"  # the InceptionV3 weights file
 NEEDS_DISCRIMINATOR = "discriminator"
 NEEDS_TRAINING_SET = "training set"
+# What each need is, for the verdict's "not measured" lines.
+NEED_NAMES = {
+    NEEDS_INCEPTION: "the InceptionV3 weights",
+    NEEDS_DISCRIMINATOR: "a discriminator",
+    NEEDS_TRAINING_SET: "the training images",
+}
 # What to say when an input a metric needs was not given (the weights are looked up: metrics.fidelity).
 NEED_HINTS = {
     NEEDS_DISCRIMINATOR: "a discriminator; pass --discriminator D.pt",
@@ -48,7 +55,8 @@ class Metric:
     `compute` returns JSON-ready data (figures it writes are named in it); `render` turns that data into
     the Markdown lines of its section; `settings` says which options it used (metrics.json `settings`);
     `summary` gives the terminal's headline lines; `check` refuses unusable inputs before any metric runs;
-    `verdict` gives its lines of the verdict table, for the `aspects` it measures.
+    `aspects` are the questions of the verdict it answers (an aspect none of whose metrics ran reads "not
+    measured"); `verdict` gives its lines of the verdict table, which may add checks under other aspects.
     """
 
     name: str

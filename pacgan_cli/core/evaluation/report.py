@@ -61,7 +61,8 @@ def report_markdown(
     ]
     if inputs["train"]:
         lines.append(
-            f"- Training images (memorisation reference, train-on-real baseline): `{inputs['train']}`"
+            "- Training images (memorisation reference, train-on-real baselines, augmentation gain): "
+            f"`{inputs['train']}`"
         )
     if inputs["discriminator"]:
         lines.append(f"- Discriminator: `{inputs['discriminator']}`")

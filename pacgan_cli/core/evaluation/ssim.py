@@ -1,4 +1,9 @@
-"""SSIM of random same-class pairs: real-real, real-fake and fake-fake (the published evaluation's SSIM)."""
+"""SSIM of random same-class pairs: real-real, real-fake and fake-fake (the published evaluation's SSIM).
+
+No verdict: the SSIM of random pairs says how alike two images are on average, not whether the synthetic
+images look real; near-copies of one typical image score as well as, or better than, a faithful and varied
+set. Fidelity is read from prdc precision, collapse from the diversity metric.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,7 @@ from pacgan_cli.core.evaluation.context import MetricContext, ReportContext
 from pacgan_cli.core.evaluation.options import EvaluationOptions
 from pacgan_cli.core.evaluation.registry import Metric
 from pacgan_cli.core.evaluation.report import comparison_title, number
-from pacgan_cli.core.evaluation.verdict import FIDELITY, VerdictRow
 from pacgan_cli.core.metrics import similarity
-
-# SSIM real-fake within this of real-real reads as "as alike as real images are".
-SAME_SIMILARITY = 0.05
 
 
 def compute(context: MetricContext) -> dict[str, Any]:
@@ -61,7 +62,8 @@ def render(data: dict[str, Any], report: ReportContext) -> list[str]:
         f"replacement (seed {options.seed}), or every pair when a class has fewer; within one set an image is "
         f"never paired with itself and (a, b) is the same pair as (b, a). Data range 2, {window}x{window} "
         "uniform window. Higher = more alike; the real-real row is the natural similarity of two different "
-        "real images.",
+        "real images. Not a fidelity measure: near-copies of one typical image are as alike to real images "
+        "as a faithful, varied set is, so the verdict reads fidelity from prdc and collapse from diversity.",
     ]
 
 
@@ -73,27 +75,4 @@ def summary(data: dict[str, Any]) -> list[str]:
     return [f"SSIM real-fake {number(data['real_fake']['mean'])}"]
 
 
-def verdict(data: dict[str, Any]) -> list[VerdictRow]:
-    fake, real = data["real_fake"]["mean"], data["real_real"]["mean"]
-    difference = fake - real
-    if abs(difference) <= SAME_SIMILARITY:
-        reading = "as alike to real images as real images are to each other"
-    elif difference < 0:
-        reading = "less alike to real images than real images are to each other"
-    else:
-        reading = "closer to real images than real ones are to each other (blur or sameness can do this)"
-    return [
-        VerdictRow(
-            FIDELITY,
-            "SSIM of same-class pairs, pixels",
-            f"{number(fake)} (real-fake)",
-            f"{number(real)} (real-real)",
-            reading,
-            f"real-fake against real-real: within {SAME_SIMILARITY} as alike, otherwise below or above",
-        )
-    ]
-
-
-METRIC = Metric(
-    "ssim", compute, render, settings=settings, summary=summary, aspects=(FIDELITY,), verdict=verdict
-)
+METRIC = Metric("ssim", compute, render, settings=settings, summary=summary)

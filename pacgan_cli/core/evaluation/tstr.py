@@ -11,7 +11,7 @@ from pacgan_cli.core.evaluation.options import EvaluationOptions
 from pacgan_cli.core.evaluation.registry import NEEDS_TRAINING_SET, Metric
 from pacgan_cli.core.evaluation.report import number
 from pacgan_cli.core.evaluation.verdict import SEPARABILITY, VerdictRow
-from pacgan_cli.core.metrics.tstr import CLASSIFIERS, DESCRIPTIONS, score_classifier
+from pacgan_cli.core.metrics.tstr import CLASSIFIERS, DESCRIPTIONS, score_classifier, score_probabilities
 
 TRAINING_SETS = (("synthetic", "synthetic images"), ("real", "real training images"))
 # The share of the real-trained classifier's AUC above chance that the synthetic-trained one reaches: at
@@ -23,23 +23,24 @@ SEPARABLE = 0.55
 
 
 def compute(context: MetricContext) -> dict[str, Any]:
+    """The real-trained rows are the shared baselines (`MetricContext.baseline_probabilities`)."""
     assert context.train is not None
-    sources = {"synthetic": context.fake, "real": context.train}
     classifiers: dict[str, Any] = {}
     for name, classifier in CLASSIFIERS.items():
         context.reporter.message(f"evaluate: tstr, {name.replace('_', ' ')}")
-        classifiers[name] = {
-            source: score_classifier(
-                classifier,
-                image_set.images,
-                image_set.labels,
-                context.real.images,
-                context.real.labels,
-                context.num_classes,
-                context.options.seed,
-            ).to_data()
-            for source, image_set in sources.items()
-        }
+        synthetic = score_classifier(
+            classifier,
+            context.fake.images,
+            context.fake.labels,
+            context.real.images,
+            context.real.labels,
+            context.num_classes,
+            context.options.seed,
+        )
+        real = score_probabilities(
+            len(context.train.labels), context.baseline_probabilities(name), context.real.labels
+        )
+        classifiers[name] = {"synthetic": synthetic.to_data(), "real": real.to_data()}
     return {"test_images": len(context.real.labels), "classifiers": classifiers}
 
 

@@ -1,11 +1,18 @@
 """Using trained networks: generate images with a generator, classify images with a discriminator.
 
 `generate(GenerationRequest)` and `classify(ClassificationRequest)` are the commands (load, check, run,
-write); `generate_images` and `classify_images` work in memory on a `LoadedCheckpoint` (any format
-`load_checkpoint` reads). Both stream in batches, so memory does not grow with the number of images.
-`generation` and `classification` hold the work; this package's namespace is the Python API.
+write), and `fit_model_temperature(TemperatureRequest)` is `classify --fit-temperature`; `generate_images`
+and `classify_images` work in memory on a `LoadedCheckpoint` (any format `load_checkpoint` reads). Both
+stream in batches, so memory does not grow with the number of images. `generation`, `classification` and
+`calibration` hold the work; this package's namespace is the Python API.
 """
 
+from pacgan_cli.core.inference.calibration import (
+    TemperatureOutcome,
+    TemperatureRequest,
+    fit_model_temperature,
+    stored_temperature,
+)
 from pacgan_cli.core.inference.classification import (
     BATCH_STATISTIC_MODES,
     STATISTIC_AUTO,
@@ -53,6 +60,8 @@ __all__ = [
     "GenerationRequest",
     "GenerationResult",
     "InferenceSettings",
+    "TemperatureOutcome",
+    "TemperatureRequest",
     "check_images",
     "classification_targets",
     "classify",
@@ -61,6 +70,7 @@ __all__ = [
     "default_predictions_path",
     "fade_alpha",
     "find_model",
+    "fit_model_temperature",
     "generate",
     "generate_images",
     "generated_batches",
@@ -68,6 +78,7 @@ __all__ = [
     "plan_generation",
     "resolve_stage",
     "save_generation",
+    "stored_temperature",
     "synthetic_labels_path",
     "write_classification",
 ]

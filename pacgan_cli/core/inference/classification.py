@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +16,7 @@ import torch
 
 from pacgan_cli.core.classes import resolve_class_names
 from pacgan_cli.core.errors import ConfigError, InputError
+from pacgan_cli.core.inference.calibration import stored_temperature
 from pacgan_cli.core.inference.network import (
     InferenceSettings,
     check_images,
@@ -29,6 +30,7 @@ from pacgan_cli.core.inference.network import (
 from pacgan_cli.core.io.atomic import ensure_can_write, ensure_distinct, write_json_atomic
 from pacgan_cli.core.io.images import read_unit_images
 from pacgan_cli.core.io.tables import read_labels, write_predictions
+from pacgan_cli.core.metrics.calibration import tempered_probabilities
 from pacgan_cli.core.metrics.classification import ClassificationReport, classification_report
 from pacgan_cli.core.models.checkpoint import DISCRIMINATOR, LoadedCheckpoint
 from pacgan_cli.core.models.discriminator import measure_batch_statistic
@@ -56,6 +58,7 @@ class ClassificationRequest:
     reference: str | os.PathLike[str] | None = None  # real images to measure the batch statistic on
     statistic_mode: str = STATISTIC_AUTO
     class_names: tuple[str, ...] = ()  # default: the names the model was trained with
+    calibrated: bool = False  # divide the logits by the temperature stored beside the checkpoint
     force: bool = False
 
 
@@ -68,12 +71,15 @@ def classify(
 
     The outputs are checked (writable, none of them an input) before anything is read, and every input
     before the first image is classified; a note on the batch statistic goes to `reporter` and the result.
+    With `calibrated`, the probabilities are softmax(logits / T) with the temperature stored beside the
+    checkpoint (`calibration.stored_temperature`); otherwise the plain softmax, as published.
     """
     output = request.output if request.output is not None else default_predictions_path(request.images)
     path, note = find_model(request.model, DISCRIMINATOR)
     inputs = {"IMAGES": request.images, "--labels": request.labels, "--reference": request.reference}
     targets = classification_targets(output, request.labels is not None, inputs | {"--model": path})
     ensure_can_write(*targets, force=request.force)
+    temperature = stored_temperature(path) if request.calibrated else None
     checkpoint = open_model(request.model, path, DISCRIMINATOR)
     num_classes = checkpoint.architecture.num_classes
     names = resolve_class_names(request.class_names, checkpoint.config, num_classes)
@@ -100,6 +106,10 @@ def classify(
     )
     if result.note:
         reporter.message(result.note)
+    if temperature is not None:
+        result = replace(
+            result, probabilities=tempered_probabilities(result.logits, temperature), temperature=temperature
+        )
     source = Path(request.images).name
     return write_classification(
         result, output, source=source, labels=labels, class_names=names, force=request.force
@@ -108,10 +118,12 @@ def classify(
 
 @dataclass(frozen=True)
 class ClassificationResult:
-    """Class probabilities `[N, K]` (softmax of the auxiliary head) and how the batch statistic was chosen.
+    """Class probabilities `[N, K]` (softmax of the auxiliary head), its class scores (logits, float64) and
+    how the batch statistic was chosen.
 
     `statistic_source` is one of `checkpoint`, `reference`, `published` (the classified images as one
-    batch); `note` is a line worth showing the user, or empty.
+    batch); `note` is a line worth showing the user, or empty. `temperature` is the stored temperature the
+    probabilities were divided by (`pacgan classify --calibrated`), None when they are the plain softmax.
     """
 
     probabilities: np.ndarray
@@ -119,6 +131,8 @@ class ClassificationResult:
     statistic: float
     statistic_source: str
     note: str
+    logits: np.ndarray
+    temperature: float | None = None
 
     @property
     def predictions(self) -> np.ndarray:
@@ -193,6 +207,7 @@ def classify_images(
         statistic=statistic,
         statistic_source=source,
         note=note,
+        logits=logits.double().cpu().numpy(),
     )
 
 
@@ -208,9 +223,10 @@ class ClassificationOutcome:
     def summary_lines(self) -> list[str]:
         """How many images, the batch statistic used, and with labels the scores."""
         result = self.result
+        calibration = f", temperature {result.temperature:.4g}" if result.temperature is not None else ""
         lines = [
             f"{len(result.probabilities)} images {result.size}x{result.size} classified "
-            f"(batch statistic: {result.statistic_source}, {result.statistic:.6g})"
+            f"(batch statistic: {result.statistic_source}, {result.statistic:.6g}{calibration})"
         ]
         if self.report is None:
             return lines
@@ -276,6 +292,7 @@ def write_classification(
         "images": len(true),
         "class_names": list(class_names),
         "batch_statistic": {"source": result.statistic_source, "value": result.statistic},
+        "temperature": result.temperature,
     }
     write_json_atomic(targets[1], data)
     save_classification_figures(targets[2], targets[3], report, true, probabilities, source, class_names)

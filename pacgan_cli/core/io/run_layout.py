@@ -3,6 +3,7 @@ command line read them, and `--force` clears exactly them."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,13 @@ from pacgan_cli.core.stages import stage_size
 SNAPSHOT_TAGS = ("last", "best")
 GENERATED_FOLDER = "generated"
 EVALUATION_FOLDER = "evaluation"
+
+
+def calibration_path(checkpoint: str | os.PathLike[str]) -> Path:
+    """The temperature fitted for a discriminator checkpoint, beside it (`discriminator_best.pt` ->
+    `discriminator_best.calibration.json`): inside a stage folder, so `--force` clears it with the stage."""
+    checkpoint = Path(checkpoint)
+    return checkpoint.with_name(f"{checkpoint.stem}.calibration.json")
 
 
 @dataclass(frozen=True)

@@ -133,6 +133,9 @@ DESCRIPTIONS = {
 }
 
 
+ONE_CLASS = "the training images hold one class"
+
+
 def score_classifier(
     classifier: Classifier,
     train_images: np.ndarray,
@@ -143,13 +146,37 @@ def score_classifier(
     seed: int = 0,
 ) -> ClassifierScore:
     """Train `classifier` on one set, test it on the real test images: accuracy and one-vs-rest ROC AUC."""
+    probabilities = trained_probabilities(
+        classifier, train_images, train_labels, test_images, num_classes, seed
+    )
+    return score_probabilities(len(train_labels), probabilities, test_labels)
+
+
+def trained_probabilities(
+    classifier: Classifier,
+    train_images: np.ndarray,
+    train_labels: np.ndarray,
+    test_images: np.ndarray,
+    num_classes: int,
+    seed: int = 0,
+) -> np.ndarray | None:
+    """Class probabilities `[N_test, K]` of `classifier` trained on one set; None when that set holds one
+    class (nothing to learn)."""
     train_labels = np.asarray(train_labels, dtype=np.int64)
     if len(np.unique(train_labels)) < 2:
-        return ClassifierScore(len(train_labels), None, None, (), "the training images hold one class")
-    probabilities = classifier(train_images, train_labels, test_images, num_classes, seed)
+        return None
+    return classifier(train_images, train_labels, test_images, num_classes, seed)
+
+
+def score_probabilities(
+    training_images: int, probabilities: np.ndarray | None, test_labels: np.ndarray
+) -> ClassifierScore:
+    """Accuracy and one-vs-rest ROC AUC of test-image probabilities (None: a one-class training set)."""
+    if probabilities is None:
+        return ClassifierScore(training_images, None, None, (), ONE_CLASS)
     per_class, macro = one_vs_rest_auc(test_labels, probabilities)
     accuracy = float((probabilities.argmax(axis=1) == np.asarray(test_labels)).mean())
-    return ClassifierScore(len(train_labels), accuracy, macro, per_class)
+    return ClassifierScore(training_images, accuracy, macro, per_class)
 
 
 def _train_steps(
