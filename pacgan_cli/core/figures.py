@@ -169,12 +169,13 @@ def save_classification_figures(
     confusion_path: str | os.PathLike[str],
     report: ClassificationReport,
     labels: np.ndarray,
-    probabilities: np.ndarray,
+    scores: np.ndarray,
     subject: str,
     class_names: Sequence[str] = (),
 ) -> list[Path]:
-    """The ROC curves and the confusion matrix that go with one classification report."""
-    curves = roc_curves(labels, probabilities)
+    """The ROC curves (of `scores` [N, K]: class probabilities, or the class log-odds the AUCs use) and
+    the confusion matrix that go with one classification report."""
+    curves = roc_curves(labels, scores)
     return [
         save_roc_curves(roc_path, curves, report.auc_per_class, f"ROC, {subject}", class_names),
         save_confusion_matrix(

@@ -22,7 +22,8 @@ from pacgan_cli.core.inference.calibration import file_sha256
 from pacgan_cli.core.io.run_layout import calibration_path
 from pacgan_cli.core.io.stage_folder import open_stage_folder
 from pacgan_cli.core.io.tables import read_csv
-from pacgan_cli.core.metrics.calibration import fit_temperature, tempered_probabilities
+from pacgan_cli.core.metrics.calibration import fit_temperature
+from pacgan_cli.core.metrics.classification import class_probabilities
 from pacgan_cli.core.models.checkpoint import (
     load_checkpoint,
 )
@@ -71,7 +72,7 @@ def test_probabilities_change_only_when_asked(tmp_path: Path) -> None:
     calibrated = classify(
         ClassificationRequest(images, run, output=tmp_path / "calibrated.csv", calibrated=True)
     )
-    expected = tempered_probabilities(plain.result.logits, temperature)
+    expected = class_probabilities(plain.result.logits, temperature)
     assert np.allclose(calibrated.result.probabilities, expected, rtol=0, atol=1e-12)
     assert calibrated.result.temperature == temperature
     assert "temperature" in calibrated.summary_lines()[0]

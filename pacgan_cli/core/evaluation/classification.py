@@ -28,7 +28,7 @@ from pacgan_cli.core.evaluation.verdict import (
 )
 from pacgan_cli.core.metrics.bootstrap import CONFIDENCE, METHOD, auc_interval, paired_difference
 from pacgan_cli.core.metrics.calibration import ECE_BINS, CalibrationReport, calibration_report
-from pacgan_cli.core.metrics.classification import classification_report
+from pacgan_cli.core.metrics.classification import class_log_odds, classification_report
 from pacgan_cli.core.metrics.tstr import CLASSIFIERS, ONE_CLASS
 from pacgan_cli.core.stages import size_to_stage, stage_size
 
@@ -65,7 +65,7 @@ def compute(context: MetricContext) -> dict[str, Any]:
             device=context.device,
         )
         measured = result.statistic if result.statistic_source == "reference" else None
-        report = classification_report(image_set.labels, result.probabilities)
+        report = classification_report(image_set.labels, result.logits)
         calibration[name] = calibration_report(image_set.labels, result.probabilities)
         data[name] = {
             **report.to_data(),
@@ -81,7 +81,7 @@ def compute(context: MetricContext) -> dict[str, Any]:
             context.output_directory / f"confusion_{name}.png",
             report,
             image_set.labels,
-            result.probabilities,
+            class_log_odds(result.logits),
             f"{name} images",
             context.class_names,
         )

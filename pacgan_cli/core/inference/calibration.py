@@ -37,8 +37,8 @@ from pacgan_cli.core.metrics.calibration import (
     brier_score,
     expected_calibration_error,
     fit_temperature,
-    tempered_probabilities,
 )
+from pacgan_cli.core.metrics.classification import class_probabilities
 from pacgan_cli.core.models.checkpoint import DISCRIMINATOR
 from pacgan_cli.core.progress import Reporter, SilentReporter
 from pacgan_cli.core.stages import stage_size
@@ -125,7 +125,7 @@ def fit_model_temperature(
     fit = fit_temperature(result.logits, labels)
     if fit.degenerate:
         raise InputError(_degenerate_message(fit.temperature, result.logits, labels, len(labels)))
-    calibrated = tempered_probabilities(result.logits, fit.temperature)
+    calibrated = class_probabilities(result.logits, fit.temperature)
     data = {
         "format_version": SIDECAR_FORMAT,
         "temperature": fit.temperature,

@@ -30,8 +30,12 @@ from pacgan_cli.core.inference.network import (
 from pacgan_cli.core.io.atomic import ensure_can_write, ensure_distinct, write_json_atomic
 from pacgan_cli.core.io.images import read_unit_images
 from pacgan_cli.core.io.tables import read_labels, write_predictions
-from pacgan_cli.core.metrics.calibration import tempered_probabilities
-from pacgan_cli.core.metrics.classification import ClassificationReport, classification_report
+from pacgan_cli.core.metrics.classification import (
+    ClassificationReport,
+    class_log_odds,
+    class_probabilities,
+    classification_report,
+)
 from pacgan_cli.core.models.checkpoint import DISCRIMINATOR, LoadedCheckpoint
 from pacgan_cli.core.models.discriminator import measure_batch_statistic
 from pacgan_cli.core.progress import Reporter, SilentReporter
@@ -108,7 +112,7 @@ def classify(
         reporter.message(result.note)
     if temperature is not None:
         result = replace(
-            result, probabilities=tempered_probabilities(result.logits, temperature), temperature=temperature
+            result, probabilities=class_probabilities(result.logits, temperature), temperature=temperature
         )
     source = Path(request.images).name
     return write_classification(
@@ -180,35 +184,66 @@ def classify_images(
         )
     reporter = reporter or SilentReporter()
     reporter.stage_started("classify", len(images))
-    classifier = compile_module(model, compile_model)
-    # Class scores stay on the device until the end: no host synchronisation between batches, so on a GPU
-    # the next batch's copy overlaps this batch's forward.
-    on_gpu = torch.device(device).type == "cuda"
-    scores = []
-    with torch.inference_mode(), forward_precision(device, precision):
-        for start in range(0, len(images), batch_size):
-            batch = tensor[start : start + batch_size]
-            batch = (batch.pin_memory() if on_gpu else batch).to(
-                device, memory_format=torch.channels_last, non_blocking=on_gpu
-            )
-            scores.append(classifier(batch, alpha, stage, batch_statistic=statistic)[1])
-            reporter.advance(len(batch))
-        logits = torch.cat(scores) if scores else torch.empty(0, checkpoint.architecture.num_classes)
-        if not bool(torch.isfinite(logits).all()):
-            raise InputError(
-                f"{checkpoint.path}: the discriminator gave NaN or infinite class scores; its weights or "
-                "batch statistic are damaged (use another checkpoint)"
-            )
-        probabilities = torch.softmax(logits.double(), dim=1).cpu().numpy()
+    logits = fixed_statistic_logits(
+        compile_module(model, compile_model),
+        tensor,
+        alpha,
+        stage,
+        statistic,
+        batch_size=batch_size,
+        device=device,
+        precision=precision,
+        reporter=reporter,
+    )
+    if not bool(torch.isfinite(logits).all()):
+        raise InputError(
+            f"{checkpoint.path}: the discriminator gave NaN or infinite class scores; its weights or "
+            "batch statistic are damaged (use another checkpoint)"
+        )
+    logits = logits.double().cpu().numpy()
     reporter.stage_finished()
     return ClassificationResult(
-        probabilities=probabilities,
+        probabilities=class_probabilities(logits),
         size=images.shape[-1],
         statistic=statistic,
         statistic_source=source,
         note=note,
-        logits=logits.double().cpu().numpy(),
+        logits=logits,
     )
+
+
+@torch.inference_mode()
+def fixed_statistic_logits(
+    model: torch.nn.Module,
+    images: torch.Tensor,
+    alpha: float,
+    stage: int,
+    statistic: float,
+    *,
+    batch_size: int = 64,
+    device: torch.device | str = "cpu",
+    precision: str = "fp32",
+    reporter: Reporter | None = None,
+) -> torch.Tensor:
+    """The auxiliary head's class scores `[N, K]` for `images` `[N, C, S, S]`, batch by batch with one fixed
+    minibatch statistic, so that no image's scores depend on the others in its batch. The one loop for
+    classify, evaluate and training's test and validation scores.
+
+    Scores stay on the device until the end: no host synchronisation between batches, so on a GPU the next
+    batch's copy overlaps this batch's forward.
+    """
+    on_gpu = torch.device(device).type == "cuda"
+    scores = []
+    with forward_precision(device, precision):
+        for start in range(0, len(images), batch_size):
+            batch = images[start : start + batch_size]
+            batch = (batch.pin_memory() if on_gpu else batch).to(
+                device, memory_format=torch.channels_last, non_blocking=on_gpu
+            )
+            scores.append(model(batch, alpha, stage, batch_statistic=statistic)[1])
+            if reporter is not None:
+                reporter.advance(len(batch))
+    return torch.cat(scores).float()
 
 
 @dataclass(frozen=True)
@@ -284,9 +319,9 @@ def write_classification(
     write_predictions(targets[0], result.probabilities, source, force=True)
     if labels is None:
         return ClassificationOutcome(result, targets, None)
-    true = labels["Label"].to_numpy()
-    probabilities = result.probabilities[labels["ID"].to_numpy()]
-    report = classification_report(true, probabilities)
+    true, rows = labels["Label"].to_numpy(), labels["ID"].to_numpy()
+    temperature = result.temperature or 1.0
+    report = classification_report(true, result.logits[rows], temperature)
     data = {
         **report.to_data(),
         "images": len(true),
@@ -295,7 +330,15 @@ def write_classification(
         "temperature": result.temperature,
     }
     write_json_atomic(targets[1], data)
-    save_classification_figures(targets[2], targets[3], report, true, probabilities, source, class_names)
+    save_classification_figures(
+        targets[2],
+        targets[3],
+        report,
+        true,
+        class_log_odds(result.logits[rows], temperature),
+        source,
+        class_names,
+    )
     return ClassificationOutcome(result, targets, report, tuple(class_names))
 
 

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize_scalar
-from scipy.special import log_softmax, softmax
+
+from pacgan_cli.core.metrics.classification import log_class_probabilities
 
 ECE_BINS = 10
 # The search range of T: a factor of 100 either way; a fit on its edge says the images cannot pin T down.
@@ -155,10 +156,5 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> TemperatureFit:
     )
 
 
-def tempered_probabilities(logits: np.ndarray, temperature: float) -> np.ndarray:
-    """softmax(`logits` / `temperature`) in float64, `[N, K]`."""
-    return softmax(np.asarray(logits, dtype=np.float64) / temperature, axis=1)
-
-
 def _cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
-    return float(-log_softmax(logits, axis=1)[np.arange(len(labels)), labels].mean())
+    return float(-log_class_probabilities(logits)[np.arange(len(labels)), labels].mean())

@@ -414,10 +414,10 @@ def _test_stage(
     """Score the auxiliary head on the test set (batch-independent statistic); write ROC and confusion plots."""
     assert run.test_data is not None
     images, labels = load_stage(run.test_data, plan.size)
-    report, probabilities = classify_with_statistic(
+    report, log_odds = classify_with_statistic(
         networks.discriminator, images, labels, alpha, plan.stage, statistic
     )
-    run.folder.save_test_figures(plan.size, report, labels.numpy(), probabilities)
+    run.folder.save_test_figures(plan.size, report, labels.numpy(), log_odds)
     data = report.to_data()
     run.folder.append_metrics({"event": "test", "stage": plan.stage, "size": plan.size, **data})
     return data

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from pacgan_cli.core.metrics.classification import one_vs_rest_auc
+from pacgan_cli.core.metrics.classification import class_log_odds, one_vs_rest_auc
 from pacgan_cli.core.training.distributed import Ranks
 from pacgan_cli.core.training.networks import Networks
 
@@ -76,8 +76,8 @@ def epoch_record(
     }
     record.update({name: float(total) / totals.batches for name, total in totals.sums.items()})
     for kind, logits in (("real", totals.real_logits), ("fake", totals.fake_logits)):
-        probabilities = torch.softmax(torch.cat(logits).float(), dim=1).cpu().numpy()
-        record[f"auc_{kind}"] = one_vs_rest_auc(labels, probabilities)[1]
+        scores = class_log_odds(torch.cat(logits).float().cpu().numpy())
+        record[f"auc_{kind}"] = one_vs_rest_auc(labels, scores)[1]
     record["seconds"] = seconds
     record["images_per_s"] = images / seconds if seconds > 0 else float("nan")
     return record

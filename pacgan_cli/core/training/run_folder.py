@@ -150,15 +150,16 @@ class RunFolder:
 
     @_written()
     def save_test_figures(
-        self, size: int, report: ClassificationReport, labels: np.ndarray, probabilities: np.ndarray
+        self, size: int, report: ClassificationReport, labels: np.ndarray, scores: np.ndarray
     ) -> None:
+        """ROC curves (of `scores` [N, K]: class probabilities or the class log-odds) and the confusion matrix."""
         folder = self.layout.image_stage(size)
         figures.save_classification_figures(
             folder / "test_roc.png",
             folder / "test_confusion.png",
             report,
             labels,
-            probabilities,
+            scores,
             f"test set, {size}x{size}",
             self.class_names,
         )

@@ -6,8 +6,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from pacgan_cli.core.inference.classification import fixed_statistic_logits
 from pacgan_cli.core.metrics.classification import (
     ClassificationReport,
+    class_log_odds,
     classification_report,
     one_vs_rest_auc,
 )
@@ -50,12 +52,11 @@ def validate_epoch(
         "val_d_real": float(torch.cat(scores).mean()),
         "val_cls_real": float(F.cross_entropy(real_all, labels_on_device)),
         "val_cls_fake": float(F.cross_entropy(fake_all, labels_on_device)),
-        "val_auc_real": one_vs_rest_auc(label_array, _probabilities(real_all))[1],
-        "val_auc_fake": one_vs_rest_auc(label_array, _probabilities(fake_all))[1],
+        "val_auc_real": one_vs_rest_auc(label_array, class_log_odds(real_all.cpu().numpy()))[1],
+        "val_auc_fake": one_vs_rest_auc(label_array, class_log_odds(fake_all.cpu().numpy()))[1],
     }
 
 
-@torch.no_grad()
 def classify_with_statistic(
     discriminator: Discriminator,
     images: torch.Tensor,
@@ -63,17 +64,10 @@ def classify_with_statistic(
     alpha: float,
     stage: int,
     batch_statistic: float,
-    batch_size: int = 64,
 ) -> tuple[ClassificationReport, np.ndarray]:
-    """Report and class probabilities [N, K] of the auxiliary head with a fixed minibatch statistic."""
+    """Report and class log-odds [N, K] (the scores its AUCs rank) of the auxiliary head with a fixed minibatch statistic,
+    computed as `pacgan classify` computes them."""
     device = next(discriminator.parameters()).device
-    probabilities = []
-    for start, end in batch_ranges(images.shape[0], batch_size):
-        _, logits = discriminator(images[start:end].to(device), alpha, stage, batch_statistic=batch_statistic)
-        probabilities.append(_probabilities(logits))
-    stacked = np.concatenate(probabilities)
-    return classification_report(labels.numpy(), stacked), stacked
-
-
-def _probabilities(logits: torch.Tensor) -> np.ndarray:
-    return torch.softmax(logits.float(), dim=1).cpu().numpy()
+    logits = fixed_statistic_logits(discriminator, images, alpha, stage, batch_statistic, device=device)
+    logits = logits.cpu().numpy()
+    return classification_report(labels.numpy(), logits), class_log_odds(logits)

@@ -10,8 +10,8 @@ from pacgan_cli.core.metrics.calibration import (
     expected_calibration_error,
     fit_temperature,
     reliability_bins,
-    tempered_probabilities,
 )
+from pacgan_cli.core.metrics.classification import class_probabilities
 
 # Five images, two classes: top-class probabilities 0.95 and 0.92 (right, bin (0.9, 1]), 0.85 (right,
 # bin (0.8, 0.9]), 0.75 (wrong, bin (0.7, 0.8]), 0.6 (right, bin (0.5, 0.6]).
@@ -55,7 +55,7 @@ def test_calibration_report_gathers_the_numbers() -> None:
 def test_temperature_recovers_the_scale_of_the_logits(scale: float) -> None:
     rng = np.random.default_rng(0)
     true_logits = rng.normal(0, 2, size=(20000, 3))
-    cumulative = tempered_probabilities(true_logits, 1.0).cumsum(axis=1)
+    cumulative = class_probabilities(true_logits, 1.0).cumsum(axis=1)
     labels = (rng.uniform(size=(20000, 1)) > cumulative).sum(axis=1)
     fit = fit_temperature(true_logits * scale, labels)
     assert fit.temperature == pytest.approx(scale, rel=0.05)
@@ -74,8 +74,8 @@ def test_a_fit_on_the_edge_of_the_range_is_degenerate() -> None:
     assert fit.degenerate and fit.temperature == pytest.approx(TEMPERATURE_RANGE[0], rel=1e-2)
 
 
-def test_tempered_probabilities_keep_the_predicted_class() -> None:
+def test_class_probabilities_keep_the_predicted_class() -> None:
     logits = np.array([[2.0, 0.0, -1.0], [0.0, 1.0, 0.5]])
-    softer = tempered_probabilities(logits, 4.0)
+    softer = class_probabilities(logits, 4.0)
     assert np.allclose(softer.sum(axis=1), 1) and (softer.argmax(axis=1) == logits.argmax(axis=1)).all()
-    assert softer.max() < tempered_probabilities(logits, 1.0).max()
+    assert softer.max() < class_probabilities(logits, 1.0).max()
