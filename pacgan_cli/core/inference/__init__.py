@@ -3,7 +3,7 @@
 `generate(GenerationRequest)` and `classify(ClassificationRequest)` are the commands (load, check, run,
 write), and `fit_model_temperature(TemperatureRequest)` is `classify --fit-temperature`; `generate_images`
 and `classify_images` work in memory on a `LoadedCheckpoint` (any format `load_checkpoint` reads). Both
-stream in batches, so memory does not grow with the number of images. `generation`, `classification` and
+stream in batches, so memory does not grow with the number of images. `generate`, `classify` and
 `calibration` hold the work; this package's namespace is the Python API.
 """
 
@@ -13,7 +13,7 @@ from pacgan_cli.core.inference.calibration import (
     fit_model_temperature,
     stored_temperature,
 )
-from pacgan_cli.core.inference.classification import (
+from pacgan_cli.core.inference.classify import (
     BATCH_STATISTIC_MODES,
     STATISTIC_AUTO,
     STATISTIC_PUBLISHED,
@@ -26,7 +26,7 @@ from pacgan_cli.core.inference.classification import (
     default_predictions_path,
     write_classification,
 )
-from pacgan_cli.core.inference.generation import (
+from pacgan_cli.core.inference.generate import (
     GenerationOutcome,
     GenerationPlan,
     GenerationRequest,

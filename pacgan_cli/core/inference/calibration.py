@@ -89,7 +89,7 @@ def fit_model_temperature(
 ) -> TemperatureOutcome:
     """`pacgan classify --fit-temperature`: rebuild the held-out images, classify them, fit T, write the
     sidecar beside the checkpoint (not over an existing one without `force`)."""
-    from pacgan_cli.core.inference.classification import classify_images  # which imports this module
+    from pacgan_cli.core.inference.classify import classify_images  # which imports this module
 
     path, note = find_model(request.model, DISCRIMINATOR)
     target = calibration_path(path)

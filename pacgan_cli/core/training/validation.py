@@ -6,7 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pacgan_cli.core.inference.classification import fixed_statistic_logits
+from pacgan_cli.core.inference.classify import fixed_statistic_logits
 from pacgan_cli.core.metrics.classification import (
     ClassificationReport,
     class_log_odds,

@@ -4,7 +4,7 @@ computes them: the same logits, the same probabilities, the same AUCs."""
 import numpy as np
 import torch
 
-from pacgan_cli.core.inference.classification import classify_images
+from pacgan_cli.core.inference.classify import classify_images
 from pacgan_cli.core.metrics.classification import class_log_odds, classification_report, one_vs_rest_auc
 from pacgan_cli.core.models.architecture import DISCRIMINATOR, NetworkArchitecture
 from pacgan_cli.core.models.checkpoint import load_checkpoint, save_checkpoint
