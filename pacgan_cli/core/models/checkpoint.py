@@ -247,11 +247,6 @@ def _stored_padding(payload: dict[str, Any], path: Path) -> str:
     return padding
 
 
-def architecture_from_data(data: dict[str, Any]) -> NetworkArchitecture:
-    """Rebuild an architecture from the plain data stored in our checkpoints."""
-    return NetworkArchitecture(**{**data, "factors": tuple(float(f) for f in data["factors"])})
-
-
 def _architecture_to_data(architecture: NetworkArchitecture) -> dict[str, Any]:
     data = asdict(architecture)
     data["factors"] = list(architecture.factors)
