@@ -97,6 +97,13 @@ class TrainingConfig:
     augment_transforms: tuple[str, ...] = ("translation", "cutout", "brightness", "contrast")
     ada_target: float = 0.6
     ada_step: float = 0.05
+    augment_p: float = 1.0
+    aux_head: str = "acgan"
+    classifier_data: str = "real_and_fake"
+    conditioning_ramp: float = 0.0
+    mode_seeking_weight: float = 0.0
+    lecam_weight: float = 0.0
+    lecam_decay: float = 0.99
 
     @property
     def num_stages(self) -> int:
@@ -128,18 +135,36 @@ class TrainingConfig:
             latent_size=self.z_dim,
             embedding_size=self.embedding_dim,
             generator_padding=self.generator_padding,
+            aux_head=self.aux_head,
         )
 
     @property
     def loss_weights(self) -> LossWeights:
+        """The published weights, with the classifier's generated-image term dropped for
+        `classifier_data: real` (adc's fake classes always learn from the fakes) and the twin's for tac."""
+        only_real = self.classifier_data == "real" and self.aux_head != "adc"
         return LossWeights(
-            cls_real=self.lambda_cls_1, cls_fake=self.lambda_cls_2, gp=self.lambda_gp, drift=self.drift_weight
+            cls_real=self.lambda_cls_1,
+            cls_fake=0.0 if only_real else self.lambda_cls_2,
+            gp=self.lambda_gp,
+            drift=self.drift_weight,
+            cls_twin=self.lambda_cls_2 if self.aux_head == "tac" else 0.0,
         )
 
     @property
     def augmentation(self) -> AugmentationSettings:
         return AugmentationSettings(
-            self.augment, tuple(self.augment_transforms), self.ada_target, self.ada_step
+            self.augment, tuple(self.augment_transforms), self.ada_target, self.ada_step, self.augment_p
+        )
+
+    @property
+    def conditioning(self) -> ConditioningSettings:
+        return ConditioningSettings(
+            classifier_data=self.classifier_data,
+            ramp_stages=self.conditioning_ramp,
+            mode_seeking_weight=self.mode_seeking_weight,
+            lecam_weight=self.lecam_weight,
+            lecam_decay=self.lecam_decay,
         )
 
     def schedule(self, stage: int) -> StageSchedule:
@@ -153,12 +178,13 @@ class TrainingConfig:
 class LossWeights:
     """The weights of the loss terms. As in the published code, `cls_real` (LAMBDA_CLS_1) weighs the real
     images' classification term in the critic and the fakes' in the generator; `cls_fake` (LAMBDA_CLS_2)
-    the fakes' in the critic."""
+    the fakes' in the critic; `cls_twin` the twin classifier's term with aux_head tac (LAMBDA_CLS_2)."""
 
     cls_real: float
     cls_fake: float
     gp: float
     drift: float
+    cls_twin: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -178,6 +204,21 @@ class AugmentationSettings:
     transforms: tuple[str, ...]
     ada_target: float
     ada_step: float
+    probability: float = 1.0  # diffaugment's fixed p (ada starts at 0 and adapts)
+
+
+@dataclass(frozen=True)
+class ConditioningSettings:
+    """How strongly and where the class conditions training, beyond the auxiliary head's shape (see
+    training/conditioning.py): which images train the critic's classifier, a ramp of the classification
+    weights from 0 over the first `ramp_stages` stages, the mode-seeking term's weight and LeCam
+    regularisation's weight and moving-average decay."""
+
+    classifier_data: str = "real_and_fake"
+    ramp_stages: float = 0.0
+    mode_seeking_weight: float = 0.0
+    lecam_weight: float = 0.0
+    lecam_decay: float = 0.99
 
 
 FIELD_TYPES = {f.name: f.type for f in fields(TrainingConfig)}

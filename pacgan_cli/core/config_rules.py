@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from pacgan_cli.core.classes import check_class_names
 from pacgan_cli.core.errors import ConfigError
-from pacgan_cli.core.models.architecture import GENERATOR_PADDINGS
+from pacgan_cli.core.models.architecture import AUX_HEADS, GENERATOR_PADDINGS
 from pacgan_cli.core.published_config import shown
 from pacgan_cli.core.stages import is_stage_size
 
@@ -20,6 +20,7 @@ PER_STAGE_KEYS = ("batch_sizes", "critic_iterations", "progressive_epochs")
 STAGE_HANDOVERS = ("last", "best")
 PRECISIONS = ("fp32", "bf16")
 AUGMENT_MODES = ("none", "diffaugment", "ada")  # none: published; see core/training/augment.py
+CLASSIFIER_DATA = ("real_and_fake", "real")  # what trains the critic's classifier; real_and_fake: published
 AUGMENT_TRANSFORMS = ("translation", "cutout", "brightness", "contrast", "saturation")
 COLOUR_TRANSFORMS = ("saturation",)
 # auto (CUDA when there is a GPU, else the CPU), auto:N (GPU N when there is one, else the CPU), cpu,
@@ -34,6 +35,7 @@ def validate_config(config: TrainingConfig) -> None:
         *_value_problems(config),
         *_run_problems(config),
         *_augment_problems(config),
+        *_conditioning_problems(config),
     ]
     if problems:
         raise ConfigError("\n".join(problems))
@@ -175,6 +177,37 @@ def _augment_problems(config: TrainingConfig) -> list[str]:
         problems.append(f"`ada_target` must be between 0 and 1; got {config.ada_target}")
     if not 0 < config.ada_step <= 1:
         problems.append(f"`ada_step` (change of p per epoch) must be in (0, 1]; got {config.ada_step}")
+    return problems
+
+
+def _conditioning_problems(config: TrainingConfig) -> list[str]:
+    """Unknown head or classifier data (with the closest valid name), weights and spans that cannot work."""
+    problems = _Problems()
+    check = problems.check
+    check(
+        config.aux_head in AUX_HEADS,
+        f"`aux_head` must be {', '.join(AUX_HEADS)}; got {shown(config.aux_head)}"
+        + did_you_mean(config.aux_head, AUX_HEADS),
+    )
+    check(
+        config.classifier_data in CLASSIFIER_DATA,
+        f"`classifier_data` must be {' or '.join(CLASSIFIER_DATA)}; got {shown(config.classifier_data)}"
+        + did_you_mean(config.classifier_data, CLASSIFIER_DATA),
+    )
+    check(
+        not (config.aux_head == "adc" and config.classifier_data == "real"),
+        "`aux_head: adc` learns a fake class per class from the generated images; it cannot be combined with "
+        "`classifier_data: real` (use aux_head acgan or tac for a classifier of real images only)",
+    )
+    check(
+        0 <= config.conditioning_ramp <= config.num_stages,
+        f"`conditioning_ramp` is a span of stages from 0 to the {config.num_stages} stages of the run "
+        f"(0: no ramp); got {config.conditioning_ramp:g}",
+    )
+    for key in ("mode_seeking_weight", "lecam_weight"):
+        check(getattr(config, key) >= 0, f"`{key}` must not be negative; got {getattr(config, key):g}")
+    check(0 <= config.lecam_decay < 1, f"`lecam_decay` must be in [0, 1); got {config.lecam_decay:g}")
+    check(0 <= config.augment_p <= 1, f"`augment_p` is a probability in [0, 1]; got {config.augment_p:g}")
     return problems
 
 

@@ -190,6 +190,7 @@ def classify_images(
         alpha,
         stage,
         statistic,
+        checkpoint.architecture.num_classes,
         batch_size=batch_size,
         device=device,
         precision=precision,
@@ -219,14 +220,15 @@ def fixed_statistic_logits(
     alpha: float,
     stage: int,
     statistic: float,
+    num_classes: int,
     *,
     batch_size: int = 64,
     device: torch.device | str = "cpu",
     precision: str = "fp32",
     reporter: Reporter | None = None,
 ) -> torch.Tensor:
-    """The auxiliary head's class scores `[N, K]` for `images` `[N, C, S, S]`, batch by batch with one fixed
-    minibatch statistic, so that no image's scores depend on the others in its batch. The one loop for
+    """The auxiliary head's class scores `[N, K]` (the K that classify real images, whatever the head) for
+    `images` `[N, C, S, S]`, batch by batch with one fixed minibatch statistic, so that no image's scores depend on the others in its batch. The one loop for
     classify, evaluate and training's test and validation scores.
 
     Scores stay on the device until the end: no host synchronisation between batches, so on a GPU the next
@@ -240,7 +242,7 @@ def fixed_statistic_logits(
             batch = (batch.pin_memory() if on_gpu else batch).to(
                 device, memory_format=torch.channels_last, non_blocking=on_gpu
             )
-            scores.append(model(batch, alpha, stage, batch_statistic=statistic)[1])
+            scores.append(model(batch, alpha, stage, batch_statistic=statistic)[1][:, :num_classes])
             if reporter is not None:
                 reporter.advance(len(batch))
     return torch.cat(scores).float()

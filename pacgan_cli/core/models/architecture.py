@@ -14,6 +14,9 @@ if TYPE_CHECKING:
 GENERATOR = "generator"
 DISCRIMINATOR = "discriminator"
 GENERATOR_PADDINGS = ("zeros", "replicate")  # zeros: published; replicate: no bright corner pixels
+# The discriminator's classifier: acgan (published: K logits), tac (a twin classifier of the fakes beside it,
+# Gong et al. 2019) or adc (2K logits, real class k and fake class k, Hou et al. 2022).
+AUX_HEADS = ("acgan", "tac", "adc")
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class NetworkArchitecture:
     latent_size: int = 512
     embedding_size: int = 3
     generator_padding: str = "zeros"  # not in the weights: stored by us, zeros for published files
+    aux_head: str = "acgan"  # the discriminator's classifier (AUX_HEADS); published files: acgan
 
     @property
     def num_stages(self) -> int:
@@ -51,4 +55,6 @@ class NetworkArchitecture:
                 list(self.factors),
                 self.generator_padding,
             )
-        return Discriminator(self.image_channels, self.base_channels, list(self.factors), self.num_classes)
+        return Discriminator(
+            self.image_channels, self.base_channels, list(self.factors), self.num_classes, self.aux_head
+        )

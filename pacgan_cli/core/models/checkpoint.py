@@ -28,6 +28,7 @@ from pacgan_cli.core.errors import InputError
 from pacgan_cli.core.io.atomic import atomic_path
 from pacgan_cli.core.io.limits import CHECKPOINT_BYTES_VARIABLE, check_byte_limit
 from pacgan_cli.core.models.architecture import (
+    AUX_HEADS,
     DISCRIMINATOR,
     GENERATOR,
     GENERATOR_PADDINGS,
@@ -56,6 +57,7 @@ class LoadedCheckpoint:
     config: dict[str, Any] | None
     published_format: bool
     augment_probability: float | None = None  # ada's p when the discriminator was saved
+    lecam_averages: list[float] | None = None  # LeCam's moving averages of the mean real and fake scores
 
 
 def save_checkpoint(
@@ -70,6 +72,7 @@ def save_checkpoint(
     config: dict[str, Any] | None = None,
     batch_statistic: float | None = None,
     augment_probability: float | None = None,
+    lecam_averages: list[float] | None = None,
     state_dict: dict[str, torch.Tensor] | None = None,
 ) -> Path:
     """Write a self-describing checkpoint atomically (CPU tensors, loadable by the published scripts).
@@ -97,6 +100,8 @@ def save_checkpoint(
         payload["batch_statistic"] = float(batch_statistic)
     if augment_probability is not None:
         payload["augment_probability"] = float(augment_probability)
+    if lecam_averages is not None:
+        payload["lecam_averages"] = [float(value) for value in lecam_averages]
     payload[DIGEST_KEY] = tensor_digest(payload)
     path = Path(path)
     with atomic_path(path) as temporary:
@@ -114,8 +119,8 @@ def load_checkpoint(path: str | os.PathLike[str], expected_kind: str | None = No
     if expected_kind is not None and kind != expected_kind:
         raise InputError(f"{path}: this is a {kind} checkpoint; a {expected_kind} checkpoint is needed here")
     architecture = infer_architecture(state_dict, kind, path)
-    if kind == GENERATOR and not published:
-        architecture = replace(architecture, generator_padding=_stored_padding(payload, path))
+    if not published:
+        architecture = _with_stored_choices(architecture, kind, payload, path)
     model = architecture.build(kind)
     _fill_aliases(state_dict, kind)
     try:
@@ -141,6 +146,7 @@ def load_checkpoint(path: str | os.PathLike[str], expected_kind: str | None = No
         augment_probability=(
             float(payload["augment_probability"]) if "augment_probability" in payload else None
         ),
+        lecam_averages=_lecam_averages(payload.get("lecam_averages"), path),
     )
 
 
@@ -236,15 +242,25 @@ def infer_architecture(
     )
 
 
-def _stored_padding(payload: dict[str, Any], path: Path) -> str:
-    """The generator padding our checkpoints record (files written before it existed used zeros)."""
+def _with_stored_choices(
+    architecture: NetworkArchitecture, kind: str, payload: dict[str, Any], path: Path
+) -> NetworkArchitecture:
+    """What our checkpoints record beyond the tensor shapes: a generator's padding, a discriminator's
+    classifier head (an adc head's 2K logits are K classes)."""
     stored = payload.get("architecture")
-    padding = stored.get("generator_padding", "zeros") if isinstance(stored, dict) else "zeros"
-    if padding not in GENERATOR_PADDINGS:
-        raise InputError(
-            f"{path}: unknown generator padding {padding!r}; expected {' or '.join(GENERATOR_PADDINGS)}"
-        )
-    return padding
+    stored = stored if isinstance(stored, dict) else {}
+    if kind == GENERATOR:
+        padding = stored.get("generator_padding", "zeros")
+        if padding not in GENERATOR_PADDINGS:
+            raise InputError(
+                f"{path}: unknown generator padding {padding!r}; expected {' or '.join(GENERATOR_PADDINGS)}"
+            )
+        return replace(architecture, generator_padding=padding)
+    head = stored.get("aux_head", "acgan")
+    if head not in AUX_HEADS:
+        raise InputError(f"{path}: unknown classifier head {head!r}; expected {', '.join(AUX_HEADS)}")
+    classes = architecture.num_classes // 2 if head == "adc" else architecture.num_classes
+    return replace(architecture, aux_head=head, num_classes=classes)
 
 
 def _architecture_to_data(architecture: NetworkArchitecture) -> dict[str, Any]:
@@ -348,6 +364,20 @@ def _check_finite(state_dict: dict[str, torch.Tensor], statistic: Any, path: Pat
         raise InputError(
             f"{path}: its stored batch statistic is {statistic!r:.40}, not a finite number; use another checkpoint"
         )
+
+
+def _lecam_averages(value: Any, path: Path) -> list[float] | None:
+    if value is None:
+        return None
+    if not (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(v, float) and math.isfinite(v) for v in value)
+    ):
+        raise InputError(
+            f"{path}: its stored LeCam averages are not two finite numbers; use another checkpoint"
+        )
+    return list(value)
 
 
 def _optional_int(value: Any) -> int | None:

@@ -19,6 +19,10 @@ class Discriminator(nn.Module):
     The minibatch-standard-deviation layer couples the images of a batch; pass `batch_statistic`
     (a scalar measured beforehand, see `measure_batch_statistic`) to make each prediction depend on
     its own image only.
+
+    `aux_head` shapes the classifier: `acgan` (published) gives K class logits; `tac` adds a twin classifier
+    (`twin_FC1`, `twin_layer`) whose K logits follow the classifier's; `adc` gives 2K logits, real class k
+    then fake class k. `class_logits` takes the K logits that classify real images out of any of them.
     """
 
     def __init__(
@@ -27,8 +31,10 @@ class Discriminator(nn.Module):
         base_channels: int = 512,
         factors: list[float] | None = None,
         num_classes: int = 2,
+        aux_head: str = "acgan",
     ) -> None:
         super().__init__()
+        self.num_classes, self.aux_head = num_classes, aux_head
         factors = list(factors or [1, 1, 1 / 2, 1 / 4, 1 / 8, 1 / 16, 1 / 32])
         channels = stage_channels(base_channels, factors)
         self.num_stages = len(factors)
@@ -49,7 +55,10 @@ class Discriminator(nn.Module):
         )
         self.adv_layer = WSConv2d(base_channels, 1, 1, 1, 0)
         self.aux_FC1 = WSConv2d(base_channels, AUX_HIDDEN_CHANNELS, 1, 1, 0)
-        self.aux_layer = WSConv2d(AUX_HIDDEN_CHANNELS, num_classes, 1, 1, 0)
+        self.aux_layer = WSConv2d(AUX_HIDDEN_CHANNELS, num_classes * (2 if aux_head == "adc" else 1), 1, 1, 0)
+        if aux_head == "tac":
+            self.twin_FC1 = WSConv2d(base_channels, AUX_HIDDEN_CHANNELS, 1, 1, 0)
+            self.twin_layer = WSConv2d(AUX_HIDDEN_CHANNELS, num_classes, 1, 1, 0)
         # Set during distributed training steps: [groups, n, F] -> [groups, global n, F], so that the
         # minibatch statistic covers the global batch.
         self.batch_gather: Callable[[torch.Tensor], torch.Tensor] | None = None
@@ -62,7 +71,7 @@ class Discriminator(nn.Module):
         batch_statistic: float | torch.Tensor | None = None,
         groups: int = 1,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Images [B, C, S, S] -> (critic scores [B, 1], class logits [B, K]).
+        """Images [B, C, S, S] -> (critic scores [B, 1], class logits [B, K]; [B, 2K] for tac and adc).
 
         `groups` > 1 splits the batch into that many equal consecutive parts, each with its own minibatch
         statistic, so that one call on `cat([real, fake])` gives each half exactly what a call on it alone
@@ -103,7 +112,15 @@ class Discriminator(nn.Module):
         out = self.final_block(torch.cat([features, statistic_map], dim=1))
         scores = self.adv_layer(out)
         logits = self.aux_layer(self.aux_FC1(out))
+        if self.aux_head == "tac":
+            logits = torch.cat([logits, self.twin_layer(self.twin_FC1(out))], dim=1)
         return scores.view(scores.shape[0], -1), logits.view(logits.shape[0], logits.shape[1])
+
+    def class_logits(self, logits: torch.Tensor) -> torch.Tensor:
+        """The K logits [B, K] that classify real images, out of the head's output (the whole of it for
+        acgan; the classifier's, not the twin's, for tac; the real classes' for adc, whose softmax is
+        p(class | image, real))."""
+        return logits[:, : self.num_classes]
 
 
 def batch_std(values: torch.Tensor) -> torch.Tensor:

@@ -49,11 +49,11 @@ class Augmentation:
 
     @classmethod
     def from_settings(cls, settings: AugmentationSettings) -> Augmentation:
-        """diffaugment always transforms (p = 1); ada starts at p = 0."""
+        """diffaugment transforms with its fixed p (1 unless `augment_p` says otherwise); ada starts at p = 0."""
         return cls(
             mode=settings.mode,
             transforms=settings.transforms,
-            probability=1.0 if settings.mode == "diffaugment" else 0.0,
+            probability=settings.probability if settings.mode == "diffaugment" else 0.0,
             target=settings.ada_target,
             step=settings.ada_step,
         )

@@ -211,7 +211,6 @@ def _train_batches(
     """The epoch's batches from `state.next_batch` on, each with n_critic critic updates and one generator
     update; a resume checkpoint when one falls due or a stop is asked for."""
     config, ranks, device = run.config, run.ranks, networks.device
-    weights = config.loss_weights
     if state.permutation is None:
         state.permutation = torch.randperm(data.count, generator=data.order)
         state.totals = EpochTotals.start(len(data.batches), device)
@@ -221,6 +220,9 @@ def _train_batches(
         shard = ranks.shard(end - begin)  # this process's images of the batch (all of them in one)
         selected = state.permutation[begin + shard.begin : begin + shard.end].to(data.images.device)
         real, labels = data.images[selected].to(device), data.labels[selected].to(device)
+        # The classification weights at this point of the run (on the conditioning ramp, if any).
+        progress = plan.stage + ((state.epoch - 1) * plan.batches + batch_index) / plan.steps
+        weights = networks.conditioning.weights(config.loss_weights, progress)
         # n_critic critic updates, then one generator update, on the same labels.
         for _ in range(plan.critic_iterations):
             critic_terms, real_logits, fake_logits = critic_step(
@@ -314,25 +316,31 @@ def critic_step(
         penalty = gradient_penalty(
             networks.penalty_module, real, fake, alpha, stage, mix, networks.forward_precision
         )
-    # Losses in fp32 whatever the forward precision.
+    # Losses in fp32 whatever the forward precision; the classifier head decides which logits they see.
+    head = networks.conditioning
     terms = critic_loss(
         real_scores.float(),
         fake_scores.float(),
-        real_logits.float(),
-        fake_logits.float(),
+        head.classifier_logits(real_logits.float()),
+        head.classifier_logits(fake_logits.float()),
         labels,
         penalty,
         lambda_cls_real=weights.cls_real,
         lambda_cls_fake=weights.cls_fake,
         lambda_gp=weights.gp,
         drift_weight=weights.drift,
+        fake_labels=head.fake_labels(labels),
+    )
+    terms = head.critic_terms(
+        terms, real_scores, fake_scores, fake_logits.float(), labels, weights, networks.ranks
     )
     terms |= networks.augmentation.signal_terms(real_scores, fake_scores, networks.ranks)
     networks.critic_optimizer.zero_grad(set_to_none=True)
     (terms["d_loss"] * shard.loss_weight).backward()
     networks.ranks.average_gradients(networks.discriminator)
     networks.critic_optimizer.step()
-    return terms, real_logits, fake_logits
+    classes = networks.discriminator.class_logits
+    return terms, classes(real_logits), classes(fake_logits)
 
 
 def generator_step(
@@ -347,12 +355,25 @@ def generator_step(
     generator, discriminator = networks.generator_step_module, networks.critic_step_module
     shard = shard or Shard.whole(labels.shape[0])
     z = shard.draw((networks.architecture.latent_size,), labels.device)
+    head = networks.conditioning
     networks.discriminator.requires_grad_(False)
     try:
         with networks.ranks.global_statistic(networks.discriminator, shard), networks.forward_precision():
-            fake = networks.augmentation.generator_input(generator(z, labels, alpha, stage), shard)
+            images = generator(z, labels, alpha, stage)
+            fake = networks.augmentation.generator_input(images, shard)
             fake_scores, fake_logits = discriminator(fake, alpha, stage)
-        terms = generator_loss(fake_scores.float(), fake_logits.float(), labels, lambda_cls=weights.cls_real)
+            if head.settings.mode_seeking_weight > 0:  # a second latent batch for the same labels
+                second_z = shard.draw((networks.architecture.latent_size,), labels.device)
+                pair = (images, generator(second_z, labels, alpha, stage))
+        terms = generator_loss(
+            fake_scores.float(),
+            head.classifier_logits(fake_logits.float()),
+            labels,
+            lambda_cls=weights.cls_real,
+        )
+        terms = head.generator_terms(terms, fake_logits.float(), labels, weights)
+        if head.settings.mode_seeking_weight > 0:
+            terms = head.mode_seeking(terms, pair, (z, second_z))
         networks.generator_optimizer.zero_grad(set_to_none=True)
         (terms["g_loss"] * shard.loss_weight).backward()
         networks.ranks.average_gradients(networks.generator)

@@ -43,17 +43,19 @@ def critic_loss(
     lambda_cls_fake: float,
     lambda_gp: float,
     drift_weight: float,
+    fake_labels: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """The critic's loss and its terms.
 
     loss = -(E[D(x)] - E[D(G(z,y))]) + l1 CE(aux(x), y) + l2 CE(aux(G(z,y)), y) + l_gp GP + drift E[D(x)^2].
-    Following the published code, `lambda_cls_real` (LAMBDA_CLS_1) weighs the real images.
+    Following the published code, `lambda_cls_real` (LAMBDA_CLS_1) weighs the real images. `fake_labels`
+    (default `labels`) are the classes the generated images are trained towards (adc: their fake classes).
     """
     terms = {
         "d_real": -real_scores.mean(),
         "d_fake": fake_scores.mean(),
         "cls_real": F.cross_entropy(real_logits, labels),
-        "cls_fake": F.cross_entropy(fake_logits, labels),
+        "cls_fake": F.cross_entropy(fake_logits, labels if fake_labels is None else fake_labels),
         "gp": penalty,
         "drift": drift_weight * (real_scores**2).mean(),
     }

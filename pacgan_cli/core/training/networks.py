@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from pacgan_cli.core.config import TrainingConfig
-from pacgan_cli.core.errors import InputError
+from pacgan_cli.core.errors import ConfigError, InputError
 from pacgan_cli.core.io.run_layout import StageCheckpointPaths
 from pacgan_cli.core.models.checkpoint import (
     DISCRIMINATOR,
@@ -26,6 +26,7 @@ from pacgan_cli.core.models.discriminator import Discriminator, measure_batch_st
 from pacgan_cli.core.models.generator import Generator
 from pacgan_cli.core.runtime import compile_module, forward_precision
 from pacgan_cli.core.training.augment import Augmentation
+from pacgan_cli.core.training.conditioning import Conditioning
 from pacgan_cli.core.training.distributed import Ranks
 
 StateDict = dict[str, torch.Tensor]
@@ -50,6 +51,7 @@ class Networks:
     precision: str = "fp32"
     ranks: Ranks = field(default_factory=Ranks)  # the processes of a distributed run; one by default
     augmentation: Augmentation = field(default_factory=Augmentation)
+    conditioning: Conditioning = field(default_factory=Conditioning)
 
     @property
     def device(self) -> torch.device:
@@ -84,6 +86,7 @@ class NetworkSnapshot:
     ema: StateDict | None
     batch_statistic: float | None = None
     augment_probability: float | None = None
+    lecam_averages: list[float] | None = None
 
     def with_statistic(self, statistic: float) -> NetworkSnapshot:
         return replace(self, batch_statistic=statistic)
@@ -124,6 +127,7 @@ def build_networks(
         precision=config.precision,
         ranks=ranks or Ranks(device=device),
         augmentation=Augmentation.from_settings(config.augmentation),
+        conditioning=Conditioning(config.aux_head, config.class_size, config.conditioning),
     )
 
 
@@ -146,6 +150,7 @@ def take_snapshot(
         critic_optimizer=copy.deepcopy(networks.critic_optimizer.state_dict()),
         ema=_copy_state(networks.ema) if networks.ema is not None else None,
         augment_probability=networks.augmentation.saved_probability(),
+        lecam_averages=networks.conditioning.saved_averages(),
     )
 
 
@@ -157,6 +162,7 @@ def restore_snapshot(networks: Networks, snapshot: NetworkSnapshot) -> None:
     if networks.ema is not None and snapshot.ema is not None:
         networks.ema.load_state_dict(snapshot.ema)
     networks.augmentation.restore_probability(snapshot.augment_probability)
+    networks.conditioning.restore_averages(snapshot.lecam_averages, networks.device)
 
 
 def snapshot_batch_statistic(
@@ -191,6 +197,7 @@ def save_snapshot(
             config=config_data,
             batch_statistic=snapshot.batch_statistic if name == DISCRIMINATOR else None,
             augment_probability=snapshot.augment_probability if name == DISCRIMINATOR else None,
+            lecam_averages=snapshot.lecam_averages if name == DISCRIMINATOR else None,
             state_dict=weights,
             optimizer_state=optimizer_state,
         )
@@ -221,6 +228,14 @@ def load_stage_checkpoints(networks: Networks, candidates: list[StageCheckpointP
                 f"{getattr(candidates[0], name)}: not found; the run has no {size}x{size} stage to resume from"
             )
         loaded = load_checkpoint(path, expected_kind=name)
+        head = loaded.architecture.aux_head
+        if name == DISCRIMINATOR and head != networks.architecture.aux_head:
+            raise ConfigError(
+                f"{path}: its discriminator has a{'n' if head[0] in 'aeiou' else ''} {head} classifier head "
+                f"({_head_outputs(head)}), but the configuration asks for aux_head: "
+                f"{networks.architecture.aux_head} ({_head_outputs(networks.architecture.aux_head)}); train "
+                f"from the first stage, or set aux_head: {head}"
+            )
         if _shape_of(loaded.architecture, name) != _shape_of(networks.architecture, name):
             raise InputError(
                 f"{path}: its architecture {loaded.architecture} differs from the configuration's"
@@ -230,6 +245,7 @@ def load_stage_checkpoints(networks: Networks, candidates: list[StageCheckpointP
             optimizer.load_state_dict(loaded.optimizer_state)
         if name == DISCRIMINATOR:
             networks.augmentation.restore_probability(loaded.augment_probability)
+            networks.conditioning.restore_averages(loaded.lecam_averages, networks.device)
     if networks.ema is not None:
         ema_path = candidates[0].ema
         source = load_checkpoint(ema_path).model if ema_path.is_file() else networks.generator
@@ -237,6 +253,14 @@ def load_stage_checkpoints(networks: Networks, candidates: list[StageCheckpointP
     device = networks.device
     networks.generator.to(device)
     networks.discriminator.to(device)
+
+
+def _head_outputs(head: str) -> str:
+    return {
+        "acgan": "K class logits",
+        "tac": "K class logits and a twin classifier of the fakes",
+        "adc": "2K logits: real and fake classes",
+    }[head]
 
 
 def _copy_state(module: nn.Module) -> StateDict:

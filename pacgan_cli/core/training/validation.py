@@ -43,8 +43,8 @@ def validate_epoch(
         z = torch.randn(real.shape[0], generator.latent_size, device=device)
         _, fake = discriminator(generator(z, batch_labels, alpha, stage), alpha, stage)
         scores.append(real_scores)
-        real_logits.append(logits)
-        fake_logits.append(fake)
+        real_logits.append(discriminator.class_logits(logits))
+        fake_logits.append(discriminator.class_logits(fake))
     labels_on_device = labels.to(device)
     real_all, fake_all = torch.cat(real_logits), torch.cat(fake_logits)
     label_array = labels.numpy()
@@ -68,6 +68,8 @@ def classify_with_statistic(
     """Report and class log-odds [N, K] (the scores its AUCs rank) of the auxiliary head with a fixed minibatch statistic,
     computed as `pacgan classify` computes them."""
     device = next(discriminator.parameters()).device
-    logits = fixed_statistic_logits(discriminator, images, alpha, stage, batch_statistic, device=device)
+    logits = fixed_statistic_logits(
+        discriminator, images, alpha, stage, batch_statistic, discriminator.num_classes, device=device
+    )
     logits = logits.cpu().numpy()
     return classification_report(labels.numpy(), logits), class_log_odds(logits)
