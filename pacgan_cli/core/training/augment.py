@@ -65,15 +65,15 @@ class Augmentation:
     def critic_inputs(
         self, real: torch.Tensor, fake: torch.Tensor, shard: Shard | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Real and fake [B, C, S, S] transformed alike: image i of both with the same draw, so that the
-        gradient penalty's interpolates lie between two images augmented the same way. Unchanged for none.
+        """Real and fake [B, C, S, S], each through its own draw of the transforms, as DiffAugment applies
+        T(x) and T(G(z)); the gradient penalty's interpolates then lie between samples of the two augmented
+        distributions the critic compares, as WGAN-GP defines them. Unchanged for none.
 
-        In a distributed run (`shard`: this process's rows of the global batch) the draw is the global
+        In a distributed run (`shard`: this process's rows of the global batch) each draw is the global
         batch's, as in one process, and each process takes its rows."""
         if not self.active:
             return real, fake
-        draw = self.draw(real, shard)
-        return apply_transforms(real, draw), apply_transforms(fake, draw)
+        return apply_transforms(real, self.draw(real, shard)), apply_transforms(fake, self.draw(fake, shard))
 
     def generator_input(self, fake: torch.Tensor, shard: Shard | None = None) -> torch.Tensor:
         """The generated batch as the critic sees it in the generator's step (a fresh draw)."""

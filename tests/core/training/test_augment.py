@@ -1,4 +1,4 @@
-"""Differentiable augmentation: each transform's values, one draw for real and fake, the gradient penalty on
+"""Differentiable augmentation: each transform's values, a draw each for real and fake, the gradient penalty on
 augmented inputs, ada's probability, and `none` leaving training exactly as it was."""
 
 from __future__ import annotations
@@ -99,13 +99,20 @@ def test_draws_follow_the_seed() -> None:
     assert not torch.equal(augmented(5), augmented(6))
 
 
-def test_real_and_fake_at_one_position_get_the_same_transform_and_positions_differ() -> None:
+def test_real_and_fake_get_independent_draws_and_positions_differ() -> None:
     torch.manual_seed(2)
     image = torch.rand(1, 1, 16, 16) * 2 - 1
     batch = image.repeat(8, 1, 1, 1)
     real, fake = Augmentation("diffaugment", ALL, 1.0).critic_inputs(batch, batch.clone())
-    assert torch.equal(real, fake)
+    assert all(not torch.equal(real[i], fake[i]) for i in range(8))  # DiffAugment: T(x) and T(G(z)) apart
     assert len({tuple(real[i].flatten().tolist()) for i in range(8)}) == 8
+    torch.manual_seed(2)
+    torch.rand(1, 1, 16, 16)  # the image, as above
+    augmentation = Augmentation("diffaugment", ALL, 1.0)
+    first = augmentation.draw(batch, None)
+    second = augmentation.draw(batch, None)
+    assert torch.equal(real, augment.apply_transforms(batch, first))
+    assert torch.equal(fake, augment.apply_transforms(batch, second))
 
 
 def test_ada_probability_decides_how_often_each_transform_is_applied() -> None:
