@@ -104,6 +104,7 @@ class TrainingConfig:
     mode_seeking_weight: float = 0.0
     lecam_weight: float = 0.0
     lecam_decay: float = 0.99
+    gp_interval: int = 1
 
     @property
     def num_stages(self) -> int:
@@ -219,6 +220,7 @@ class ConditioningSettings:
     mode_seeking_weight: float = 0.0
     lecam_weight: float = 0.0
     lecam_decay: float = 0.99
+    gp_interval: int = 1
 
 
 FIELD_TYPES = {f.name: f.type for f in fields(TrainingConfig)}

@@ -208,6 +208,10 @@ def _conditioning_problems(config: TrainingConfig) -> list[str]:
         check(getattr(config, key) >= 0, f"`{key}` must not be negative; got {getattr(config, key):g}")
     check(0 <= config.lecam_decay < 1, f"`lecam_decay` must be in [0, 1); got {config.lecam_decay:g}")
     check(0 <= config.augment_p <= 1, f"`augment_p` is a probability in [0, 1]; got {config.augment_p:g}")
+    check(
+        config.gp_interval >= 1,
+        f"`gp_interval` must be at least 1 (every critic step); got {config.gp_interval}",
+    )
     return problems
 
 

@@ -223,10 +223,16 @@ def _train_batches(
         # The classification weights at this point of the run (on the conditioning ramp, if any).
         progress = plan.stage + ((state.epoch - 1) * plan.batches + batch_index) / plan.steps
         weights = networks.conditioning.weights(config.loss_weights, progress)
-        # n_critic critic updates, then one generator update, on the same labels.
-        for _ in range(plan.critic_iterations):
+        # n_critic critic updates, then one generator update, on the same labels. With lazy regularisation
+        # the gradient penalty comes on one critic step in gp_interval, weighted by it (its phase follows
+        # from the position in the stage, so a resumed stage keeps it).
+        for iteration in range(plan.critic_iterations):
+            step = ((state.epoch - 1) * plan.batches + batch_index) * plan.critic_iterations + iteration
+            penalised = step % config.gp_interval == 0
+            lazy = penalised and config.gp_interval > 1
+            step_weights = replace(weights, gp=weights.gp * config.gp_interval) if lazy else weights
             critic_terms, real_logits, fake_logits = critic_step(
-                networks, real, labels, state.alpha, plan.stage, weights, shard
+                networks, real, labels, state.alpha, plan.stage, step_weights, shard, penalty=penalised
             )
         generator_terms = generator_step(networks, labels, state.alpha, plan.stage, weights, shard)
         if networks.ema is not None:
@@ -290,10 +296,13 @@ def critic_step(
     stage: int,
     weights: LossWeights,
     shard: Shard | None = None,
+    penalty: bool = True,
 ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
     """One critic update; returns the loss terms and the class logits of the real and fake batches.
 
-    `shard` is this process's part of the global batch in a distributed run (default: all of it).
+    `shard` is this process's part of the global batch in a distributed run (default: all of it). Without
+    `penalty` (lazy regularisation's other steps) the gradient penalty is neither computed nor drawn for:
+    its term is 0.
     """
     generator, discriminator = networks.generator_step_module, networks.critic_step_module
     shard = shard or Shard.whole(real.shape[0])
@@ -312,10 +321,12 @@ def critic_step(
             else:
                 real_scores, real_logits = discriminator(real, alpha, stage)
                 fake_scores, fake_logits = discriminator(fake, alpha, stage)
-        mix = shard.draw((1, 1, 1), real.device, uniform=True)
-        penalty = gradient_penalty(
-            networks.penalty_module, real, fake, alpha, stage, mix, networks.forward_precision
-        )
+        gp = torch.zeros((), device=real.device)
+        if penalty:
+            mix = shard.draw((1, 1, 1), real.device, uniform=True)
+            gp = gradient_penalty(
+                networks.penalty_module, real, fake, alpha, stage, mix, networks.forward_precision
+            )
     # Losses in fp32 whatever the forward precision; the classifier head decides which logits they see.
     head = networks.conditioning
     terms = critic_loss(
@@ -324,7 +335,7 @@ def critic_step(
         head.classifier_logits(real_logits.float()),
         head.classifier_logits(fake_logits.float()),
         labels,
-        penalty,
+        gp,
         lambda_cls_real=weights.cls_real,
         lambda_cls_fake=weights.cls_fake,
         lambda_gp=weights.gp,
