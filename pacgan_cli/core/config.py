@@ -90,7 +90,7 @@ class TrainingConfig:
     generator_padding: str = "zeros"
     precision: str = "fp32"
     compile: bool = False
-    checkpoint_every_epochs: int = 1
+    checkpoint_every_epochs: int = 0
     checkpoint_every_minutes: float = 10.0
     tensorboard: bool = False
     augment: str = "none"

@@ -127,8 +127,8 @@ def _run_problems(config: TrainingConfig) -> list[str]:
         f"`device` must be auto, auto:N, cpu, cuda or cuda:N; got {shown(config.device)}",
     )
     check(
-        config.checkpoint_every_epochs >= 1,
-        f"`checkpoint_every_epochs` must be at least 1; got {config.checkpoint_every_epochs}",
+        config.checkpoint_every_epochs >= 0,
+        f"`checkpoint_every_epochs` must be 0 (by time only) or more; got {config.checkpoint_every_epochs}",
     )
     check(
         config.checkpoint_every_minutes > 0,

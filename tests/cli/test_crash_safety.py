@@ -199,3 +199,71 @@ def test_a_diverging_run_stops_at_once_naming_the_stage_epoch_and_term(
     assert code == 1 and last.startswith("error: training diverged in stage 4x4, epoch 1: ")
     assert "lower learning_rate (now 1e+30)" in last and "Traceback" not in err
     assert not (run / "PACGAN_4x4" / "generator_last.pt").exists() and not (run / "resume.pt").exists()
+
+
+SLOW_WRITE = """
+import sys, threading, time
+from pathlib import Path
+import torch
+from pacgan_cli.core.training import resume
+
+marker, original, writes = Path(sys.argv[1]), torch.save, []
+
+def slow_save(data, path, *args, **kwargs):
+    original(data, path, *args, **kwargs)  # the temporary file is complete, not yet moved onto resume.pt
+    writes.append(data["stage"])
+    if data["stage"] == 1 and writes.count(1) == 3:
+        marker.write_text(threading.current_thread().name)
+        time.sleep(300)  # killed here, in the middle of the write
+
+resume.torch.save = slow_save
+sys.argv = ["pacgan", *sys.argv[2:]]
+from pacgan_cli.cli.app import main
+main()
+"""
+
+
+def test_sigkill_during_a_background_write_keeps_the_previous_checkpoint_whole(
+    tiny_data: Path, tmp_path: Path, reference: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config_path = write_config(tmp_path / "config.yaml", tiny_config(tiny_data, **OFTEN))
+    run, marker = tmp_path / "killed", tmp_path / "writing"
+    arguments = ["train", "-c", str(config_path), "-o", str(run), "--quiet"]
+    process = subprocess.Popen([sys.executable, "-c", SLOW_WRITE, str(marker), *arguments])
+    deadline = time.monotonic() + 240
+    while not marker.is_file() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.is_file(), "the third write of stage 2 never started"
+    assert marker.read_text() == "pacgan-resume-checkpoint"  # written off the training thread
+    time.sleep(0.5)  # training goes on meanwhile; then the kill
+    process.kill()
+    process.wait()
+    previous = torch.load(run / "resume.pt", weights_only=True)  # the second write, whole
+    assert previous["stage"] == 1
+    assert list(run.glob(".resume.partial-*"))  # the write that was killed left its temporary file
+    code, _, err = run_cli([*arguments[:-1], "--resume", "--quiet"], capsys)
+    assert code == 0, err
+    assert not list(run.glob(".resume.partial-*"))
+    assert metrics(run) == metrics(reference)
+    assert_same_weights(run, reference)
+
+
+def test_by_default_a_short_epoch_writes_no_resume_checkpoint(
+    tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pacgan_cli.core.training.run_folder import RunFolder
+
+    writes: list[int] = []
+    original = RunFolder.save_progress
+    monkeypatch.setattr(
+        RunFolder,
+        "save_progress",
+        lambda self, data, background=False: (writes.append(data["epoch"]), original(self, data, background)),
+    )
+    train(build_config(tiny_config(tiny_data, progressive_epochs=3)), output=tmp_path / "quiet")
+    assert writes == []  # ten minutes never passed; each stage's end wrote its own checkpoints
+    train(
+        build_config(tiny_config(tiny_data, progressive_epochs=3, checkpoint_every_epochs=1)),
+        output=tmp_path / "asked",
+    )
+    assert writes == [2, 3] * 3  # asked for: after epochs 1 and 2 of each stage (not after the last)

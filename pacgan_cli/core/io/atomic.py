@@ -18,6 +18,17 @@ from pacgan_cli.core.errors import ConfigError, OutputExistsError
 PARTIAL = ".partial-"  # in the names of files being written, so that a killed write can be found
 
 
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# Read once: changing the process-wide umask around each write would race with files made meanwhile by
+# another thread (training writes resume checkpoints in the background).
+UMASK = _read_umask()
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside `target` with the same suffixes; move it onto `target` on success.
@@ -33,9 +44,7 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         yield temporary_path
         # mkstemp makes the file private (0600); a result gets the permissions the user's umask gives.
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(temporary_path, 0o666 & ~mask)
+        os.chmod(temporary_path, 0o666 & ~UMASK)
         os.replace(temporary_path, target)
     finally:
         if temporary_path.exists():

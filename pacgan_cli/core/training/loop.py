@@ -184,10 +184,11 @@ def train_stage(
         finished = state.epoch
         state.start_epoch()
         # The epoch's checkpoint: the next epoch starts from it after a crash.
+        every = config.checkpoint_every_epochs
         if finished < plan.epochs and ranks.any(
-            finished % config.checkpoint_every_epochs == 0 or bool(run.stop) or saver.due_by_time()
+            (every > 0 and finished % every == 0) or bool(run.stop) or saver.due_by_time()
         ):
-            saver.save(state)
+            saver.save(state, background=not run.stop)
             _stop_if_requested(run, plan, finished)
 
     result = _finish_stage(run, plan, networks, data.images, state)
@@ -245,7 +246,7 @@ def _train_batches(
         # A checkpoint every few minutes, and at once when a stop is requested (on any rank).
         if ranks.any(bool(run.stop) or saver.due_by_time()):
             state.epoch_seconds = time.perf_counter() - epoch_started
-            saver.save(state)
+            saver.save(state, background=not run.stop)
             _stop_if_requested(run, plan, state.epoch)
 
 

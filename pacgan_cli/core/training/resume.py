@@ -103,9 +103,10 @@ class ProgressSaver:
     def due_by_time(self) -> bool:
         return time.monotonic() - self.last >= 60 * self.run.config.checkpoint_every_minutes
 
-    def save(self, state: StageState) -> None:
+    def save(self, state: StageState, background: bool = True) -> None:
         """Everything needed to continue from `state` bit for bit: the state itself (with every rank's loss
-        sums and logits so far), both networks and their optimisers, and every random state."""
+        sums and logits so far), both networks and their optimisers, and every random state. The snapshot is
+        taken here; the file is written in the background unless the run is about to stop."""
         if state.totals is not None:
             state = replace(state, totals=state.totals.combined(self.run.ranks))
             stop_if_diverged(state.totals, self.stage, state.epoch, self.run.config)
@@ -117,7 +118,7 @@ class ProgressSaver:
             "metrics_lines": self.run.folder.metrics_lines,
             "random_states": capture_random_states(self.order),
         }
-        self.run.folder.save_progress(data)
+        self.run.folder.save_progress(data, background)
         self.last = time.monotonic()
 
 

@@ -11,6 +11,7 @@ import numbers
 import os
 import shutil
 import socket
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -64,6 +65,8 @@ class RunFolder:
         self.metrics_lines = 0
         self.run_epochs = 0  # epoch lines in metrics.jsonl: TensorBoard's step, continuous over the stages
         self._events: Any = None  # a torch SummaryWriter with `tensorboard: true`
+        self._progress_write: threading.Thread | None = None  # the resume checkpoint being written
+        self._progress_failure: Exception | None = None
         self._locked = False
 
     @_written(list)
@@ -103,7 +106,12 @@ class RunFolder:
 
     @_written()
     def close(self) -> None:
-        """Finish the event files and release the lock (the run's files stay)."""
+        """Finish the event files and a resume checkpoint still being written, and release the lock (the
+        run's files stay). A failed last write is logged: close runs while another error may be raised."""
+        try:
+            self.wait_for_progress()
+        except Exception as error:
+            self.log(f"the last resume checkpoint could not be written: {error}")
         if self._events is not None:
             self._events.close()
             self._events = None
@@ -188,15 +196,42 @@ class RunFolder:
         return _LoggedReporter(reporter, self)
 
     @_written()
-    def save_progress(self, data: dict[str, Any]) -> None:
-        """Write the resume checkpoint atomically (the previous one stays until the new one is complete),
-        with the SHA-256 that `load_progress` checks."""
-        write_progress_file(self.layout.progress_path, data)
+    def save_progress(self, data: dict[str, Any], background: bool = False) -> None:
+        """Write the resume checkpoint atomically (the previous one stays whole until the new one is
+        complete), with the SHA-256 that `load_progress` checks.
+
+        With `background`, `data` must be a snapshot (copies): training goes on while the digest and the
+        write run in another thread; at most one write is in flight (a new one waits for the last).
+        """
+        self.wait_for_progress()
+        if not background:
+            write_progress_file(self.layout.progress_path, data)
+            return
+        self._progress_write = threading.Thread(
+            target=self._write_progress, args=(data,), name="pacgan-resume-checkpoint"
+        )
+        self._progress_write.start()
+
+    def wait_for_progress(self) -> None:
+        """Wait for the resume checkpoint being written, if any; its failure (a full disk, say) is raised here."""
+        if self._progress_write is not None:
+            self._progress_write.join()
+            self._progress_write = None
+        failure, self._progress_failure = self._progress_failure, None
+        if failure is not None:
+            raise failure
+
+    def _write_progress(self, data: dict[str, Any]) -> None:
+        try:
+            write_progress_file(self.layout.progress_path, data)
+        except Exception as error:  # reported on the training thread by wait_for_progress
+            self._progress_failure = error
 
     @_written()
     def finish_stage(self, size: int, result: dict[str, Any]) -> None:
         """Mark the stage complete (its checkpoints, curves and result are written) and drop the resume
-        checkpoint, which the stage's own checkpoints now supersede."""
+        checkpoint, which the stage's own checkpoints now supersede (a write still in flight ends first)."""
+        self.wait_for_progress()
         write_json_atomic(self.layout.stage_marker(size), result)
         self.layout.progress_path.unlink(missing_ok=True)
 

@@ -188,9 +188,10 @@ class StageState:
             "alpha": self.alpha,
             "permutation": self.permutation,
             "epoch_seconds": self.epoch_seconds,
-            "epoch_records": self.records,
+            "epoch_records": list(self.records),
             "totals": {
-                "sums": {name: value.cpu() for name, value in totals.sums.items()},
+                # Copies: the sums grow in place while a background write may still read these.
+                "sums": {name: value.detach().to("cpu", copy=True) for name, value in totals.sums.items()},
                 "batches": totals.batches,
                 "real_logits": [t.cpu() for t in totals.real_logits],
                 "fake_logits": [t.cpu() for t in totals.fake_logits],
