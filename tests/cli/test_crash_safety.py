@@ -14,12 +14,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import run_cli, tiny_config, write_config
+from helpers import TIMING_KEYS, run_cli, tiny_config, write_config
 from pacgan_cli.core.config import build_config
 from pacgan_cli.core.models.checkpoint import load_checkpoint
 from pacgan_cli.core.training.loop import train
 
-TIMING_KEYS = {"seconds", "images_per_s", "time"}
 # Every batch a checkpoint (0.0001 minutes), so that a kill always finds one inside the stage.
 OFTEN = {"progressive_epochs": 3, "checkpoint_every_minutes": 0.0001, "seed": 4}
 

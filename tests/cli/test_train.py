@@ -10,11 +10,9 @@ import pandas as pd
 import pytest
 import torch
 
-from helpers import run_cli, tiny_config, write_config
+from helpers import TIMING_KEYS, run_cli, tiny_config, write_config
 from pacgan_cli.core.io.nifti import write_stack
 from pacgan_cli.core.models.checkpoint import load_checkpoint
-
-TIMING_KEYS = {"seconds", "images_per_s", "time"}
 
 
 def read_metrics(run: Path) -> list[dict]:

@@ -4,10 +4,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import PooledPixels, make_separable_images, use_pooled_pixel_features, write_data_folder
+from helpers import PooledPixels, separable_set, use_pooled_pixel_features, write_data_folder
 from pacgan_cli.core.errors import ConfigError, InputError, OutputExistsError
 from pacgan_cli.core.evaluation.evaluate import METRICS, evaluate, generate_and_evaluate
-from pacgan_cli.core.evaluation.inputs import ImageSet, load_image_set
+from pacgan_cli.core.evaluation.inputs import load_image_set
 from pacgan_cli.core.evaluation.options import EvaluationOptions
 from pacgan_cli.core.evaluation.registry import METRIC_NAMES
 from pacgan_cli.core.io.nifti import write_stack
@@ -25,17 +25,12 @@ def no_weights(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fidelity, "find_inception_weights", lambda explicit=None: None)
 
 
-def image_set(count: int, seed: int, size: int = 16) -> ImageSet:
-    labels = np.arange(count) % 2
-    return ImageSet(make_separable_images(labels, size, seed), labels, f"set{seed}")
-
-
 def test_registry_matches_the_names_the_command_line_offers() -> None:
     assert tuple(METRICS) == METRIC_NAMES
 
 
 def test_evaluate_writes_every_metric_and_fid_matches_the_reference(small_extractor, tmp_path: Path) -> None:
-    real, fake, train = image_set(24, 1), image_set(20, 2), image_set(30, 3)
+    real, fake, train = separable_set(24, 1), separable_set(20, 2), separable_set(30, 3)
     options = EvaluationOptions(ssim_pairs=50, kid_subsets=5, kid_subset_size=8)
     report = evaluate(real, fake, tmp_path / "report", train=train, options=options)
     data = json.loads((tmp_path / "report" / "metrics.json").read_text())
@@ -68,13 +63,13 @@ def test_evaluate_writes_every_metric_and_fid_matches_the_reference(small_extrac
 
 
 def test_identical_sets_give_fid_near_zero(small_extractor, tmp_path: Path) -> None:
-    real = image_set(20, 1)
+    real = separable_set(20, 1)
     report = evaluate(real, real, tmp_path / "r", metrics=["fid"])
     assert abs(report.data["metrics"]["fid"]["real_fake"]) < 1e-6
 
 
 def test_missing_weights_stop_with_one_line_or_are_skipped_on_request(no_weights, tmp_path: Path) -> None:
-    real, fake = image_set(10, 1), image_set(10, 2)
+    real, fake = separable_set(10, 1), separable_set(10, 2)
     with pytest.raises(InputError) as error:
         evaluate(real, fake, tmp_path / "a")
     assert "\n" not in str(error.value) and "--inception-weights" in str(error.value)
@@ -102,8 +97,8 @@ def test_classification_section_with_a_discriminator(tmp_path: Path) -> None:
     )
     discriminator = load_checkpoint(path)
     report = evaluate(
-        image_set(12, 1),
-        image_set(10, 2),
+        separable_set(12, 1),
+        separable_set(10, 2),
         tmp_path / "r",
         metrics=["classification"],
         discriminator=discriminator,
@@ -115,17 +110,17 @@ def test_classification_section_with_a_discriminator(tmp_path: Path) -> None:
         tmp_path / "r" / "confusion_synthetic.png"
     ).is_file()
     with pytest.raises(ConfigError, match="--discriminator"):
-        evaluate(image_set(12, 1), image_set(10, 2), tmp_path / "x", metrics=["classification"])
+        evaluate(separable_set(12, 1), separable_set(10, 2), tmp_path / "x", metrics=["classification"])
 
 
 def test_bad_inputs_give_one_clear_line(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="real images are 16x16"):
-        evaluate(image_set(10, 1), image_set(10, 2, size=8), tmp_path / "r", metrics=["ssim"])
+        evaluate(separable_set(10, 1), separable_set(10, 2, size=8), tmp_path / "r", metrics=["ssim"])
     with pytest.raises(ConfigError, match="unknown metric 'psnr'"):
-        evaluate(image_set(10, 1), image_set(10, 2), tmp_path / "r", metrics=["psnr"])
-    evaluate(image_set(10, 1), image_set(10, 2), tmp_path / "r", metrics=["ssim"])
+        evaluate(separable_set(10, 1), separable_set(10, 2), tmp_path / "r", metrics=["psnr"])
+    evaluate(separable_set(10, 1), separable_set(10, 2), tmp_path / "r", metrics=["ssim"])
     with pytest.raises(OutputExistsError):
-        evaluate(image_set(10, 1), image_set(10, 2), tmp_path / "r", metrics=["ssim"])
+        evaluate(separable_set(10, 1), separable_set(10, 2), tmp_path / "r", metrics=["ssim"])
 
 
 def test_load_image_set_from_a_folder_or_a_stack(tmp_path: Path) -> None:

@@ -4,42 +4,12 @@ import json
 import re
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from helpers import make_separable_images
+from helpers import separable_set, small_discriminator
 from pacgan_cli.core.errors import ConfigError
 from pacgan_cli.core.evaluation.evaluate import evaluate
-from pacgan_cli.core.evaluation.inputs import ImageSet
 from pacgan_cli.core.evaluation.options import EvaluationOptions
-from pacgan_cli.core.models.checkpoint import (
-    DISCRIMINATOR,
-    LoadedCheckpoint,
-    NetworkArchitecture,
-    load_checkpoint,
-    save_checkpoint,
-)
-
-
-def image_set(count: int, seed: int, size: int = 16) -> ImageSet:
-    labels = np.arange(count) % 2
-    return ImageSet(make_separable_images(labels, size, seed), labels, f"set{seed}")
-
-
-def discriminator(tmp_path: Path, size: int = 16, config: dict | None = None) -> LoadedCheckpoint:
-    stages = int(np.log2(size // 4)) + 1
-    architecture = NetworkArchitecture(4, (1.0,) * stages, 1, 2, 6, 2)
-    path = save_checkpoint(
-        tmp_path / f"D{size}.pt",
-        architecture.build(DISCRIMINATOR),
-        architecture,
-        epoch=1,
-        stage=stages - 1,
-        alpha=1.0,
-        batch_statistic=0.3,
-        config=config,
-    )
-    return load_checkpoint(path)
 
 
 def linked_files(markdown: str) -> set[str]:
@@ -49,12 +19,12 @@ def linked_files(markdown: str) -> set[str]:
 def test_every_figure_written_is_linked_from_the_report(tmp_path: Path) -> None:
     out = tmp_path / "report"
     report = evaluate(
-        image_set(12, 1),
-        image_set(10, 2),
+        separable_set(12, 1),
+        separable_set(10, 2),
         out,
         metrics=["ssim", "memorisation", "artifacts", "classification"],
-        train=image_set(14, 3),
-        discriminator=discriminator(tmp_path),
+        train=separable_set(14, 3),
+        discriminator=small_discriminator(tmp_path),
         options=EvaluationOptions(ssim_pairs=20),
     )
     written = {path.name for path in out.glob("*.png")}
@@ -71,19 +41,21 @@ def test_every_figure_written_is_linked_from_the_report(tmp_path: Path) -> None:
 
 def test_class_names_label_tables_and_legend_but_not_the_data(tmp_path: Path) -> None:
     options = EvaluationOptions(ssim_pairs=20, class_names=("CN", "AD"))
-    report = evaluate(image_set(12, 1), image_set(10, 2), tmp_path / "r", metrics=["ssim"], options=options)
+    report = evaluate(
+        separable_set(12, 1), separable_set(10, 2), tmp_path / "r", metrics=["ssim"], options=options
+    )
     assert "- Classes: 0 = CN, 1 = AD" in report.markdown
     assert "| pairs | all classes | CN | AD |" in report.markdown
     data = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert data["inputs"]["class_names"] == ["CN", "AD"]
     assert len(data["metrics"]["ssim"]["real_fake"]["per_class"]) == 2
-    unnamed = evaluate(image_set(12, 1), image_set(10, 2), tmp_path / "u", metrics=["ssim"])
+    unnamed = evaluate(separable_set(12, 1), separable_set(10, 2), tmp_path / "u", metrics=["ssim"])
     assert "| pairs | all classes | class 0 | class 1 |" in unnamed.markdown
     assert "Classes:" not in unnamed.markdown
     with pytest.raises(ConfigError, match="--class-names: 3 name"):
         evaluate(
-            image_set(12, 1),
-            image_set(10, 2),
+            separable_set(12, 1),
+            separable_set(10, 2),
             tmp_path / "x",
             metrics=["ssim"],
             options=EvaluationOptions(class_names=("CN", "MCI", "AD")),
@@ -91,18 +63,26 @@ def test_class_names_label_tables_and_legend_but_not_the_data(tmp_path: Path) ->
 
 
 def test_class_names_default_to_those_the_discriminator_was_trained_with(tmp_path: Path) -> None:
-    model = discriminator(tmp_path, config={"class_names": ["HC", "PD"]})
+    model = small_discriminator(tmp_path, config={"class_names": ["HC", "PD"]})
     report = evaluate(
-        image_set(12, 1), image_set(10, 2), tmp_path / "r", metrics=["classification"], discriminator=model
+        separable_set(12, 1),
+        separable_set(10, 2),
+        tmp_path / "r",
+        metrics=["classification"],
+        discriminator=model,
     )
     assert "| images | AUC (macro) | AUC HC | AUC PD | accuracy | cross-entropy |" in report.markdown
     assert "0 = HC, 1 = PD" in report.markdown
 
 
 def test_ssim_states_the_number_of_distinct_pairs_used(tmp_path: Path) -> None:
-    real = image_set(20, 1)  # 10 per class: 45 distinct pairs each, whatever --ssim-pairs asks
+    real = separable_set(20, 1)  # 10 per class: 45 distinct pairs each, whatever --ssim-pairs asks
     report = evaluate(
-        real, image_set(40, 2), tmp_path / "r", metrics=["ssim"], options=EvaluationOptions(ssim_pairs=1000)
+        real,
+        separable_set(40, 2),
+        tmp_path / "r",
+        metrics=["ssim"],
+        options=EvaluationOptions(ssim_pairs=1000),
     )
     ssim = report.data["metrics"]["ssim"]
     assert [c["pairs"] for c in ssim["real_real"]["per_class"]] == [45, 45]
@@ -116,10 +96,14 @@ def test_ssim_states_the_number_of_distinct_pairs_used(tmp_path: Path) -> None:
 
 def test_memorisation_table_names_the_nearest_training_image(tmp_path: Path) -> None:
     report = evaluate(
-        image_set(12, 1), image_set(10, 2), tmp_path / "r", metrics=["memorisation"], train=image_set(14, 3)
+        separable_set(12, 1),
+        separable_set(10, 2),
+        tmp_path / "r",
+        metrics=["memorisation"],
+        train=separable_set(14, 3),
     )
     assert "| synthetic -> nearest training image |" in report.markdown
-    alone = evaluate(image_set(12, 1), image_set(10, 2), tmp_path / "a", metrics=["memorisation"])
+    alone = evaluate(separable_set(12, 1), separable_set(10, 2), tmp_path / "a", metrics=["memorisation"])
     assert "| synthetic -> nearest real image |" in alone.markdown
 
 
@@ -131,18 +115,18 @@ def test_published_auc_is_context_only_for_adni_like_data(
     tmp_path: Path, size: int, names: tuple[str, ...], shown: bool
 ) -> None:
     report = evaluate(
-        image_set(6, 1, size),
-        image_set(6, 2, size),
+        separable_set(6, 1, size),
+        separable_set(6, 2, size),
         tmp_path / "r",
         metrics=["classification"],
-        discriminator=discriminator(tmp_path, size),
+        discriminator=small_discriminator(tmp_path, size),
         options=EvaluationOptions(class_names=names),
     )
     assert ("0.813" in report.markdown) is shown
 
 
 def test_a_bright_corner_in_every_synthetic_image_is_reported_with_its_voxel(tmp_path: Path) -> None:
-    real, fake = image_set(12, 1), image_set(10, 2)
+    real, fake = separable_set(12, 1), separable_set(10, 2)
     real.images[:, :, 0, :] = -1  # a dark top row, like a brain slice's background
     fake.images[:, :, 0, :] = -1
     fake.images[:, 0, 0, -1] = -0.25  # the demo's corner: row 0, last column

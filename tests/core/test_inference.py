@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import make_separable_images
+from helpers import (
+    THREE_CLASSES,
+    Recorder,
+    make_separable_images,
+    published_checkpoint,
+    saved_checkpoint,
+)
 from pacgan_cli.core.errors import ConfigError, InputError, OutputExistsError
 from pacgan_cli.core.inference import (
     GenerationRequest,
@@ -21,34 +27,14 @@ from pacgan_cli.core.io.tables import read_csv, read_labels
 from pacgan_cli.core.models.checkpoint import (
     DISCRIMINATOR,
     GENERATOR,
-    NetworkArchitecture,
     load_checkpoint,
     save_checkpoint,
 )
 
-ARCHITECTURE = NetworkArchitecture(
-    base_channels=8, factors=(1.0, 1.0, 0.5), image_channels=1, num_classes=3, latent_size=6, embedding_size=2
-)
-
-
-def saved(tmp_path: Path, kind: str, name: str, **extra: object) -> Path:
-    torch.manual_seed(3)
-    model = ARCHITECTURE.build(kind)
-    return save_checkpoint(tmp_path / name, model, ARCHITECTURE, epoch=1, stage=2, alpha=1.0, **extra)
-
-
-def published(tmp_path: Path, kind: str, name: str) -> Path:
-    """The published format: only epoch and model_state_dict, DataParallel prefixes, no architecture."""
-    torch.manual_seed(3)
-    model = ARCHITECTURE.build(kind)
-    state = {f"module.{key}": value for key, value in model.state_dict().items()}
-    torch.save({"epoch": 5, "model_state_dict": state, "optimizer_state_dict": {}}, tmp_path / name)
-    return tmp_path / name
-
 
 @pytest.fixture
 def generator(tmp_path: Path):
-    return load_checkpoint(saved(tmp_path, GENERATOR, "G.pt"), expected_kind=GENERATOR)
+    return load_checkpoint(saved_checkpoint(tmp_path, GENERATOR, "G.pt"), expected_kind=GENERATOR)
 
 
 @pytest.fixture
@@ -66,9 +52,9 @@ def test_counts_total_splits_evenly_with_remainder_on_the_last_class() -> None:
 
 
 def test_published_and_our_generator_files_give_identical_images(tmp_path: Path) -> None:
-    ours = load_checkpoint(saved(tmp_path, GENERATOR, "G.pt"))
-    theirs = load_checkpoint(published(tmp_path, GENERATOR, "G_published.pt"))
-    assert theirs.published_format and theirs.architecture == ARCHITECTURE
+    ours = load_checkpoint(saved_checkpoint(tmp_path, GENERATOR, "G.pt"))
+    theirs = load_checkpoint(published_checkpoint(tmp_path, GENERATOR, "G_published.pt"))
+    assert theirs.published_format and theirs.architecture == THREE_CLASSES
     a = generate_images(ours, [2, 2, 2], seed=1)
     b = generate_images(theirs, [2, 2, 2], seed=1)
     np.testing.assert_array_equal(a.images, b.images)
@@ -106,8 +92,8 @@ def test_generation_at_a_smaller_size_and_size_errors(generator) -> None:
 
 
 def test_generation_refuses_a_size_beyond_the_trained_stage(tmp_path: Path) -> None:
-    model = ARCHITECTURE.build(GENERATOR)
-    path = save_checkpoint(tmp_path / "G1.pt", model, ARCHITECTURE, epoch=1, stage=1, alpha=1.0)
+    model = THREE_CLASSES.build(GENERATOR)
+    path = save_checkpoint(tmp_path / "G1.pt", model, THREE_CLASSES, epoch=1, stage=1, alpha=1.0)
     checkpoint = load_checkpoint(path)
     assert generate_images(checkpoint, [3]).size == 8
     with pytest.raises(InputError, match="trained up to 8x8"):
@@ -135,7 +121,7 @@ def test_save_generation_writes_stack_labels_and_preview_and_refuses_overwrite(
 def test_classify_with_the_stored_statistic_does_not_depend_on_the_batch(
     tmp_path: Path, images: np.ndarray
 ) -> None:
-    checkpoint = load_checkpoint(saved(tmp_path, DISCRIMINATOR, "D.pt", batch_statistic=0.7))
+    checkpoint = load_checkpoint(saved_checkpoint(tmp_path, DISCRIMINATOR, "D.pt", batch_statistic=0.7))
     whole = classify_images(checkpoint, images, batch_size=64)
     pairs = classify_images(checkpoint, images, batch_size=2)
     alone = np.concatenate(
@@ -148,7 +134,7 @@ def test_classify_with_the_stored_statistic_does_not_depend_on_the_batch(
 
 
 def test_classify_a_published_checkpoint_with_a_reference_stack(tmp_path: Path, images: np.ndarray) -> None:
-    checkpoint = load_checkpoint(published(tmp_path, DISCRIMINATOR, "D_published.pt"))
+    checkpoint = load_checkpoint(published_checkpoint(tmp_path, DISCRIMINATOR, "D_published.pt"))
     reference = make_separable_images(np.arange(12) % 3, 16, seed=9)
     alone = classify_images(checkpoint, images[:1], reference=reference)
     whole = classify_images(checkpoint, images, reference=reference)
@@ -160,7 +146,7 @@ def test_classify_a_published_checkpoint_with_a_reference_stack(tmp_path: Path, 
 
 
 def test_published_mode_equals_the_whole_file_as_one_batch(tmp_path: Path, images: np.ndarray) -> None:
-    checkpoint = load_checkpoint(published(tmp_path, DISCRIMINATOR, "D_published.pt"))
+    checkpoint = load_checkpoint(published_checkpoint(tmp_path, DISCRIMINATOR, "D_published.pt"))
     result = classify_images(checkpoint, images, batch_size=3)
     assert result.statistic_source == "published" and "--reference" in result.note
     with torch.no_grad():
@@ -173,7 +159,7 @@ def test_published_mode_equals_the_whole_file_as_one_batch(tmp_path: Path, image
 def test_one_image_without_a_statistic_is_an_error_naming_reference(
     tmp_path: Path, images: np.ndarray
 ) -> None:
-    checkpoint = load_checkpoint(published(tmp_path, DISCRIMINATOR, "D_published.pt"))
+    checkpoint = load_checkpoint(published_checkpoint(tmp_path, DISCRIMINATOR, "D_published.pt"))
     with pytest.raises(InputError, match="--reference"):
         classify_images(checkpoint, images[:1])
 
@@ -181,7 +167,7 @@ def test_one_image_without_a_statistic_is_an_error_naming_reference(
 def test_classify_rejects_wrong_channels_sizes_and_kinds(
     tmp_path: Path, images: np.ndarray, generator
 ) -> None:
-    checkpoint = load_checkpoint(saved(tmp_path, DISCRIMINATOR, "D.pt", batch_statistic=0.7))
+    checkpoint = load_checkpoint(saved_checkpoint(tmp_path, DISCRIMINATOR, "D.pt", batch_statistic=0.7))
     with pytest.raises(InputError, match="expects 1"):
         classify_images(checkpoint, np.repeat(images, 3, axis=1))
     with pytest.raises(InputError, match="not a stage size"):
@@ -197,7 +183,7 @@ def test_classify_rejects_wrong_channels_sizes_and_kinds(
 def test_write_classification_uses_the_published_columns_and_scores_labels(
     tmp_path: Path, images: np.ndarray
 ) -> None:
-    checkpoint = load_checkpoint(saved(tmp_path, DISCRIMINATOR, "D.pt", batch_statistic=0.7))
+    checkpoint = load_checkpoint(saved_checkpoint(tmp_path, DISCRIMINATOR, "D.pt", batch_statistic=0.7))
     result = classify_images(checkpoint, images)
     labels = tmp_path / "labels.csv"
     labels.write_text("ID,Label\n" + "".join(f"{i},{i % 3}\n" for i in range(len(images))))
@@ -223,7 +209,7 @@ def test_write_classification_uses_the_published_columns_and_scores_labels(
 
 
 def test_generate_streams_the_same_images_into_the_stack(tmp_path: Path) -> None:
-    checkpoint = load_checkpoint(saved(tmp_path, GENERATOR, "G.pt"))
+    checkpoint = load_checkpoint(saved_checkpoint(tmp_path, GENERATOR, "G.pt"))
     in_memory = generate_images(checkpoint, [5, 4, 2], seed=3, batch_size=4)
     request = GenerationRequest(
         checkpoint, tmp_path / "out" / "s.nii.gz", per_class=(5, 4, 2), preview=tmp_path / "p.png", seed=3
@@ -236,7 +222,7 @@ def test_generate_streams_the_same_images_into_the_stack(tmp_path: Path) -> None
 
 
 def test_a_generator_with_nan_weights_is_an_error_and_writes_nothing(tmp_path: Path) -> None:
-    checkpoint = load_checkpoint(saved(tmp_path, GENERATOR, "G.pt"))
+    checkpoint = load_checkpoint(saved_checkpoint(tmp_path, GENERATOR, "G.pt"))
     with torch.no_grad():
         next(checkpoint.model.parameters()).fill_(float("nan"))
     with pytest.raises(InputError, match="NaN or infinite"):
@@ -245,11 +231,11 @@ def test_a_generator_with_nan_weights_is_an_error_and_writes_nothing(tmp_path: P
 
 
 def test_bf16_generation_and_classification_stay_close_to_fp32(tmp_path: Path, images: np.ndarray) -> None:
-    generator = load_checkpoint(saved(tmp_path, GENERATOR, "G.pt"))
+    generator = load_checkpoint(saved_checkpoint(tmp_path, GENERATOR, "G.pt"))
     fp32 = generate_images(generator, [4, 4, 4], seed=1).images
     bf16 = generate_images(generator, [4, 4, 4], seed=1, precision="bf16").images
     assert bf16.dtype == np.float32 and np.abs(bf16 - fp32).mean() < 0.03  # bf16 keeps 8 bits of mantissa
-    critic = load_checkpoint(saved(tmp_path, DISCRIMINATOR, "D.pt"))
+    critic = load_checkpoint(saved_checkpoint(tmp_path, DISCRIMINATOR, "D.pt"))
     exact = classify_images(critic, images, reference=images).probabilities
     rounded = classify_images(critic, images, reference=images, precision="bf16").probabilities
     assert np.abs(rounded - exact).max() < 0.05
@@ -258,7 +244,7 @@ def test_bf16_generation_and_classification_stay_close_to_fp32(tmp_path: Path, i
 def test_a_discriminator_giving_nan_scores_is_an_error_not_nan_predictions(
     tmp_path: Path, images: np.ndarray
 ) -> None:
-    checkpoint = load_checkpoint(saved(tmp_path, DISCRIMINATOR, "D.pt", batch_statistic=0.5))
+    checkpoint = load_checkpoint(saved_checkpoint(tmp_path, DISCRIMINATOR, "D.pt", batch_statistic=0.5))
     with torch.no_grad():  # loading refuses NaN weights; this checks the scores themselves
         checkpoint.model.aux_layer.bias.fill_(float("nan"))
     with pytest.raises(InputError, match=r"D\.pt: the discriminator gave NaN or infinite class scores"):
@@ -281,7 +267,7 @@ def test_a_discriminator_giving_nan_scores_is_an_error_not_nan_predictions(
 def test_a_second_output_may_not_be_the_main_output_its_labels_or_the_model(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, preview: str | None, labels: str | None, message: str
 ) -> None:
-    checkpoint = load_checkpoint(saved(tmp_path, GENERATOR, "G.pt"))
+    checkpoint = load_checkpoint(saved_checkpoint(tmp_path, GENERATOR, "G.pt"))
     model_bytes = (tmp_path / "G.pt").read_bytes()
     (tmp_path / "out").mkdir()
     monkeypatch.chdir(tmp_path)  # relative and absolute names of one file are one file
@@ -300,29 +286,10 @@ def test_a_second_output_may_not_be_the_main_output_its_labels_or_the_model(
     assert (tmp_path / "G.pt").read_bytes() == model_bytes
 
 
-class Recorder:
-    """A Reporter that keeps its messages and stage names, in order."""
-
-    def __init__(self) -> None:
-        self.events: list[str] = []
-
-    def stage_started(self, name: str, total: int, **info: object) -> None:
-        self.events.append(f"stage {name}")
-
-    def advance(self, steps: int = 1, **info: object) -> None:
-        pass
-
-    def stage_finished(self, **info: object) -> None:
-        pass
-
-    def message(self, text: str) -> None:
-        self.events.append(text)
-
-
 def test_generate_from_a_run_folder_says_which_model_and_device_then_writes(tmp_path: Path) -> None:
     run = tmp_path / "run"
     (run / "PACGAN_16x16").mkdir(parents=True)
-    saved(run / "PACGAN_16x16", GENERATOR, "generator_best.pt")
+    saved_checkpoint(run / "PACGAN_16x16", GENERATOR, "generator_best.pt")
     reporter = Recorder()
     request = GenerationRequest(run, tmp_path / "s.nii.gz", total=5, seed=4, class_names=("a", "b", "c"))
     outcome = generate(request, InferenceSettings(batch_size=2, threads=1), reporter)
@@ -342,7 +309,7 @@ def test_a_generation_request_needs_one_kind_of_count_and_per_class_needs_every_
         GenerationRequest("G.pt", "s.nii.gz", total=3, per_class=(1, 1, 1))
     with pytest.raises(ConfigError, match="how many images"):
         GenerationRequest("G.pt", "s.nii.gz")
-    model = saved(tmp_path, GENERATOR, "G.pt")
+    model = saved_checkpoint(tmp_path, GENERATOR, "G.pt")
     with pytest.raises(InputError, match=r"3 classes, so --per-class needs 3 counts; got 1 \(use --total"):
         generate(GenerationRequest(model, tmp_path / "s.nii.gz", per_class=(6,)))
     assert sorted(path.name for path in tmp_path.iterdir()) == ["G.pt"]
@@ -362,7 +329,7 @@ def test_classify_reads_scores_and_writes_with_the_device_line_before_work(
     from pacgan_cli.core.inference import ClassificationRequest, classify
     from pacgan_cli.core.io.nifti import write_stack
 
-    model = saved(tmp_path, DISCRIMINATOR, "D.pt", batch_statistic=0.7)
+    model = saved_checkpoint(tmp_path, DISCRIMINATOR, "D.pt", batch_statistic=0.7)
     write_stack(tmp_path / "scans" / "scans.nii.gz", images)
     (tmp_path / "labels.csv").write_text("ID,Label\n" + "".join(f"{i},{i % 3}\n" for i in range(len(images))))
     reporter = Recorder()

@@ -4,17 +4,14 @@ hand-over, and validation, testing, the end-of-run evaluation and classify never
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
 
-from helpers import run_cli, tiny_config
+from helpers import ADA, StopInStage, epochs, run_cli, stored_probability, tiny_config
 from pacgan_cli.core.config import build_config
 from pacgan_cli.core.errors import TrainingInterrupted
 from pacgan_cli.core.models.checkpoint import load_checkpoint
@@ -22,20 +19,6 @@ from pacgan_cli.core.progress import SilentReporter
 from pacgan_cli.core.training import augment
 from pacgan_cli.core.training.data import batch_ranges, open_data_folder, validation_split
 from pacgan_cli.core.training.loop import train
-
-TIMING_KEYS = {"seconds", "images_per_s", "time"}
-ADA = {"augment": "ada", "ada_step": 0.1, "progressive_epochs": 4, "seed": 3}
-
-
-def epochs(run: Path) -> list[dict[str, Any]]:
-    lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    return [
-        {k: v for k, v in line.items() if k not in TIMING_KEYS} for line in lines if line["event"] == "epoch"
-    ]
-
-
-def stored_probability(run: Path, size: int) -> float | None:
-    return load_checkpoint(run / f"PACGAN_{size}x{size}" / "discriminator_last.pt").augment_probability
 
 
 @pytest.fixture
@@ -70,21 +53,6 @@ def test_diffaugment_logs_p_1_and_none_logs_nothing_new(tiny_data: Path, tmp_pat
         stored_probability(tmp_path / "diff", 16) is None
         and stored_probability(tmp_path / "none", 16) is None
     )
-
-
-class StopInStage(SilentReporter):
-    """Sends this process SIGTERM during the given stage's given batch, as a user's kill would."""
-
-    def __init__(self, stage: int, batch: int) -> None:
-        self.stage, self.batch, self.stages, self.batches = stage, batch, -1, 0
-
-    def stage_started(self, name: str, total: int, **info: Any) -> None:
-        self.stages, self.batches = self.stages + 1, 0
-
-    def advance(self, steps: int = 1, **info: Any) -> None:
-        self.batches += steps
-        if self.stages == self.stage and self.batches == self.batch and steps:
-            os.kill(os.getpid(), signal.SIGTERM)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM to oneself")
