@@ -177,17 +177,6 @@ def test_a_torn_metrics_line_is_dropped_before_training(
     assert metrics(run) == full
 
 
-def test_run_files_follow_the_umask(tiny_data: Path, tmp_path: Path) -> None:
-    previous = os.umask(0o022)
-    try:
-        run = tmp_path / "run"
-        train(build_config(tiny_config(tiny_data)), output=run)
-    finally:
-        os.umask(previous)
-    for path in (run / "PACGAN_16x16" / "generator_last.pt", run / "summary.json", run / "config.yaml"):
-        assert path.stat().st_mode & 0o777 == 0o644, path
-
-
 def test_a_diverging_run_stops_at_once_naming_the_stage_epoch_and_term(
     tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

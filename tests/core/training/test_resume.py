@@ -1,17 +1,26 @@
-"""The resume checkpoint is checked like a stage checkpoint: a SHA-256 over its contents and the size limit."""
+"""Resuming: the resume checkpoint is checked like a stage checkpoint (a SHA-256 over its contents and the size
+limit), and a run resumed inside a stage or at a stage boundary goes on with the saved ada p."""
 
 from __future__ import annotations
 
+import json
+import shutil
 import struct
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-from helpers import run_cli, tiny_config, write_config
-from pacgan_cli.core.errors import InputError
+from helpers import ADA, StopInStage, epochs, run_cli, stored_probability, tiny_config, write_config
+from pacgan_cli.core.config import build_config
+from pacgan_cli.core.errors import InputError, TrainingInterrupted
 from pacgan_cli.core.io.limits import CHECKPOINT_BYTES_VARIABLE
 from pacgan_cli.core.io.run_layout import RunLayout
+from pacgan_cli.core.models.checkpoint import load_checkpoint
+from pacgan_cli.core.progress import SilentReporter
+from pacgan_cli.core.training import augment
+from pacgan_cli.core.training.loop import train
 from pacgan_cli.core.training.resume import load_progress
 from pacgan_cli.core.training.run_folder import RunFolder
 
@@ -77,3 +86,53 @@ def test_resuming_from_a_damaged_resume_checkpoint_is_one_line_and_touches_nothi
     assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith(f"error: {path}: the resume checkpoint is damaged")
     assert {file: file.read_bytes() for file in run.iterdir()} == before
+
+
+@pytest.fixture
+def overfitting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A controlled signal: the critic always looks overfitted (r = 1 > target), so p rises by ada_step per
+    epoch; a tiny run's own critic hardly separates its 40 images from the fakes within a few epochs."""
+    monkeypatch.setattr(
+        augment, "overfitting_signal", lambda real, fake, ranks=None: torch.ones((), device=real.device)
+    )
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM to oneself")
+def test_resume_inside_a_stage_continues_with_the_saved_p_bit_for_bit(
+    tiny_data: Path, tmp_path: Path, overfitting: None
+) -> None:
+    settings = build_config(tiny_config(tiny_data, **ADA, checkpoint_every_minutes=0.0001))
+    train(settings, output=tmp_path / "reference")
+    with pytest.raises(TrainingInterrupted):
+        train(settings, StopInStage(stage=1, batch=14), output=tmp_path / "run")  # epoch 3 of 8x8
+    saved = torch.load(tmp_path / "run" / "resume.pt", weights_only=True)
+    expected = [r for r in epochs(tmp_path / "reference") if r["size"] == 8][saved["epoch"] - 1]
+    assert saved["networks"]["augment_probability"] == expected["augment_p"] == pytest.approx(0.6)
+    train(settings, SilentReporter(), output=tmp_path / "run", resume=True)
+    assert epochs(tmp_path / "run") == epochs(tmp_path / "reference")
+    for name in ("generator_last.pt", "discriminator_last.pt"):
+        first = load_checkpoint(tmp_path / "run" / "PACGAN_16x16" / name).model.state_dict()
+        second = load_checkpoint(tmp_path / "reference" / "PACGAN_16x16" / name).model.state_dict()
+        assert all(torch.equal(value, second[key]) for key, value in first.items())
+
+
+def test_resume_at_a_stage_boundary_continues_with_the_p_of_the_stage_checkpoint(
+    tiny_data: Path, tmp_path: Path, overfitting: None
+) -> None:
+    settings = build_config(tiny_config(tiny_data, **ADA))
+    full, partial = tmp_path / "full", tmp_path / "partial"
+    train(settings, output=full)
+    shutil.copytree(full, partial)
+    shutil.rmtree(partial / "PACGAN_16x16")
+    (partial / "PACGAN_8x8" / "stage_complete.json").unlink()
+    (partial / "metrics.jsonl").write_text(
+        "".join(
+            line + "\n"
+            for line in (full / "metrics.jsonl").read_text().splitlines()
+            if json.loads(line)["size"] < 8
+        )
+    )
+    shutil.rmtree(partial / "PACGAN_8x8")
+    assert stored_probability(partial, 4) == pytest.approx(0.4)
+    train(settings, output=partial, resume=True)
+    assert epochs(partial) == epochs(full)

@@ -1,10 +1,12 @@
 """Optional TensorBoard logging: the run folder writes the numbers of every metrics.jsonl line and the
-per-class sample grids as event files, and a resumed run replaces the events it writes again."""
+per-class sample grids as event files, and a resumed run replaces the events it writes again; the files of a
+run follow the umask."""
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -124,3 +126,14 @@ def test_tensorboard_is_off_by_default(tiny_data: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     train(build_config(tiny_config(tiny_data)), output=run)
     assert not (run / "tensorboard").exists()
+
+
+def test_run_files_follow_the_umask(tiny_data: Path, tmp_path: Path) -> None:
+    previous = os.umask(0o022)
+    try:
+        run = tmp_path / "run"
+        train(build_config(tiny_config(tiny_data)), output=run)
+    finally:
+        os.umask(previous)
+    for path in (run / "PACGAN_16x16" / "generator_last.pt", run / "summary.json", run / "config.yaml"):
+        assert path.stat().st_mode & 0o777 == 0o644, path

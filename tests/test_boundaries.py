@@ -1,0 +1,33 @@
+"""The layers keep to their places: the core never imports the command line, and commands that need no
+network never import torch. Each import check runs in a fresh interpreter."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_core_never_imports_the_command_line_libraries() -> None:
+    core = Path(__file__).parents[1] / "pacgan_cli" / "core"
+    offenders = []
+    for path in core.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            offenders += [f"{path.name}: {name}" for name in names if name.split(".")[0] in ("typer", "rich")]
+    assert offenders == []
+    # Importing the whole core must not pull in typer (rich may come in through scikit-learn's own optional hooks).
+    script = (
+        "import sys, pkgutil, importlib, pacgan_cli.core as core\n"
+        "for m in pkgutil.walk_packages(core.__path__, 'pacgan_cli.core.'): importlib.import_module(m.name)\n"
+        "print('typer' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
+
+
+def test_cohort_commands_do_not_import_torch() -> None:
+    code = "import sys, pacgan_cli.core.cohort.split, pacgan_cli.core.config; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
