@@ -31,3 +31,30 @@ def test_cohort_commands_do_not_import_torch() -> None:
     code = "import sys, pacgan_cli.core.cohort.split, pacgan_cli.core.config; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_the_core_never_imports_the_command_layer() -> None:
+    core = Path(__file__).parents[1] / "pacgan_cli" / "core"
+    offenders = []
+    for path in core.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            offenders += [f"{path.name}: {name}" for name in names if name.startswith("pacgan_cli.cli")]
+    assert offenders == []
+
+
+def test_pacgan_help_does_not_import_torch() -> None:
+    script = (
+        "import sys\n"
+        "from pacgan_cli.cli.app import main\n"
+        "sys.argv = ['pacgan', '--help']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('torch' in sys.modules, file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert "Usage: pacgan" in result.stdout and result.stderr.strip() == "False"
