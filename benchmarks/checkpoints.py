@@ -5,16 +5,17 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 
 from benchmarks.common import Row
 from pacgan_cli.core.config import build_config
 from pacgan_cli.core.io.run_layout import RunLayout
-from pacgan_cli.core.training.networks import build_networks, take_snapshot
-from pacgan_cli.core.training.records import EpochTotals
-from pacgan_cli.core.training.resume import StageProgress, capture_random_states, progress_to_data
+from pacgan_cli.core.training.networks import build_networks
+from pacgan_cli.core.training.resume import ProgressSaver
 from pacgan_cli.core.training.run_folder import RunFolder
+from pacgan_cli.core.training.state import StageState
 
 
 def measure(device: torch.device, sizes: tuple[int, ...] = (32, 256), repeats: int = 3) -> list[Row]:
@@ -32,25 +33,16 @@ def measure(device: torch.device, sizes: tuple[int, ...] = (32, 256), repeats: i
     rows = []
     with tempfile.TemporaryDirectory() as folder_name:
         folder = RunFolder(RunLayout(Path(folder_name), Path(folder_name)))
+        # The saver of a run; of its run it reads only the folder while the epoch has no loss sums yet.
+        saver = ProgressSaver(SimpleNamespace(folder=folder), networks, 0, torch.Generator())  # type: ignore[arg-type]
         for size in sizes:
             seconds = []
             for _ in range(repeats):
                 started = time.perf_counter()
-                progress = StageProgress(
-                    stage=0,
-                    epoch=1,
-                    next_batch=1,
-                    alpha=0.5,
-                    permutation=torch.randperm(600),
-                    totals=EpochTotals({}, 0, [], [], []),
-                    epoch_seconds=1.0,
-                    networks=take_snapshot(networks, 1, 0.5),
-                    best=None,
-                    epoch_records=[],
-                    metrics_lines=0,
-                    random_states=capture_random_states(torch.Generator()),
+                state = StageState(
+                    epoch=1, next_batch=1, alpha=0.5, permutation=torch.randperm(600), epoch_seconds=1.0
                 )
-                folder.save_progress(progress_to_data(progress))
+                saver.save(state)
                 seconds.append(time.perf_counter() - started)
             megabytes = folder.layout.progress_path.stat().st_size / 2**20
             case = f"resume checkpoint at {size}x{size}, C=512 ({megabytes:.0f} MiB)"

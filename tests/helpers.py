@@ -1,9 +1,14 @@
 """Shared test helpers: tiny, clearly separable two-class image sets in the published folder layout,
-configs for tiny networks, and running the CLI in-process."""
+configs for tiny networks, saved tiny networks, generated cohorts, reading a run's metrics, and running the
+CLI in-process. The one importable helper module of the tests (fixtures live in the conftest.py files)."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -13,11 +18,28 @@ import yaml
 from torch import nn
 
 from pacgan_cli.core.config import TrainingConfig
+from pacgan_cli.core.evaluation.inputs import ImageSet
 from pacgan_cli.core.io.nifti import write_stack
+from pacgan_cli.core.models.checkpoint import (
+    DISCRIMINATOR,
+    LoadedCheckpoint,
+    NetworkArchitecture,
+    load_checkpoint,
+    save_checkpoint,
+)
+from pacgan_cli.core.progress import SilentReporter
 from pacgan_cli.core.training.losses import critic_loss, gradient_penalty
 from pacgan_cli.core.training.networks import Networks
 
 TINY_NETWORK = {"in_channels": 8, "z_dim": 8, "embedding_dim": 3}
+# The keys of a metrics.jsonl line that change from run to run of the same seed.
+TIMING_KEYS = {"seconds", "images_per_s", "time"}
+# A run with ada whose p moves by a visible step each epoch.
+ADA = {"augment": "ada", "ada_step": 0.1, "progressive_epochs": 4, "seed": 3}
+# The tiny three-class network of the inference tests (16x16 at stage 2).
+THREE_CLASSES = NetworkArchitecture(
+    base_channels=8, factors=(1.0, 1.0, 0.5), image_channels=1, num_classes=3, latent_size=6, embedding_size=2
+)
 
 
 def make_separable_images(labels: np.ndarray, size: int, seed: int = 0) -> np.ndarray:
@@ -47,6 +69,12 @@ def write_data_folder(folder: Path, count: int, max_size: int, seed: int = 0) ->
         folder / "labels.csv", index=False
     )
     return folder
+
+
+def separable_set(count: int, seed: int, size: int = 16) -> ImageSet:
+    """`count` separable images of two alternating classes as an evaluation image set named `set{seed}`."""
+    labels = np.arange(count) % 2
+    return ImageSet(make_separable_images(labels, size, seed), labels, f"set{seed}")
 
 
 class PooledPixels(nn.Module):
@@ -117,6 +145,87 @@ def make_run_folder(root: Path, *, validate: bool = True, seed: int = 0) -> Path
         batch_statistic=0.4,
     )
     return run
+
+
+def saved_checkpoint(folder: Path, kind: str, name: str, **extra: object) -> Path:
+    """A `THREE_CLASSES` network of `kind` (seeded weights) saved in our format at stage 2 as `folder/name`."""
+    torch.manual_seed(3)
+    model = THREE_CLASSES.build(kind)
+    return save_checkpoint(folder / name, model, THREE_CLASSES, epoch=1, stage=2, alpha=1.0, **extra)
+
+
+def published_checkpoint(folder: Path, kind: str, name: str) -> Path:
+    """The published format: only epoch and model_state_dict, DataParallel prefixes, no architecture."""
+    torch.manual_seed(3)
+    model = THREE_CLASSES.build(kind)
+    state = {f"module.{key}": value for key, value in model.state_dict().items()}
+    torch.save({"epoch": 5, "model_state_dict": state, "optimizer_state_dict": {}}, folder / name)
+    return folder / name
+
+
+def small_discriminator(folder: Path, size: int = 16, config: dict | None = None) -> LoadedCheckpoint:
+    """A two-class discriminator with 4 base channels trained (randomly) up to `size`, with a batch
+    statistic and, when given, a training `config` (e.g. its class names)."""
+    stages = int(np.log2(size // 4)) + 1
+    architecture = NetworkArchitecture(4, (1.0,) * stages, 1, 2, 6, 2)
+    path = save_checkpoint(
+        folder / f"D{size}.pt",
+        architecture.build(DISCRIMINATOR),
+        architecture,
+        epoch=1,
+        stage=stages - 1,
+        alpha=1.0,
+        batch_statistic=0.3,
+        config=config,
+    )
+    return load_checkpoint(path)
+
+
+class Recorder:
+    """A Reporter that keeps its messages and stage names, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    def stage_started(self, name: str, total: int, **info: object) -> None:
+        self.events.append(f"stage {name}")
+
+    def advance(self, steps: int = 1, **info: object) -> None:
+        pass
+
+    def stage_finished(self, **info: object) -> None:
+        pass
+
+    def message(self, text: str) -> None:
+        self.events.append(text)
+
+
+class StopInStage(SilentReporter):
+    """Sends this process SIGTERM during the given stage's given batch, as a user's kill would."""
+
+    def __init__(self, stage: int, batch: int) -> None:
+        self.stage, self.batch, self.stages, self.batches = stage, batch, -1, 0
+
+    def stage_started(self, name: str, total: int, **info: Any) -> None:
+        self.stages, self.batches = self.stages + 1, 0
+
+    def advance(self, steps: int = 1, **info: Any) -> None:
+        self.batches += steps
+        if self.stages == self.stage and self.batches == self.batch and steps:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def epochs(run: Path) -> list[dict[str, Any]]:
+    """The epoch lines of a run's metrics.jsonl without their timing keys."""
+    lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return [
+        {k: v for k, v in line.items() if k not in TIMING_KEYS} for line in lines if line["event"] == "epoch"
+    ]
+
+
+def stored_probability(run: Path, size: int) -> float | None:
+    """The ada probability stored in the last discriminator checkpoint of a run's stage `size`."""
+    return load_checkpoint(run / f"PACGAN_{size}x{size}" / "discriminator_last.pt").augment_probability
 
 
 def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -300,3 +409,40 @@ def png_bytes(width: int, height: int, bit_depth: int, colour_type: int, rows: b
         + chunk(b"IDAT", zlib.compress(rows))
         + chunk(b"IEND", b"")
     )
+
+
+def make_cohort(
+    subjects: int = 200,
+    age_gap: float = 4.0,
+    seed: int = 0,
+    max_images: int = 3,
+    female_share: tuple[float, float] = (0.45, 0.55),
+) -> pd.DataFrame:
+    """One row per image: Image_Index, Subject_ID, Group (AD/CN alternating), Age, Sex.
+
+    AD subjects are on average `age_gap` years older; a subject's later scans are a year apart.
+    """
+    rng = np.random.default_rng(seed)
+    rows = []
+    for subject in range(subjects):
+        patient = subject % 2 == 0
+        age = rng.normal(75 + (age_gap / 2 if patient else -age_gap / 2), 6)
+        sex = "F" if rng.random() < female_share[0 if patient else 1] else "M"
+        for visit in range(int(rng.integers(1, max_images + 1))):
+            rows.append(
+                {
+                    "Image_Index": len(rows),
+                    "Subject_ID": f"S{subject:04d}",
+                    "Group": "AD" if patient else "CN",
+                    "Age": round(age + visit, 1),
+                    "Sex": sex,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def make_images(count: int, size: int = 8, seed: int = 0) -> np.ndarray:
+    """Non-negative `[count, 1, size, size]` float32 images with different maxima, like raw MRI slices."""
+    rng = np.random.default_rng(seed)
+    images = rng.uniform(0, 1, (count, 1, size, size)) * rng.uniform(50, 500, (count, 1, 1, 1))
+    return images.astype(np.float32)

@@ -14,9 +14,7 @@ from pacgan_cli.cli.options import (
     ThreadsOption,
     class_name_list,
 )
-from pacgan_cli.core.errors import ConfigError
-from pacgan_cli.core.evaluation.registry import METRIC_NAMES
-from pacgan_cli.core.metrics import RESIZE_MODES
+from pacgan_cli.core.evaluation.registry import METRIC_NAMES, parse_metric_names
 
 
 def evaluate_command(
@@ -96,91 +94,37 @@ def evaluate_command(
     quiet: bool = QuietOption,
 ) -> None:
     """Compare synthetic with real images and write metrics.json and report.md."""
-    chosen = _metric_list(metrics)
-    if resize not in RESIZE_MODES:
-        raise ConfigError(f"--resize must be one of {', '.join(RESIZE_MODES)}; got {resize!r}")
-    for name, value in (
-        ("--kid-subset-size", kid_subset_size),
-        ("--kid-subsets", kid_subsets),
-        ("--ssim-pairs", ssim_pairs),
-        ("--diversity-pairs", diversity_pairs),
-        ("--prdc-k", prdc_k),
-        ("--bootstrap-resamples", bootstrap_resamples),
-    ):
-        if value < 1:
-            raise ConfigError(f"{name} must be at least 1; got {value}")
-
     from pacgan_cli.cli.progress import progress_reporter
-    from pacgan_cli.core.evaluation.evaluate import evaluate
-    from pacgan_cli.core.evaluation.inputs import load_image_set
-    from pacgan_cli.core.evaluation.options import (
-        UNAVAILABLE_ERROR,
-        UNAVAILABLE_SKIP,
-        EvaluationOptions,
-    )
-    from pacgan_cli.core.io.atomic import ensure_distinct
-    from pacgan_cli.core.models.checkpoint import DISCRIMINATOR, load_checkpoint
-    from pacgan_cli.core.runtime import resolve_device, use_threads
+    from pacgan_cli.core.evaluation.evaluate import EvaluationRequest, evaluate_files
+    from pacgan_cli.core.evaluation.options import UNAVAILABLE_ERROR, UNAVAILABLE_SKIP, EvaluationOptions
 
-    # The report folder may not be a file or folder being read: the report would go into the data.
-    inputs = {
-        "--real": real,
-        "--fake": fake,
-        "--real-labels": real_labels,
-        "--fake-labels": fake_labels,
-        "--train": train,
-        "--train-labels": train_labels,
-        "--discriminator": discriminator,
-        "--inception-weights": inception_weights,
-    }
-    ensure_distinct({"--output": output}, inputs)
-    fake_set = load_image_set(fake, fake_labels, role="fake")
-    real_set = load_image_set(real, real_labels, size=fake_set.size, role="real")
-    train_set = load_image_set(train, train_labels, size=fake_set.size, role="train") if train else None
-    checkpoint = load_checkpoint(discriminator, expected_kind=DISCRIMINATOR) if discriminator else None
-    options = EvaluationOptions(
-        ssim_pairs=ssim_pairs,
-        diversity_pairs=diversity_pairs,
-        prdc_k=prdc_k,
-        bootstrap_resamples=bootstrap_resamples,
-        seed=seed,
-        kid_subset_size=kid_subset_size,
-        kid_subsets=kid_subsets,
-        resize=resize,
-        inception_weights=str(inception_weights) if inception_weights else None,
-        unavailable=UNAVAILABLE_SKIP if skip_unavailable else UNAVAILABLE_ERROR,
-        class_names=class_name_list(class_names),
+    request = EvaluationRequest(
+        real,
+        fake,
+        output,
+        real_labels=real_labels,
+        fake_labels=fake_labels,
+        train=train,
+        train_labels=train_labels,
+        discriminator=discriminator,
+        metrics=parse_metric_names(metrics),
+        options=EvaluationOptions(
+            ssim_pairs=ssim_pairs,
+            diversity_pairs=diversity_pairs,
+            prdc_k=prdc_k,
+            bootstrap_resamples=bootstrap_resamples,
+            seed=seed,
+            kid_subset_size=kid_subset_size,
+            kid_subsets=kid_subsets,
+            resize=resize,
+            inception_weights=str(inception_weights) if inception_weights else None,
+            unavailable=UNAVAILABLE_SKIP if skip_unavailable else UNAVAILABLE_ERROR,
+            class_names=class_name_list(class_names),
+        ),
+        force=force,
     )
-    target = resolve_device(device)
-    used = use_threads(threads)  # the default of a large network: InceptionV3
-    with progress_reporter(quiet, first_line=f"evaluating on {target} with {used}") as reporter:
-        report = evaluate(
-            real_set,
-            fake_set,
-            output,
-            metrics=chosen,
-            train=train_set,
-            discriminator=checkpoint,
-            options=options,
-            device=target,
-            reporter=reporter,
-            force=force,
-        )
+    with progress_reporter(quiet) as reporter:
+        report = evaluate_files(request, device=device, threads=threads, reporter=reporter)
     for line in report.summary_lines():
         typer.echo(line)
     typer.echo(f"report: {report.report_path}")
-
-
-def _metric_list(text: str | None) -> list[str] | None:
-    """`fid,kid` -> ["fid", "kid"]; None (all that apply) when not given."""
-    if text is None:
-        return None
-    names = [name.strip().lower() for name in text.split(",") if name.strip()]
-    aliases = {"memorization": "memorisation"}
-    names = [aliases.get(name, name) for name in names]
-    unknown = [name for name in names if name not in METRIC_NAMES]
-    if unknown or not names:
-        raise ConfigError(
-            f"--metrics: unknown metric {unknown[0] if unknown else text!r}; choose from {', '.join(METRIC_NAMES)}"
-        )
-    return names

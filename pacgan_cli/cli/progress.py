@@ -17,23 +17,23 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.table import Column
 from rich.text import Text
 
-from pacgan_cli.core.progress import FirstLinesReporter, Reporter
+from pacgan_cli.core.progress import Reporter
 
 Clock = Callable[[], float]
 
 
 @contextmanager
-def progress_reporter(quiet: bool = False, first_line: str | None = None) -> Iterator[Reporter]:
+def progress_reporter(quiet: bool = False) -> Iterator[Reporter]:
     """Bars when stderr is a terminal and not `quiet`, plain log lines otherwise; closed however the work ends.
 
-    `first_line` (e.g. the device and threads) is said before the engine's first event: after its input
-    checks, so that bad input still gives one `error:` line and nothing else."""
+    A command's first lines (which model, device and threads) come from the core, once its input checks
+    have passed (`core.progress.FirstLinesReporter`), so that bad input still gives one `error:` line."""
     console = Console(stderr=True)
     reporter: RichReporter | PlainReporter = (
         PlainReporter() if quiet or not console.is_terminal else RichReporter(console)
     )
     try:
-        yield reporter if first_line is None else FirstLinesReporter(reporter, first_line)
+        yield reporter
     finally:
         reporter.close()
 

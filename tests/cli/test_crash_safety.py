@@ -14,12 +14,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import run_cli, tiny_config, write_config
+from helpers import TIMING_KEYS, run_cli, tiny_config, write_config
 from pacgan_cli.core.config import build_config
 from pacgan_cli.core.models.checkpoint import load_checkpoint
 from pacgan_cli.core.training.loop import train
 
-TIMING_KEYS = {"seconds", "images_per_s", "time"}
 # Every batch a checkpoint (0.0001 minutes), so that a kill always finds one inside the stage.
 OFTEN = {"progressive_epochs": 3, "checkpoint_every_minutes": 0.0001, "seed": 4}
 
@@ -176,17 +175,6 @@ def test_a_torn_metrics_line_is_dropped_before_training(
     assert code == 0, err
     assert "cut short by a kill" in err
     assert metrics(run) == full
-
-
-def test_run_files_follow_the_umask(tiny_data: Path, tmp_path: Path) -> None:
-    previous = os.umask(0o022)
-    try:
-        run = tmp_path / "run"
-        train(build_config(tiny_config(tiny_data)), output=run)
-    finally:
-        os.umask(previous)
-    for path in (run / "PACGAN_16x16" / "generator_last.pt", run / "summary.json", run / "config.yaml"):
-        assert path.stat().st_mode & 0o777 == 0o644, path
 
 
 def test_a_diverging_run_stops_at_once_naming_the_stage_epoch_and_term(

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from core.cohort.cohort_data import make_cohort
 
-from helpers import run_cli
+from helpers import make_cohort, run_cli
 
 
 def test_match_writes_matched_removed_report_and_histograms(

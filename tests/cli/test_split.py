@@ -10,9 +10,8 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
-from core.cohort.cohort_data import make_cohort, make_images
 
-from helpers import run_cli, tiny_config, write_config
+from helpers import make_cohort, make_images, run_cli, tiny_config, write_config
 from pacgan_cli.core.io.nifti import read_stack, write_stack
 from pacgan_cli.core.io.tables import read_labels
 

@@ -1,8 +1,5 @@
-import ast
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,11 +7,9 @@ import pandas as pd
 import pytest
 import torch
 
-from helpers import run_cli, tiny_config, write_config
+from helpers import TIMING_KEYS, run_cli, tiny_config, write_config
 from pacgan_cli.core.io.nifti import write_stack
 from pacgan_cli.core.models.checkpoint import load_checkpoint
-
-TIMING_KEYS = {"seconds", "images_per_s", "time"}
 
 
 def read_metrics(run: Path) -> list[dict]:
@@ -257,26 +252,6 @@ def test_invalid_config_exits_with_code_2(
 ) -> None:
     code, _, err = train(tmp_path, capsys, tiny_config(tiny_data, batch_sizes=[8, 8]), tmp_path / "run")
     assert code == 2 and "`batch_sizes` needs 3 entries" in err
-
-
-def test_core_never_imports_the_command_line_libraries() -> None:
-    core = Path(__file__).parents[2] / "pacgan_cli" / "core"
-    offenders = []
-    for path in core.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
-            if isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            offenders += [f"{path.name}: {name}" for name in names if name.split(".")[0] in ("typer", "rich")]
-    assert offenders == []
-    # Importing the whole core must not pull in typer (rich may come in through scikit-learn's own optional hooks).
-    script = (
-        "import sys, pkgutil, importlib, pacgan_cli.core as core\n"
-        "for m in pkgutil.walk_packages(core.__path__, 'pacgan_cli.core.'): importlib.import_module(m.name)\n"
-        "print('typer' in sys.modules)\n"
-    )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "False"
 
 
 def test_run_keeps_a_timestamped_log_and_timestamped_metrics(

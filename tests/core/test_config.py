@@ -14,6 +14,7 @@ from pacgan_cli.core.config import (
 from pacgan_cli.core.errors import ConfigError
 
 PUBLISHED = Path(__file__).parent.parent / "data" / "published_config.json"
+TEMPLATE = Path(__file__).parents[2] / "configs" / "pacgan.yaml"
 
 
 def test_published_config_json_parses_to_the_published_defaults() -> None:
@@ -171,3 +172,10 @@ def test_augmentation_settings_that_cannot_work_are_refused() -> None:
         ConfigError, match=r"`ada_step` \(change of p per epoch\) must be in \(0, 1\]; got 0.0"
     ):
         build_config({"ada_step": 0})
+
+
+def test_shipped_template_lists_every_setting_with_its_default() -> None:
+    import yaml
+
+    assert set(yaml.safe_load(TEMPLATE.read_text())) == set(TrainingConfig.__dataclass_fields__)
+    assert resolve_config(TEMPLATE) == TrainingConfig()

@@ -1,5 +1,8 @@
 """`evaluate`: the chosen metrics of the registry on checked inputs, written as metrics.json and report.md.
 
+`evaluate_files(EvaluationRequest)` is `pacgan evaluate` (read and check the inputs named, then evaluate),
+`evaluate` works on image sets already read, and `generate_and_evaluate` is the end of a training run.
+
 InceptionV3 features are computed once per image set and shared by every metric that needs them; real-real
 and fake-fake baselines compare two class-stratified random halves of one set (the published code compared
 a set with itself, which gives FID 0 by construction and says nothing).
@@ -9,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +35,12 @@ from pacgan_cli.core.evaluation.registry import (
 )
 from pacgan_cli.core.evaluation.report import report_markdown, sample_figure, settings_data
 from pacgan_cli.core.evaluation.verdict import ASPECTS, VerdictRow, verdict_markdown
-from pacgan_cli.core.io.atomic import ensure_can_write, write_json_atomic, write_text_atomic
+from pacgan_cli.core.io.atomic import ensure_can_write, ensure_distinct, write_json_atomic, write_text_atomic
 from pacgan_cli.core.io.run_layout import EvaluationLayout
 from pacgan_cli.core.metrics import fidelity
 from pacgan_cli.core.models.checkpoint import DISCRIMINATOR, GENERATOR, LoadedCheckpoint, load_checkpoint
-from pacgan_cli.core.progress import Reporter, SilentReporter
+from pacgan_cli.core.progress import FirstLinesReporter, Reporter, SilentReporter
+from pacgan_cli.core.runtime import resolve_device, use_threads
 from pacgan_cli.core.stages import stage_size
 
 METRICS: dict[str, Metric] = {name: load_metric(name) for name in METRIC_NAMES}
@@ -67,6 +71,79 @@ class EvaluationReport:
         return lines
 
 
+@dataclass(frozen=True)
+class EvaluationRequest:
+    """What `pacgan evaluate` does: the synthetic stack `fake` measured against the real images `real` (a
+    folder with labels.csv and Real{S}x{S}.nii.gz, or a stack) with the chosen `metrics` (None: all that the
+    inputs allow), written to the report folder `output`. A stack's labels default to the file beside it;
+    `train` (folder or stack) and `discriminator` (a checkpoint file) add the metrics that need them."""
+
+    real: str | os.PathLike[str]
+    fake: str | os.PathLike[str]
+    output: str | os.PathLike[str]
+    real_labels: str | os.PathLike[str] | None = None
+    fake_labels: str | os.PathLike[str] | None = None
+    train: str | os.PathLike[str] | None = None
+    train_labels: str | os.PathLike[str] | None = None
+    discriminator: str | os.PathLike[str] | None = None
+    metrics: Sequence[str] | None = None
+    options: EvaluationOptions = field(default_factory=EvaluationOptions)
+    force: bool = False
+
+
+def evaluate_files(
+    request: EvaluationRequest,
+    *,
+    device: torch.device | str = "cpu",
+    threads: int | None = None,
+    reporter: Reporter | None = None,
+) -> EvaluationReport:
+    """`pacgan evaluate`: read the image sets (the real and training images at the synthetic images' size)
+    and the discriminator, then `evaluate` them.
+
+    The report folder may be none of the inputs, and every input is read and checked before the first metric
+    runs. `threads` sets torch's CPU threads for the process (`runtime.use_threads`, the default of a large
+    network: InceptionV3's); `reporter` hears which device and threads first, once the inputs passed.
+    """
+    inputs = {
+        "--real": request.real,
+        "--fake": request.fake,
+        "--real-labels": request.real_labels,
+        "--fake-labels": request.fake_labels,
+        "--train": request.train,
+        "--train-labels": request.train_labels,
+        "--discriminator": request.discriminator,
+        "--inception-weights": request.options.inception_weights,
+    }
+    # The report would go into the data it reads.
+    ensure_distinct({"--output": request.output}, inputs)
+    fake = load_image_set(request.fake, request.fake_labels, role="fake")
+    real, train, discriminator = _read_references(
+        request.real,
+        request.real_labels,
+        request.train,
+        request.train_labels,
+        request.discriminator,
+        fake.size,
+    )
+    target = resolve_device(str(device))
+    reporter = FirstLinesReporter(
+        reporter or SilentReporter(), f"evaluating on {target} with {use_threads(threads)}"
+    )
+    return evaluate(
+        real,
+        fake,
+        request.output,
+        metrics=request.metrics,
+        train=train,
+        discriminator=discriminator,
+        options=request.options,
+        device=target,
+        reporter=reporter,
+        force=request.force,
+    )
+
+
 def evaluate(
     real: ImageSet,
     fake: ImageSet,
@@ -92,14 +169,7 @@ def evaluate(
     reporter = reporter or SilentReporter()
     output_directory = Path(output_directory)
     lacking = _lacking_inputs(discriminator is not None, train is not None)
-    names = list(metrics) if metrics else [name for name in METRICS if name not in lacking]
-    unknown = [name for name in names if name not in METRICS]
-    if unknown:
-        raise ConfigError(f"unknown metric {unknown[0]!r}; choose from {', '.join(METRICS)}")
-    for name in names:
-        if name in lacking:
-            raise ConfigError(f"the {name} metric needs {lacking[name]}")
-    chosen = [METRICS[name] for name in names]
+    chosen = _choose_metrics(metrics, lacking)
     num_classes = check_sets(real, fake, train, discriminator)
     context = MetricContext(
         real, fake, train, discriminator, options, output_directory, num_classes, device, reporter
@@ -184,20 +254,8 @@ def generate_and_evaluate(
     generator = load_checkpoint(generator_path, expected_kind=GENERATOR)
     size = stage_size(resolve_stage(generator, None))
     # Every input is read before the first image is generated, so a bad path fails before any work.
-    real = (
-        test_images
-        if isinstance(test_images, ImageSet)
-        else load_image_set(test_images, test_labels, size=size, role="real")
-    )
-    train = (
-        train_images
-        if isinstance(train_images, ImageSet) or train_images is None
-        else load_image_set(train_images, train_labels, size=size, role="train")
-    )
-    discriminator = (
-        load_checkpoint(discriminator_path, expected_kind=DISCRIMINATOR)
-        if discriminator_path is not None
-        else None
+    real, train, discriminator = _read_references(
+        test_images, test_labels, train_images, train_labels, discriminator_path, size
     )
     layout = EvaluationLayout(output_directory)
     stack_path, labels_path = layout.generated_stack(size), layout.generated_labels
@@ -225,6 +283,39 @@ def generate_and_evaluate(
         reporter=reporter,
         force=force,
     )
+
+
+def _read_references(
+    real: str | os.PathLike[str] | ImageSet,
+    real_labels: str | os.PathLike[str] | None,
+    train: str | os.PathLike[str] | ImageSet | None,
+    train_labels: str | os.PathLike[str] | None,
+    discriminator: str | os.PathLike[str] | None,
+    size: int,
+) -> tuple[ImageSet, ImageSet | None, LoadedCheckpoint | None]:
+    """What the synthetic images are measured against: the real and the training images at image size `size`
+    (read from a folder or a stack, or given already read) and the discriminator (loaded from its file)."""
+    if not isinstance(real, ImageSet):
+        real = load_image_set(real, real_labels, size=size, role="real")
+    if train is not None and not isinstance(train, ImageSet):
+        train = load_image_set(train, train_labels, size=size, role="train")
+    checkpoint = (
+        load_checkpoint(discriminator, expected_kind=DISCRIMINATOR) if discriminator is not None else None
+    )
+    return real, train, checkpoint
+
+
+def _choose_metrics(metrics: Sequence[str] | None, lacking: dict[str, str]) -> list[Metric]:
+    """The metrics asked for, or (None) every metric the inputs allow; a name that is no metric, or a metric
+    asked for whose input was not given, is a config error."""
+    names = list(metrics) if metrics else [name for name in METRICS if name not in lacking]
+    unknown = [name for name in names if name not in METRICS]
+    if unknown:
+        raise ConfigError(f"unknown metric {unknown[0]!r}; choose from {', '.join(METRICS)}")
+    for name in names:
+        if name in lacking:
+            raise ConfigError(f"the {name} metric needs {lacking[name]}")
+    return [METRICS[name] for name in names]
 
 
 def _check_metrics(context: MetricContext, chosen: list[Metric]) -> tuple[list[Metric], dict[str, str]]:

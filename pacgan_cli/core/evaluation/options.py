@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pacgan_cli.core.errors import ConfigError
+from pacgan_cli.core.metrics import RESIZE_MODES
+
 # What to do with a metric these inputs cannot serve (no InceptionV3 weights, too few images of a class):
 # stop with one line, or leave it out and say why in the report.
 UNAVAILABLE_ERROR = "error"
@@ -30,3 +33,19 @@ class EvaluationOptions:
     diversity_pairs: int = 1000
     bootstrap_resamples: int = 1000  # for the intervals of AUC and accuracy over the test images
     class_names: tuple[str, ...] = ()  # for the report and figures (default: the discriminator's config)
+
+    def __post_init__(self) -> None:
+        """Refuse settings that cannot work, named by the option of `pacgan evaluate` that sets them."""
+        if self.resize not in RESIZE_MODES:
+            raise ConfigError(f"--resize must be one of {', '.join(RESIZE_MODES)}; got {self.resize!r}")
+        for name in (
+            "kid_subset_size",
+            "kid_subsets",
+            "ssim_pairs",
+            "diversity_pairs",
+            "prdc_k",
+            "bootstrap_resamples",
+        ):
+            value = getattr(self, name)
+            if value < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1; got {value}")

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pacgan_cli.core.errors import ConfigError
+
 if TYPE_CHECKING:
     from pacgan_cli.core.evaluation.context import MetricContext, ReportContext
     from pacgan_cli.core.evaluation.options import EvaluationOptions
@@ -30,6 +32,7 @@ METRIC_NAMES = (
     "artifacts",
     "classification",
 )
+METRIC_ALIASES = {"memorization": "memorisation"}
 
 # What a metric may need beyond the real and synthetic images.
 NEEDS_INCEPTION = "inception"  # the InceptionV3 weights file
@@ -78,3 +81,18 @@ def load_metric(name: str) -> Metric:
     if metric.name != name:
         raise RuntimeError(f"module {name} declares the metric {metric.name!r}")
     return metric
+
+
+def parse_metric_names(text: str | None) -> tuple[str, ...] | None:
+    """`--metrics fid,kid` -> ("fid", "kid"), case and spaces aside, with the American spelling too; None
+    (every metric the inputs allow) when not given. A name that is no metric is a config error."""
+    if text is None:
+        return None
+    names = [name.strip().lower() for name in text.split(",") if name.strip()]
+    names = [METRIC_ALIASES.get(name, name) for name in names]
+    unknown = [name for name in names if name not in METRIC_NAMES]
+    if unknown or not names:
+        raise ConfigError(
+            f"--metrics: unknown metric {unknown[0] if unknown else text!r}; choose from {', '.join(METRIC_NAMES)}"
+        )
+    return tuple(names)

@@ -9,11 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers import make_cohort
 from pacgan_cli.core.cohort.match import MatchOptions, match_cohort, match_table, save_match
 from pacgan_cli.core.cohort.stats import compare_groups
 from pacgan_cli.core.errors import ConfigError, InputError, OutputExistsError
-
-from .cohort_data import make_cohort
 
 
 def passes(table: pd.DataFrame, threshold: float = 0.05) -> bool:

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from helpers import make_cohort, make_images
 from pacgan_cli.core.cohort.pyramid import resize_stack
 from pacgan_cli.core.cohort.split import SplitOptions, split_cohort
 from pacgan_cli.core.cohort.stats import GroupTests
@@ -19,8 +20,6 @@ from pacgan_cli.core.errors import ConfigError, InputError, OutputExistsError
 from pacgan_cli.core.io.intensity import scale_to_unit_range
 from pacgan_cli.core.io.nifti import read_stack, write_stack
 from pacgan_cli.core.io.tables import read_labels
-
-from .cohort_data import make_cohort, make_images
 
 
 def write_inputs(folder: Path, table: pd.DataFrame, size: int = 8, seed: int = 0) -> tuple[Path, np.ndarray]:

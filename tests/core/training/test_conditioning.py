@@ -11,10 +11,9 @@ from typing import Any
 import pytest
 import torch
 import torch.nn.functional as F
-from test_augment_runs import StopInStage
-from test_augment_runs import epochs as epoch_records
 
-from helpers import TINY_NETWORK, tiny_config
+from helpers import TINY_NETWORK, StopInStage, tiny_config
+from helpers import epochs as epoch_records
 from pacgan_cli.core.config import build_config
 from pacgan_cli.core.errors import ConfigError, TrainingInterrupted
 from pacgan_cli.core.models.checkpoint import load_checkpoint

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from helpers import TINY_NETWORK, train_as_rank, write_data_folder
+from helpers import TINY_NETWORK, epochs, train_as_rank, write_data_folder
 from pacgan_cli.core.config import build_config
 from pacgan_cli.core.training.data import batch_ranges
 from pacgan_cli.core.training.distributed import Ranks, Shard
@@ -149,3 +149,33 @@ def test_batches_too_small_for_every_process_join_the_previous_one() -> None:
     assert batch_ranges(13, 6, processes=2) == [(0, 6), (6, 13)]
     assert batch_ranges(14, 6, processes=4) == [(0, 6), (6, 14)]
     assert batch_ranges(14, 6) == [(0, 6), (6, 12), (12, 14)]
+
+
+def test_two_processes_augment_as_one_process_does(tmp_path: Path) -> None:
+    """Under torchrun each process takes its rows of the global batch's draw, and the signal's midpoint is the
+    global batch's: a two-process run logs what one process logs."""
+    import torch.multiprocessing as mp
+
+    from helpers import TINY_NETWORK, train_as_rank, write_data_folder
+
+    data = write_data_folder(tmp_path / "data", count=20, max_size=8)
+    config: dict[str, object] = {
+        "data_train_directory": str(data),
+        "label_train_directory": str(data / "labels.csv"),
+        **TINY_NETWORK,
+        "factors": [1, 1],
+        "batch_sizes": 7,  # batches of 7, 7 and 6: split 4+3 / 3+3 over two processes
+        "progressive_epochs": 2,
+        "validate": False,
+        "generate": False,
+        "samples_per_class": 1,
+        "device": "cpu",
+        "augment": "diffaugment",
+    }
+    store, two = str(tmp_path / "store"), str(tmp_path / "two" / "run")
+    mp.spawn(train_as_rank, args=(2, store, config, two), nprocs=2, join=True)
+    train(build_config(config), output=tmp_path / "one")
+    first_two, first_one = epochs(tmp_path / "two" / "run")[0], epochs(tmp_path / "one")[0]
+    assert first_two["augment_signal"] == pytest.approx(first_one["augment_signal"], abs=1e-6)
+    for name in ("d_loss", "g_loss", "d_real", "d_fake", "gp"):
+        assert first_two[name] == pytest.approx(first_one[name], rel=1e-4, abs=1e-5), name

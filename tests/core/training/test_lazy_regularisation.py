@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_augment_runs import StopInStage, epochs
 
-from helpers import TINY_NETWORK, tiny_config
+from helpers import TINY_NETWORK, StopInStage, epochs, tiny_config
 from pacgan_cli.core.config import build_config
 from pacgan_cli.core.errors import ConfigError, TrainingInterrupted
 from pacgan_cli.core.models.checkpoint import load_checkpoint

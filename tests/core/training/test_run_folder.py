@@ -1,79 +1,139 @@
-"""The resume checkpoint is checked like a stage checkpoint: a SHA-256 over its contents and the size limit."""
+"""Optional TensorBoard logging: the run folder writes the numbers of every metrics.jsonl line and the
+per-class sample grids as event files, and a resumed run replaces the events it writes again; the files of a
+run follow the umask."""
 
 from __future__ import annotations
 
-import struct
+import io
+import json
+import os
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
-import torch
+from PIL import Image
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from helpers import run_cli, tiny_config, write_config
-from pacgan_cli.core.errors import InputError
-from pacgan_cli.core.io.limits import CHECKPOINT_BYTES_VARIABLE
-from pacgan_cli.core.io.run_layout import RunLayout
-from pacgan_cli.core.training.resume import load_progress
-from pacgan_cli.core.training.run_folder import RunFolder
+from pacgan_cli.core.config import build_config
+from pacgan_cli.core.training.loop import train
 
-WEIGHTS = torch.arange(1000, dtype=torch.float32)
+ALL_EVENTS = {"scalars": 0, "images": 0}  # keep every event, not a sample
 
 
-def saved_progress(tmp_path: Path) -> Path:
-    folder = RunFolder(RunLayout(tmp_path, tmp_path))
-    folder.save_progress({"format": 1, "stage": 2, "alpha": 0.625, "weights": WEIGHTS.clone()})
-    return folder.layout.progress_path
+def read_events(run: Path) -> EventAccumulator:
+    events = EventAccumulator(str(run / "tensorboard"), size_guidance=ALL_EVENTS)
+    events.Reload()
+    return events
 
 
-def replace_once(path: Path, old: bytes, new: bytes) -> None:
-    content = path.read_bytes()
-    assert content.count(old) == 1
-    path.write_bytes(content.replace(old, new))
+def metrics_lines(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
 
 
-def test_an_intact_resume_checkpoint_loads_as_written(tmp_path: Path) -> None:
-    data = load_progress(saved_progress(tmp_path))
-    assert data["alpha"] == 0.625 and data["stage"] == 2 and torch.equal(data["weights"], WEIGHTS)
-    assert "sha256" not in data
+def expected_scalars(run: Path) -> dict[str, list[tuple[int, float]]]:
+    """(step, value) per tag as the metrics lines say: the step counts the run's epochs, test lines
+    go under test/ at their stage's last epoch, lists are flattened by index."""
+    expected: dict[str, list[tuple[int, float]]] = {}
+    step = 0
+
+    def add(tag: str, value: object) -> None:
+        if isinstance(value, list):
+            for index, item in enumerate(value):
+                add(f"{tag}/{index}", item)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            expected.setdefault(tag, []).append((step, float(value)))
+
+    for line in metrics_lines(run):
+        step += line["event"] == "epoch"
+        prefix = "test/" if line["event"] == "test" else ""
+        for key, value in line.items():
+            add(prefix + key, value)
+    return expected
 
 
-def test_a_changed_tensor_byte_is_refused(tmp_path: Path) -> None:
-    path = saved_progress(tmp_path)
-    # torch.save stores tensor bytes uncompressed: change the weight 500.0 to 501.0 in place.
-    replace_once(path, struct.pack("<f", 500.0), struct.pack("<f", 501.0))
-    assert torch.load(path, weights_only=True)["weights"][500] == 501.0  # still a readable file
-    with pytest.raises(
-        InputError, match="resume checkpoint is damaged: its contents do not match the SHA-256"
-    ):
-        load_progress(path)
+def assert_events_match_metrics(run: Path) -> EventAccumulator:
+    events = read_events(run)
+    expected = expected_scalars(run)
+    assert set(events.Tags()["scalars"]) == set(expected)
+    for tag, points in expected.items():
+        logged = [(event.step, event.value) for event in events.Scalars(tag)]
+        assert [step for step, _ in logged] == [step for step, _ in points], tag
+        np.testing.assert_allclose([v for _, v in logged], [v for _, v in points], rtol=1e-6, err_msg=tag)
+    return events
 
 
-def test_a_changed_plain_value_is_refused(tmp_path: Path) -> None:
-    path = saved_progress(tmp_path)
-    replace_once(path, struct.pack(">d", 0.625), struct.pack(">d", 0.75))  # alpha in the pickle
-    assert torch.load(path, weights_only=True)["alpha"] == 0.75
-    with pytest.raises(InputError, match="delete it to resume from the last finished stage"):
-        load_progress(path)
+def test_events_hold_every_metrics_number_and_the_sample_grids(tiny_data: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    config = tiny_config(
+        tiny_data,
+        tensorboard=True,
+        testing=True,
+        test_using_best_model=False,
+        progressive_epochs=2,
+        disp_every_n_epochs=1,
+        ema=True,
+    )
+    train(build_config(config), output=run)
+
+    events = assert_events_match_metrics(run)
+    assert {"d_loss", "g_loss", "alpha", "auc_real", "test/auc_macro", "test/auc_per_class/1"} <= set(
+        events.Tags()["scalars"]
+    )
+    assert sorted(events.Tags()["images"]) == sorted(
+        f"{kind}/{size}x{size}" for kind in ("samples", "samples_ema") for size in (4, 8, 16)
+    )
+    for stage, size in enumerate((4, 8, 16)):
+        grids = events.Images(f"samples/{size}x{size}")
+        assert [grid.step for grid in grids] == [2 * stage + 1, 2 * stage + 2]
+        # Two classes in rows, samples_per_class (2) columns, a white 1-pixel border around each image.
+        pixels = np.asarray(Image.open(io.BytesIO(grids[-1].encoded_image_string)).convert("L"))
+        assert pixels.shape == (2 * (size + 2), 2 * (size + 2))
+        assert (pixels[0] == 255).all() and (pixels[:, 0] == 255).all()
+        assert not (pixels[1 : size + 1, 1 : size + 1] == 255).all()
 
 
-def test_a_resume_checkpoint_over_the_size_limit_is_refused_before_loading(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    path = saved_progress(tmp_path)
-    monkeypatch.setenv(CHECKPOINT_BYTES_VARIABLE, "1000")
-    with pytest.raises(InputError, match=f"over the limit of 1000 bytes; .*{CHECKPOINT_BYTES_VARIABLE}="):
-        load_progress(path)
-
-
-def test_resuming_from_a_damaged_resume_checkpoint_is_one_line_and_touches_nothing(
+def test_a_stage_trained_again_replaces_its_events(
     tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run = tmp_path / "run"
-    run.mkdir()
-    write_config(run / "config.yaml", tiny_config(tiny_data))
-    path = saved_progress(run)
-    replace_once(path, struct.pack("<f", 500.0), struct.pack("<f", -500.0))
-    before = {file: file.read_bytes() for file in run.iterdir()}
-    code, _, err = run_cli(["train", "--resume", "-o", str(run), "--quiet"], capsys)
+    train(build_config(tiny_config(tiny_data, tensorboard=True, seed=3)), output=run)
+    first = read_events(run).Scalars("d_loss")[-1]
+    code, _, err = run_cli(
+        ["train", "--resume", "--start-size", "16", "--seed", "5", "-o", str(run), "--quiet"], capsys
+    )
+    assert code == 0, err
+
+    events = assert_events_match_metrics(run)
+    again = events.Scalars("d_loss")
+    assert [event.step for event in again] == [1, 2, 3] and again[-1].value != first.value
+
+
+def test_without_the_tensorboard_package_training_stops_with_one_line_before_writing(
+    tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # the import fails as if not installed
+    run = tmp_path / "run"
+    config_path = write_config(tmp_path / "config.yaml", tiny_config(tiny_data))
+    code, _, err = run_cli(["train", "-c", str(config_path), "-o", str(run), "--tensorboard"], capsys)
     assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
-    assert err.startswith(f"error: {path}: the resume checkpoint is damaged")
-    assert {file: file.read_bytes() for file in run.iterdir()} == before
+    assert "pip install 'pacgan[tensorboard]'" in err
+    assert not run.exists()
+
+
+def test_tensorboard_is_off_by_default(tiny_data: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    train(build_config(tiny_config(tiny_data)), output=run)
+    assert not (run / "tensorboard").exists()
+
+
+def test_run_files_follow_the_umask(tiny_data: Path, tmp_path: Path) -> None:
+    previous = os.umask(0o022)
+    try:
+        run = tmp_path / "run"
+        train(build_config(tiny_config(tiny_data)), output=run)
+    finally:
+        os.umask(previous)
+    for path in (run / "PACGAN_16x16" / "generator_last.pt", run / "summary.json", run / "config.yaml"):
+        assert path.stat().st_mode & 0o777 == 0o644, path

@@ -1,5 +1,5 @@
-"""`python -m benchmarks.augmentation`: augment none vs diffaugment vs ada on two small data sets of real images
-shipped inside installed packages; prints the table of docs/augmentation.md and writes the results as JSON.
+"""`python -m experiments.augmentation.run`: augment none vs diffaugment vs ada on two small data sets of real
+images shipped inside installed packages; prints the table of docs/augmentation.md and writes the results as JSON.
 
 Data sets (built once under --data, from fixed seeds):
 - digits: scikit-learn's 8x8 handwritten digits, the classes 3 (label 0) and 8 (label 1), upsampled bilinearly
@@ -46,7 +46,7 @@ CLASSIFIER_NAMES = ("logistic_regression", "small_cnn")
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.augmentation", description=__doc__.splitlines()[0]
+        prog="python -m experiments.augmentation.run", description=" ".join(__doc__.split("\n\n")[0].split())
     )
     parser.add_argument(
         "--data", type=Path, default=Path("augmentation_data"), help="data sets (built if missing)"

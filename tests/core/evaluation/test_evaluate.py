@@ -1,41 +1,20 @@
+"""`evaluate` and `generate_and_evaluate`: every metric written, missing weights, bad inputs, the end of a run."""
+
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from helpers import PooledPixels, make_separable_images, use_pooled_pixel_features, write_data_folder
+from helpers import PooledPixels, separable_set, write_data_folder
 from pacgan_cli.core.errors import ConfigError, InputError, OutputExistsError
-from pacgan_cli.core.evaluation.evaluate import METRICS, evaluate, generate_and_evaluate
-from pacgan_cli.core.evaluation.inputs import ImageSet, load_image_set
+from pacgan_cli.core.evaluation.evaluate import evaluate, generate_and_evaluate
 from pacgan_cli.core.evaluation.options import EvaluationOptions
-from pacgan_cli.core.evaluation.registry import METRIC_NAMES
-from pacgan_cli.core.io.nifti import write_stack
 from pacgan_cli.core.metrics import fidelity
-from pacgan_cli.core.models.checkpoint import DISCRIMINATOR, GENERATOR, NetworkArchitecture, save_checkpoint
-
-
-@pytest.fixture
-def small_extractor(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    use_pooled_pixel_features(monkeypatch, tmp_path)
-
-
-@pytest.fixture
-def no_weights(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fidelity, "find_inception_weights", lambda explicit=None: None)
-
-
-def image_set(count: int, seed: int, size: int = 16) -> ImageSet:
-    labels = np.arange(count) % 2
-    return ImageSet(make_separable_images(labels, size, seed), labels, f"set{seed}")
-
-
-def test_registry_matches_the_names_the_command_line_offers() -> None:
-    assert tuple(METRICS) == METRIC_NAMES
+from pacgan_cli.core.models.checkpoint import GENERATOR, NetworkArchitecture, save_checkpoint
 
 
 def test_evaluate_writes_every_metric_and_fid_matches_the_reference(small_extractor, tmp_path: Path) -> None:
-    real, fake, train = image_set(24, 1), image_set(20, 2), image_set(30, 3)
+    real, fake, train = separable_set(24, 1), separable_set(20, 2), separable_set(30, 3)
     options = EvaluationOptions(ssim_pairs=50, kid_subsets=5, kid_subset_size=8)
     report = evaluate(real, fake, tmp_path / "report", train=train, options=options)
     data = json.loads((tmp_path / "report" / "metrics.json").read_text())
@@ -67,14 +46,8 @@ def test_evaluate_writes_every_metric_and_fid_matches_the_reference(small_extrac
     assert any(line.startswith("FID real-fake") for line in report.summary_lines())
 
 
-def test_identical_sets_give_fid_near_zero(small_extractor, tmp_path: Path) -> None:
-    real = image_set(20, 1)
-    report = evaluate(real, real, tmp_path / "r", metrics=["fid"])
-    assert abs(report.data["metrics"]["fid"]["real_fake"]) < 1e-6
-
-
 def test_missing_weights_stop_with_one_line_or_are_skipped_on_request(no_weights, tmp_path: Path) -> None:
-    real, fake = image_set(10, 1), image_set(10, 2)
+    real, fake = separable_set(10, 1), separable_set(10, 2)
     with pytest.raises(InputError) as error:
         evaluate(real, fake, tmp_path / "a")
     assert "\n" not in str(error.value) and "--inception-weights" in str(error.value)
@@ -87,59 +60,14 @@ def test_missing_weights_stop_with_one_line_or_are_skipped_on_request(no_weights
     assert "Not computed (not requested): fid, kid" in only.markdown
 
 
-def test_classification_section_with_a_discriminator(tmp_path: Path) -> None:
-    from pacgan_cli.core.models.checkpoint import load_checkpoint
-
-    architecture = NetworkArchitecture(8, (1.0, 1.0, 1.0), 1, 2, 6, 2)
-    path = save_checkpoint(
-        tmp_path / "D.pt",
-        architecture.build(DISCRIMINATOR),
-        architecture,
-        epoch=1,
-        stage=2,
-        alpha=1,
-        batch_statistic=0.3,
-    )
-    discriminator = load_checkpoint(path)
-    report = evaluate(
-        image_set(12, 1),
-        image_set(10, 2),
-        tmp_path / "r",
-        metrics=["classification"],
-        discriminator=discriminator,
-    )
-    section = report.data["metrics"]["classification"]
-    assert section["real"]["batch_statistic"] == "checkpoint"
-    assert sum(map(sum, section["real"]["confusion_matrix"])) == 12
-    assert (tmp_path / "r" / "roc_real.png").is_file() and (
-        tmp_path / "r" / "confusion_synthetic.png"
-    ).is_file()
-    with pytest.raises(ConfigError, match="--discriminator"):
-        evaluate(image_set(12, 1), image_set(10, 2), tmp_path / "x", metrics=["classification"])
-
-
 def test_bad_inputs_give_one_clear_line(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="real images are 16x16"):
-        evaluate(image_set(10, 1), image_set(10, 2, size=8), tmp_path / "r", metrics=["ssim"])
+        evaluate(separable_set(10, 1), separable_set(10, 2, size=8), tmp_path / "r", metrics=["ssim"])
     with pytest.raises(ConfigError, match="unknown metric 'psnr'"):
-        evaluate(image_set(10, 1), image_set(10, 2), tmp_path / "r", metrics=["psnr"])
-    evaluate(image_set(10, 1), image_set(10, 2), tmp_path / "r", metrics=["ssim"])
+        evaluate(separable_set(10, 1), separable_set(10, 2), tmp_path / "r", metrics=["psnr"])
+    evaluate(separable_set(10, 1), separable_set(10, 2), tmp_path / "r", metrics=["ssim"])
     with pytest.raises(OutputExistsError):
-        evaluate(image_set(10, 1), image_set(10, 2), tmp_path / "r", metrics=["ssim"])
-
-
-def test_load_image_set_from_a_folder_or_a_stack(tmp_path: Path) -> None:
-    folder = write_data_folder(tmp_path / "test", 12, 16)
-    from_folder = load_image_set(folder, size=8)
-    assert from_folder.images.shape == (12, 1, 8, 8) and from_folder.source.endswith("Real8x8.nii.gz")
-    assert load_image_set(folder).size == 16
-    from_stack = load_image_set(folder / "Real16x16.nii.gz")
-    assert list(from_stack.labels) == list(load_image_set(folder).labels)
-    with pytest.raises(InputError, match="Real32x32"):
-        load_image_set(folder, size=32)
-    write_stack(tmp_path / "alone" / "synth.nii.gz", np.zeros((3, 1, 8, 8), np.float32))
-    with pytest.raises(InputError, match="--fake-labels"):
-        load_image_set(tmp_path / "alone" / "synth.nii.gz", role="fake")
+        evaluate(separable_set(10, 1), separable_set(10, 2), tmp_path / "r", metrics=["ssim"])
 
 
 def test_generate_and_evaluate_at_the_end_of_a_run(no_weights, tmp_path: Path) -> None:

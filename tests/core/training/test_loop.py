@@ -1,16 +1,21 @@
-"""The training steps: batched critic passes keep the published mathematics, bf16 stays close to fp32."""
+"""The training loop: batched critic passes keep the published mathematics, bf16 stays close to fp32; ada's p
+follows its signal across epochs and stages, and only the training steps ever see augmented images."""
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from helpers import TINY_NETWORK, reference_critic_step, tiny_config
+from helpers import ADA, TINY_NETWORK, epochs, reference_critic_step, run_cli, stored_probability, tiny_config
 from pacgan_cli.core.config import build_config
 from pacgan_cli.core.models.discriminator import Discriminator
+from pacgan_cli.core.training import augment
+from pacgan_cli.core.training.data import batch_ranges, open_data_folder, validation_split
 from pacgan_cli.core.training.loop import critic_step, generator_step, train
 from pacgan_cli.core.training.losses import generator_loss
 from pacgan_cli.core.training.networks import Networks, build_networks
@@ -88,7 +93,6 @@ def test_bf16_steps_run_in_bf16_and_keep_fp32_weights_and_losses() -> None:
 
 
 def epoch_losses(run: Path) -> np.ndarray:
-    import json
 
     lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     return np.array([[r["d_loss"], r["g_loss"]] for r in lines if r["event"] == "epoch"])
@@ -108,3 +112,98 @@ def test_bf16_training_follows_fp32_and_classifies_as_well(tiny_data: Path, tmp_
     scale = np.abs(fp32_losses).max(axis=0)
     assert np.all(np.abs(bf16_losses - fp32_losses) <= 0.15 * scale), (fp32_losses, bf16_losses)
     assert fp32_auc > 0.9 and bf16_auc > 0.9 and abs(bf16_auc - fp32_auc) <= 0.05
+
+
+@pytest.mark.parametrize("signal", [1.0, -1.0])
+def test_ada_p_starts_at_0_moves_with_the_signal_and_carries_into_the_next_stage(
+    tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signal: float
+) -> None:
+    monkeypatch.setattr(augment, "overfitting_signal", lambda real, fake, ranks=None: torch.tensor(signal))
+    train(build_config(tiny_config(tiny_data, **ADA)), output=tmp_path / "run")
+    records = epochs(tmp_path / "run")
+    assert [r["augment_signal"] for r in records] == [signal] * 12
+    expected = [min(1.0, 0.1 * epoch) if signal > 0 else 0.0 for epoch in range(13)]  # across stages
+    assert [r["augment_p"] for r in records] == pytest.approx(expected[:12])
+    for stage, size in enumerate((4, 8, 16)):  # each stage checkpoint holds the p the next stage starts with
+        assert stored_probability(tmp_path / "run", size) == pytest.approx(expected[4 * (stage + 1)])
+
+
+def test_diffaugment_logs_p_1_and_none_logs_nothing_new(tiny_data: Path, tmp_path: Path) -> None:
+    train(build_config(tiny_config(tiny_data, augment="diffaugment")), output=tmp_path / "diff")
+    train(build_config(tiny_config(tiny_data)), output=tmp_path / "none")
+    assert all(r["augment_p"] == 1.0 and -1 <= r["augment_signal"] <= 1 for r in epochs(tmp_path / "diff"))
+    assert not any("augment_p" in r or "augment_signal" in r for r in epochs(tmp_path / "none"))
+    assert (
+        stored_probability(tmp_path / "diff", 16) is None
+        and stored_probability(tmp_path / "none", 16) is None
+    )
+
+
+def augmentation_callers(monkeypatch: pytest.MonkeyPatch) -> list[set[str]]:
+    """Replace augment.apply_transforms by a spy that records the function names on each call's stack."""
+    calls: list[set[str]] = []
+    original = augment.apply_transforms
+
+    def spy(images: torch.Tensor, draw: augment.Draw) -> torch.Tensor:
+        frame, names = sys._getframe(1), set()
+        while frame is not None:
+            names.add(frame.f_code.co_name)
+            frame = frame.f_back
+        calls.append(names)
+        return original(images, draw)
+
+    monkeypatch.setattr(augment, "apply_transforms", spy)
+    return calls
+
+
+@pytest.mark.parametrize("mode", ["validate", "test"])
+def test_validation_testing_evaluation_and_classify_never_augment(
+    tiny_data: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    mode: str,
+) -> None:
+    calls = augmentation_callers(monkeypatch)
+    raw = tiny_config(
+        tiny_data,
+        augment="diffaugment",
+        progressive_epochs=2,
+        validate=mode == "validate",
+        testing=mode == "test",
+        test_using_best_model=False,
+        generate=mode == "validate",  # the end-of-run generation and evaluation
+        n_images_generated=[20],
+    )
+    result = train(build_config(raw), output=tmp_path / "run")
+    steps = {"critic_step": 0, "generator_step": 0}
+    for names in calls:
+        assert names & {"critic_step", "generator_step"}, names  # every call is inside a training step
+        steps["critic_step" if "critic_step" in names else "generator_step"] += 1
+        assert not names & {"validate_epoch", "_test_stage", "evaluate_run_end", "_finish_stage"}
+    settings = build_config(raw)
+    labels = open_data_folder(tiny_data / "train", tiny_data / "train" / "labels.csv", range(3), 1, 2).labels
+    images = len(validation_split(labels, 5, settings.seed)[0]) if mode == "validate" else len(labels)
+    batches = len(batch_ranges(images, 8)) * 2 * 3  # per epoch x epochs x stages
+    assert steps == {"critic_step": 2 * batches, "generator_step": batches}  # real and fake: two per step
+    if mode == "validate":
+        assert all("val_auc_real" in record for record in epochs(tmp_path / "run"))
+        assert result.evaluation_directory is not None
+    else:
+        assert all(stage.test is not None for stage in result.stages)
+    during_training = len(calls)
+    stack = tiny_data / "test" / "Real16x16.nii.gz"
+    code, _, err = run_cli(
+        [
+            "classify",
+            str(stack),
+            "-m",
+            str(tmp_path / "run" / "PACGAN_16x16" / "discriminator_last.pt"),
+            "-o",
+            str(tmp_path / "predictions.csv"),
+            "-q",
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    assert len(calls) == during_training  # classify never augments

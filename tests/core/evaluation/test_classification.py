@@ -1,5 +1,5 @@
 """The classification section of `evaluate`: the discriminator's head against the baselines trained on the
-same real images (shared with tstr), and its calibration."""
+same real images (shared with tstr), its calibration, and the published AUC as context only where it applies."""
 
 from pathlib import Path
 
@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import make_separable_images
+from helpers import make_separable_images, separable_set, small_discriminator
+from pacgan_cli.core.errors import ConfigError
 from pacgan_cli.core.evaluation.evaluate import evaluate
 from pacgan_cli.core.evaluation.inputs import ImageSet
+from pacgan_cli.core.evaluation.options import EvaluationOptions
 from pacgan_cli.core.inference import classify_images
 from pacgan_cli.core.metrics import tstr
 from pacgan_cli.core.metrics.calibration import calibration_report
@@ -96,3 +98,52 @@ def test_calibration_of_the_head_on_real_and_synthetic_images(
     rows = {row["aspect"]: row for row in report.data["verdict"]}
     assert rows["calibration"]["measure"] == "discriminator's auxiliary head, ECE (10 bins, top class)"
     assert rows["class separability"]["reference"] == "0.5 (chance)"
+
+
+def test_classification_section_with_a_discriminator(tmp_path: Path) -> None:
+    from pacgan_cli.core.models.checkpoint import load_checkpoint
+
+    architecture = NetworkArchitecture(8, (1.0, 1.0, 1.0), 1, 2, 6, 2)
+    path = save_checkpoint(
+        tmp_path / "D.pt",
+        architecture.build(DISCRIMINATOR),
+        architecture,
+        epoch=1,
+        stage=2,
+        alpha=1,
+        batch_statistic=0.3,
+    )
+    discriminator = load_checkpoint(path)
+    report = evaluate(
+        separable_set(12, 1),
+        separable_set(10, 2),
+        tmp_path / "r",
+        metrics=["classification"],
+        discriminator=discriminator,
+    )
+    section = report.data["metrics"]["classification"]
+    assert section["real"]["batch_statistic"] == "checkpoint"
+    assert sum(map(sum, section["real"]["confusion_matrix"])) == 12
+    assert (tmp_path / "r" / "roc_real.png").is_file() and (
+        tmp_path / "r" / "confusion_synthetic.png"
+    ).is_file()
+    with pytest.raises(ConfigError, match="--discriminator"):
+        evaluate(separable_set(12, 1), separable_set(10, 2), tmp_path / "x", metrics=["classification"])
+
+
+@pytest.mark.parametrize(
+    ("size", "names", "shown"),
+    [(16, ("CN", "AD"), False), (256, ("CN", "AD"), True), (256, (), False), (256, ("HC", "PD"), False)],
+)
+def test_published_auc_is_context_only_for_adni_like_data(
+    tmp_path: Path, size: int, names: tuple[str, ...], shown: bool
+) -> None:
+    report = evaluate(
+        separable_set(6, 1, size),
+        separable_set(6, 2, size),
+        tmp_path / "r",
+        metrics=["classification"],
+        discriminator=small_discriminator(tmp_path, size),
+        options=EvaluationOptions(class_names=names),
+    )
+    assert ("0.813" in report.markdown) is shown

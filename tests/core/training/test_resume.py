@@ -1,0 +1,138 @@
+"""Resuming: the resume checkpoint is checked like a stage checkpoint (a SHA-256 over its contents and the size
+limit), and a run resumed inside a stage or at a stage boundary goes on with the saved ada p."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import struct
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from helpers import ADA, StopInStage, epochs, run_cli, stored_probability, tiny_config, write_config
+from pacgan_cli.core.config import build_config
+from pacgan_cli.core.errors import InputError, TrainingInterrupted
+from pacgan_cli.core.io.limits import CHECKPOINT_BYTES_VARIABLE
+from pacgan_cli.core.io.run_layout import RunLayout
+from pacgan_cli.core.models.checkpoint import load_checkpoint
+from pacgan_cli.core.progress import SilentReporter
+from pacgan_cli.core.training import augment
+from pacgan_cli.core.training.loop import train
+from pacgan_cli.core.training.resume import load_progress
+from pacgan_cli.core.training.run_folder import RunFolder
+
+WEIGHTS = torch.arange(1000, dtype=torch.float32)
+
+
+def saved_progress(tmp_path: Path) -> Path:
+    folder = RunFolder(RunLayout(tmp_path, tmp_path))
+    folder.save_progress({"format": 1, "stage": 2, "alpha": 0.625, "weights": WEIGHTS.clone()})
+    return folder.layout.progress_path
+
+
+def replace_once(path: Path, old: bytes, new: bytes) -> None:
+    content = path.read_bytes()
+    assert content.count(old) == 1
+    path.write_bytes(content.replace(old, new))
+
+
+def test_an_intact_resume_checkpoint_loads_as_written(tmp_path: Path) -> None:
+    data = load_progress(saved_progress(tmp_path))
+    assert data["alpha"] == 0.625 and data["stage"] == 2 and torch.equal(data["weights"], WEIGHTS)
+    assert "sha256" not in data
+
+
+def test_a_changed_tensor_byte_is_refused(tmp_path: Path) -> None:
+    path = saved_progress(tmp_path)
+    # torch.save stores tensor bytes uncompressed: change the weight 500.0 to 501.0 in place.
+    replace_once(path, struct.pack("<f", 500.0), struct.pack("<f", 501.0))
+    assert torch.load(path, weights_only=True)["weights"][500] == 501.0  # still a readable file
+    with pytest.raises(
+        InputError, match="resume checkpoint is damaged: its contents do not match the SHA-256"
+    ):
+        load_progress(path)
+
+
+def test_a_changed_plain_value_is_refused(tmp_path: Path) -> None:
+    path = saved_progress(tmp_path)
+    replace_once(path, struct.pack(">d", 0.625), struct.pack(">d", 0.75))  # alpha in the pickle
+    assert torch.load(path, weights_only=True)["alpha"] == 0.75
+    with pytest.raises(InputError, match="delete it to resume from the last finished stage"):
+        load_progress(path)
+
+
+def test_a_resume_checkpoint_over_the_size_limit_is_refused_before_loading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = saved_progress(tmp_path)
+    monkeypatch.setenv(CHECKPOINT_BYTES_VARIABLE, "1000")
+    with pytest.raises(InputError, match=f"over the limit of 1000 bytes; .*{CHECKPOINT_BYTES_VARIABLE}="):
+        load_progress(path)
+
+
+def test_resuming_from_a_damaged_resume_checkpoint_is_one_line_and_touches_nothing(
+    tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    write_config(run / "config.yaml", tiny_config(tiny_data))
+    path = saved_progress(run)
+    replace_once(path, struct.pack("<f", 500.0), struct.pack("<f", -500.0))
+    before = {file: file.read_bytes() for file in run.iterdir()}
+    code, _, err = run_cli(["train", "--resume", "-o", str(run), "--quiet"], capsys)
+    assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith(f"error: {path}: the resume checkpoint is damaged")
+    assert {file: file.read_bytes() for file in run.iterdir()} == before
+
+
+@pytest.fixture
+def overfitting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A controlled signal: the critic always looks overfitted (r = 1 > target), so p rises by ada_step per
+    epoch; a tiny run's own critic hardly separates its 40 images from the fakes within a few epochs."""
+    monkeypatch.setattr(
+        augment, "overfitting_signal", lambda real, fake, ranks=None: torch.ones((), device=real.device)
+    )
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM to oneself")
+def test_resume_inside_a_stage_continues_with_the_saved_p_bit_for_bit(
+    tiny_data: Path, tmp_path: Path, overfitting: None
+) -> None:
+    settings = build_config(tiny_config(tiny_data, **ADA, checkpoint_every_minutes=0.0001))
+    train(settings, output=tmp_path / "reference")
+    with pytest.raises(TrainingInterrupted):
+        train(settings, StopInStage(stage=1, batch=14), output=tmp_path / "run")  # epoch 3 of 8x8
+    saved = torch.load(tmp_path / "run" / "resume.pt", weights_only=True)
+    expected = [r for r in epochs(tmp_path / "reference") if r["size"] == 8][saved["epoch"] - 1]
+    assert saved["networks"]["augment_probability"] == expected["augment_p"] == pytest.approx(0.6)
+    train(settings, SilentReporter(), output=tmp_path / "run", resume=True)
+    assert epochs(tmp_path / "run") == epochs(tmp_path / "reference")
+    for name in ("generator_last.pt", "discriminator_last.pt"):
+        first = load_checkpoint(tmp_path / "run" / "PACGAN_16x16" / name).model.state_dict()
+        second = load_checkpoint(tmp_path / "reference" / "PACGAN_16x16" / name).model.state_dict()
+        assert all(torch.equal(value, second[key]) for key, value in first.items())
+
+
+def test_resume_at_a_stage_boundary_continues_with_the_p_of_the_stage_checkpoint(
+    tiny_data: Path, tmp_path: Path, overfitting: None
+) -> None:
+    settings = build_config(tiny_config(tiny_data, **ADA))
+    full, partial = tmp_path / "full", tmp_path / "partial"
+    train(settings, output=full)
+    shutil.copytree(full, partial)
+    shutil.rmtree(partial / "PACGAN_16x16")
+    (partial / "PACGAN_8x8" / "stage_complete.json").unlink()
+    (partial / "metrics.jsonl").write_text(
+        "".join(
+            line + "\n"
+            for line in (full / "metrics.jsonl").read_text().splitlines()
+            if json.loads(line)["size"] < 8
+        )
+    )
+    shutil.rmtree(partial / "PACGAN_8x8")
+    assert stored_probability(partial, 4) == pytest.approx(0.4)
+    train(settings, output=partial, resume=True)
+    assert epochs(partial) == epochs(full)
