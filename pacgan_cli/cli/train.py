@@ -8,9 +8,10 @@ from pathlib import Path
 import typer
 
 from pacgan_cli.cli.options import ForceOption, PrecisionOption, QuietOption, SeedOption, ThreadsOption
-from pacgan_cli.core.config import config_to_yaml, resolve_config
+from pacgan_cli.core.config import build_config, config_to_yaml, raw_settings
 from pacgan_cli.core.config_rules import STAGE_HANDOVERS
 from pacgan_cli.core.errors import ConfigError
+from pacgan_cli.core.presets import preset_settings
 
 
 def train_command(
@@ -48,6 +49,23 @@ def train_command(
         "--augment",
         help="Augment what the critic sees, for small data: none (published), diffaugment or ada.",
     ),
+    preset: str | None = typer.Option(
+        None,
+        "--preset",
+        help="published (the paper's method) or small-data (docs/small-data.md); explicit settings win.",
+    ),
+    aux_head: str | None = typer.Option(
+        None, "--aux-head", help="The critic's classifier: acgan (published), tac or adc."
+    ),
+    classifier_data: str | None = typer.Option(
+        None, "--classifier-data", help="Images the critic's classifier learns from: real_and_fake or real."
+    ),
+    conditioning_ramp: float | None = typer.Option(
+        None, "--conditioning-ramp", help="Stages over which the classification weights grow from 0."
+    ),
+    gp_interval: int | None = typer.Option(
+        None, "--gp-interval", help="The gradient penalty on one critic step in N, weighted by N (lazy)."
+    ),
     compile_networks: bool | None = typer.Option(
         None, "--compile/--no-compile", help="torch.compile the training steps (pays off for long stages)."
     ),
@@ -73,6 +91,11 @@ def train_command(
         "augment": augment,
         "compile": compile_networks,
         "tensorboard": tensorboard,
+        "preset": preset,
+        "aux_head": aux_head,
+        "classifier_data": classifier_data,
+        "conditioning_ramp": conditioning_ramp,
+        "gp_interval": gp_interval,
     }
     if epochs is not None:
         overrides["progressive_epochs"] = epochs
@@ -81,8 +104,13 @@ def train_command(
         overrides["start_train_at_img_size"] = start_size
     if config is None and resume and output is not None and (output / "config.yaml").is_file():
         config = output / "config.yaml"
-    resolved = resolve_config(config, overrides)
+    raw = raw_settings(config, overrides)
+    resolved = build_config(raw, source=str(config) if config else "options")
     if dry_run:
+        chosen = preset_settings(raw)
+        if chosen:
+            shown = ", ".join(f"{key}: {value}" for key, value in chosen.items())
+            typer.echo(f"# preset {resolved.preset} set: {shown}")
         typer.echo(config_to_yaml(resolved), nl=False)
         return
 

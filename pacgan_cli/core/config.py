@@ -21,6 +21,7 @@ import yaml
 from pacgan_cli.core.config_rules import PER_STAGE_KEYS, validate_config
 from pacgan_cli.core.errors import ConfigError
 from pacgan_cli.core.models.architecture import NetworkArchitecture
+from pacgan_cli.core.presets import preset_settings
 from pacgan_cli.core.published_config import (
     MAX_ELEMENTS,
     MAX_INTEGER,
@@ -105,6 +106,7 @@ class TrainingConfig:
     lecam_weight: float = 0.0
     lecam_decay: float = 0.99
     gp_interval: int = 1
+    preset: str = "published"
 
     @property
     def num_stages(self) -> int:
@@ -221,6 +223,7 @@ class ConditioningSettings:
     lecam_weight: float = 0.0
     lecam_decay: float = 0.99
     gp_interval: int = 1
+    preset: str = "published"
 
 
 FIELD_TYPES = {f.name: f.type for f in fields(TrainingConfig)}
@@ -233,10 +236,17 @@ BARE_DEVICE = re.compile(r"[\w:]+")  # cpu, cuda, cuda:1, auto: taken as they ar
 def resolve_config(
     path: str | os.PathLike[str] | None, overrides: dict[str, Any] | None = None
 ) -> TrainingConfig:
-    """Defaults < file (YAML, or the published config.json) < explicit overrides; validated."""
+    """Defaults < preset < file (YAML, or the published config.json) < explicit overrides; validated."""
+    return build_config(raw_settings(path, overrides), source=str(path) if path else "options")
+
+
+def raw_settings(
+    path: str | os.PathLike[str] | None, overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The file's settings with the explicit overrides (None: not given) on top, values not yet checked."""
     raw = read_config_file(path) if path is not None else {}
     raw.update({key: value for key, value in (overrides or {}).items() if value is not None})
-    return build_config(raw, source=str(path) if path else "options")
+    return raw
 
 
 def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -273,10 +283,12 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def build_config(raw: dict[str, Any], source: str = "config") -> TrainingConfig:
-    """Turn raw values (numbers, lists, published expression strings) into a validated TrainingConfig."""
+    """Turn raw values (numbers, lists, published expression strings) into a validated TrainingConfig; the
+    preset named in `raw` fills in the settings `raw` does not give."""
     unknown = [key for key in raw if key not in FIELD_TYPES]
     if unknown:
         raise ConfigError("\n".join(_unknown_key_message(key, source) for key in unknown))
+    raw = {**preset_settings(raw), **raw}
     values: dict[str, Any] = {}
     names: dict[str, Any] = {}
     problems: list[str] = []
