@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks import checkpoints, compilation, inference, metrics, training
+from benchmarks import checkpoints, compilation, inference, metrics, training, whole_run
 from benchmarks.common import Row, peak_cuda_mib, peak_rss_mib
 
 RESULTS = Path(__file__).parent / "results"
@@ -57,6 +57,12 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="also measure torch.compile (slow to compile)")
     parser.add_argument("--compile-size", type=int, default=16, help="training size for --compile")
     parser.add_argument(
+        "--whole-run",
+        action="store_true",
+        help="also whole pacgan train processes (1 vs 3 epochs per stage) beside the published loop",
+    )
+    parser.add_argument("--whole-run-channels", type=int, default=512)
+    parser.add_argument(
         "--output", type=Path, help="JSON file (default benchmarks/results/<date>-<host>.json)"
     )
     args = parser.parse_args()
@@ -86,6 +92,8 @@ def main() -> None:
         rows += show(metrics.inception_features(args.feature_images, device))
     if args.compile:
         rows += show(compilation.measure(device, size=args.compile_size))
+    if args.whole_run:
+        rows += show(whole_run.measure(args.whole_run_channels, batch=args.batch))
     memory["peak RSS MiB"] = peak_rss_mib()
     memory["peak CUDA MiB"] = peak_cuda_mib(device)
     seconds = time.perf_counter() - started

@@ -8,6 +8,7 @@ the losses. Ours batches the real and fake critic passes, skips (a)-(c) and keep
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import torch
@@ -23,7 +24,8 @@ from pacgan_cli.core.training.loop import critic_step, generator_step
 from pacgan_cli.core.training.losses import critic_loss, gradient_penalty
 from pacgan_cli.core.training.networks import Networks, build_networks
 
-VARIANTS = ("published", "ours fp32", "ours bf16")
+VARIANTS = ("published", "ours fp32", "ours bf16", "ours fp32 channels-last", "ours fp32 gp_interval 4")
+LAZY_INTERVAL = 4
 
 
 def published_step(
@@ -84,8 +86,11 @@ def our_step(
     stage: int,
     config: TrainingConfig,
     sums: dict[str, torch.Tensor],
+    penalty: bool = True,
 ) -> None:
-    critic_terms, _, _ = critic_step(networks, real, labels, alpha, stage, config.loss_weights)
+    """`critic_step` + `generator_step` as training runs them; without `penalty`, a lazy step's critic."""
+    weights = config.loss_weights
+    critic_terms, _, _ = critic_step(networks, real, labels, alpha, stage, weights, penalty=penalty)
     generator_terms = generator_step(networks, labels, alpha, stage, config.loss_weights)
     for name, value in {**critic_terms, **generator_terms}.items():
         sums[name] = sums[name] + value.detach() if name in sums else value.detach()
@@ -102,6 +107,9 @@ def measure(
         torch.manual_seed(0)  # the same initial weights for every variant
         networks = build_networks(config, [device])
         networks.precision = "bf16" if name.endswith("bf16") else "fp32"
+        if name.endswith("channels-last"):
+            networks.generator.to(memory_format=torch.channels_last)
+            networks.discriminator.to(memory_format=torch.channels_last)
         variants[name] = networks
     rows = []
     for size in sizes:
@@ -163,8 +171,25 @@ def step_functions(
     config: TrainingConfig,
 ) -> dict[str, Callable[[], None]]:
     sums: dict[str, torch.Tensor] = {}
+    lazy_sums: dict[str, torch.Tensor] = {}
+    lazy_calls = itertools.count()
+    real_last = real.contiguous(memory_format=torch.channels_last)
     return {
         "published": lambda: published_step(variants["published"], real, labels, 0.5, stage),
         "ours fp32": lambda: our_step(variants["ours fp32"], real, labels, 0.5, stage, config, sums),
         "ours bf16": lambda: our_step(variants["ours bf16"], real, labels, 0.5, stage, config, sums),
+        "ours fp32 channels-last": lambda: our_step(
+            variants["ours fp32 channels-last"], real_last, labels, 0.5, stage, config, sums
+        ),
+        # gp_interval 4: the penalty on one call in four (its weight does not change the cost).
+        "ours fp32 gp_interval 4": lambda: our_step(
+            variants["ours fp32 gp_interval 4"],
+            real,
+            labels,
+            0.5,
+            stage,
+            config,
+            lazy_sums,
+            penalty=next(lazy_calls) % LAZY_INTERVAL == 0,
+        ),
     }

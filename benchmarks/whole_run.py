@@ -1,0 +1,130 @@
+"""The speed a user sees: whole `pacgan train` processes, with 1 and with 3 epochs per stage, differenced, so
+that start-up and stage ends cancel and what is left is the cost of one epoch of every stage, including the
+work between epochs (metrics lines, sample grids, resume checkpoints). The same is measured for a re-enactment
+of the published loop (benchmarks/published_loop.py) in the same run, interleaved.
+
+Reported per variant: seconds per epoch of every stage (whole processes), the epochs' own seconds (the
+`seconds` of metrics.jsonl, ours only), the share of the whole that lies between epochs, and the ratio to the
+published loop. `--whole-run` in `python -m benchmarks`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import Row
+
+TESTS = Path(__file__).resolve().parents[1] / "tests"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def measure(
+    channels: int = 512,
+    images: int = 128,
+    batch: int = 32,
+    max_size: int = 16,
+    variants: tuple[str, ...] = ("published", "ours fp32", "ours bf16", "ours fp32 gp_interval 4"),
+    rounds: int = 2,
+    work: Path | None = None,
+) -> list[Row]:
+    """Interleaved rounds of every variant at 1 and 3 epochs per stage; the faster of the rounds counts."""
+    work = work or Path(tempfile.mkdtemp(prefix="pacgan-whole-run-"))
+    data = _write_data(work / "data", images, max_size)
+    seconds: dict[str, dict[int, list[float]]] = {name: {1: [], 3: []} for name in variants}
+    inside: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(rounds):
+        for epochs in (1, 3):
+            for name in variants:
+                config = _write_config(
+                    work / f"{name}-{epochs}.yaml", data, name, channels, batch, max_size, epochs
+                )
+                run = work / "run"
+                shutil.rmtree(run, ignore_errors=True)
+                seconds[name][epochs].append(_timed(_command(name, config, run)))
+                if epochs == 3 and name != "published":
+                    inside[name].append(_epoch_seconds(run / "metrics.jsonl"))
+    case = f"C={channels} 4..{max_size} px, N={images}, batch {batch}"
+    per_epoch = {name: (min(s[3]) - min(s[1])) / 2 for name, s in seconds.items()}
+    reference = per_epoch.get("published")
+    rows = []
+    for name in variants:
+        whole = per_epoch[name]
+        note = ""
+        if inside[name]:
+            epochs_only = min(inside[name]) / 2
+            note = f"epochs alone {epochs_only:.2f} s; between epochs {100 * (whole - epochs_only) / epochs_only:+.1f} %"
+        ratio = None if reference is None or name == "published" else reference / whole
+        rows.append(
+            Row(
+                "whole run",
+                case,
+                name,
+                1 / whole,
+                "epochs/s",
+                ratio,
+                f"{whole:.2f} s per epoch; {note}".rstrip("; "),
+            )
+        )
+    return rows
+
+
+def _command(variant: str, config: Path, run: Path) -> list[str]:
+    if variant == "published":
+        return [sys.executable, "-m", "benchmarks.published_loop", str(config), str(run)]
+    return [sys.executable, "-m", "pacgan_cli", "train", "-c", str(config), "-o", str(run), "--quiet"]
+
+
+def _timed(command: list[str]) -> float:
+    environment = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "PYTHONPATH": str(ROOT)}
+    started = time.perf_counter()
+    subprocess.run(
+        command, check=True, cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    return time.perf_counter() - started
+
+
+def _epoch_seconds(metrics: Path) -> float:
+    """Epochs 2 and 3 of every stage: their own seconds, summed."""
+    lines = [json.loads(line) for line in metrics.read_text().splitlines()]
+    return sum(line["seconds"] for line in lines if line.get("event") == "epoch" and line["epoch"] > 1)
+
+
+def _write_data(folder: Path, images: int, max_size: int) -> Path:
+    sys.path.insert(0, str(TESTS))
+    from helpers import write_data_folder
+
+    return write_data_folder(folder, images, max_size)
+
+
+def _write_config(
+    path: Path, data: Path, variant: str, channels: int, batch: int, max_size: int, epochs: int
+) -> Path:
+    import yaml
+
+    stages = max_size.bit_length() - 2
+    config: dict[str, Any] = {
+        "data_train_directory": str(data),
+        "label_train_directory": str(data / "labels.csv"),
+        "data_test_directory": str(data),
+        "label_test_directory": str(data / "labels.csv"),
+        "in_channels": channels,
+        "factors": [1.0, 1.0, 1.0, 0.5, 0.25, 0.125, 0.0625][:stages],
+        "batch_sizes": batch,
+        "critic_iterations": 1,
+        "progressive_epochs": epochs,
+        "validate": False,
+        "generate": False,
+        "device": "cpu",
+        "precision": "bf16" if "bf16" in variant else "fp32",
+        "gp_interval": 4 if "gp_interval 4" in variant else 1,
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path
