@@ -61,3 +61,38 @@ def test_pacgan_help_does_not_import_torch() -> None:
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert "Usage: pacgan" in result.stdout and result.stderr.strip() == "False"
+
+
+# The core's floors, lowest first: a module may import its own floor and those below, never one above (a
+# lazy import inside a function counts too). The README's Architecture section describes the same order.
+FLOORS = [
+    {"errors", "stages", "classes", "progress", "published_config"},
+    {"io", "models", "config", "config_rules", "presets", "runtime", "folds"},
+    {"metrics", "figures"},
+    {"cohort", "inference"},
+    {"evaluation"},
+    {"training"},
+]
+
+
+def floor_of(area: str) -> int:
+    return next(index for index, areas in enumerate(FLOORS) if area in areas)
+
+
+def test_no_core_module_imports_from_a_higher_floor() -> None:
+    offenders = []
+    for path in CORE.rglob("*.py"):
+        area = path.relative_to(CORE).parts[0].removesuffix(".py")
+        if area == "__init__":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom) or not (node.module or "").startswith("pacgan_cli.core"):
+                continue
+            parts = node.module.split(".")  # `from pacgan_cli.core import figures` names the module itself
+            targets = [parts[2]] if len(parts) > 2 else [alias.name for alias in node.names]
+            offenders += [
+                f"{path.relative_to(CORE)} imports {node.module} ({target})"
+                for target in targets
+                if floor_of(target) > floor_of(area)
+            ]
+    assert offenders == []

@@ -3,12 +3,11 @@ broken rule of a configuration in one error, one line each."""
 
 from __future__ import annotations
 
-import difflib
 import re
 from typing import TYPE_CHECKING
 
 from pacgan_cli.core.classes import check_class_names
-from pacgan_cli.core.errors import ConfigError
+from pacgan_cli.core.errors import ConfigError, did_you_mean
 from pacgan_cli.core.models.architecture import AUX_HEADS, GENERATOR_PADDINGS
 from pacgan_cli.core.published_config import shown
 from pacgan_cli.core.stages import is_stage_size
@@ -213,8 +212,3 @@ def _conditioning_problems(config: TrainingConfig) -> list[str]:
         f"`gp_interval` must be at least 1 (every critic step); got {config.gp_interval}",
     )
     return problems
-
-
-def did_you_mean(name: str, choices: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(name.lower(), choices, n=1, cutoff=0.5)
-    return f"; did you mean {close[0]}?" if close else ""

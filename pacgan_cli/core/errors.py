@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+
 
 class PacganError(Exception):
     """A failure the user can fix; the command line prints the message alone and exits with `exit_code`."""
@@ -33,3 +35,9 @@ class TrainingInterrupted(PacganError):
 
 class TrainingDiverged(PacganError):
     """A loss became NaN or infinite; nothing of that epoch is saved."""
+
+
+def did_you_mean(name: str, choices: tuple[str, ...]) -> str:
+    """`; did you mean X?` with the closest valid name, for an error line; nothing when none is close."""
+    close = difflib.get_close_matches(name.lower(), choices, n=1, cutoff=0.5)
+    return f"; did you mean {close[0]}?" if close else ""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pacgan_cli.core.errors import ConfigError
+from pacgan_cli.core.errors import ConfigError, did_you_mean
 from pacgan_cli.core.published_config import shown
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -20,8 +20,6 @@ def preset_settings(raw: dict[str, Any]) -> dict[str, Any]:
     """The settings the preset named in `raw` (default published) sets because `raw` does not."""
     name = raw.get("preset", "published")
     if name not in PRESETS:
-        from pacgan_cli.core.config_rules import did_you_mean
-
         raise ConfigError(
             f"`preset` must be {' or '.join(PRESETS)}; got {shown(name)}"
             + (did_you_mean(name, tuple(PRESETS)) if isinstance(name, str) else "")

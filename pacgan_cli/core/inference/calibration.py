@@ -196,7 +196,7 @@ def _run_folder(model: str | os.PathLike[str], checkpoint: Path) -> Path:
 def _validation_fold(run: Path, size: int) -> tuple[np.ndarray, np.ndarray, str]:
     """The run's held-out validation fold at `size`, split exactly as training split it."""
     from pacgan_cli.core.config import resolve_config
-    from pacgan_cli.core.training.data import validation_split
+    from pacgan_cli.core.folds import validation_split
 
     config_path = RunLayout(run, run).config_path
     config = resolve_config(config_path)

@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
-from sklearn.model_selection import StratifiedGroupKFold
 
 from pacgan_cli.core.errors import InputError
 from pacgan_cli.core.io.stage_folder import StageFolder, open_stage_folder
@@ -42,24 +40,6 @@ def load_stage(
     """Images `[n, C, S, S]` float32 and labels `[n]` int64 of the selected label rows (all by default)."""
     images, labels = data.read(size, rows)
     return torch.from_numpy(images), torch.from_numpy(labels)
-
-
-def validation_split(labels: pd.DataFrame, folds: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Subject-grouped, label-stratified split: rows of the training part and of the held-out fold.
-
-    As published: StratifiedGroupKFold(folds, shuffle=True, random_state=seed), the last fold held out.
-    """
-    subjects = labels["Subject_ID"].nunique()
-    if subjects < folds:
-        raise InputError(
-            f"validation needs at least {folds} subjects to hold one fold out; the labels have {subjects}. "
-            "Set validate: false or lower validation_folds"
-        )
-    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
-    *_, (train_rows, validation_rows) = splitter.split(labels["ID"], labels["Label"], labels["Subject_ID"])
-    if len(validation_rows) < 2:
-        raise InputError("the validation fold holds fewer than 2 images; add subjects or set validate: false")
-    return np.asarray(train_rows), np.asarray(validation_rows)
 
 
 def batch_ranges(count: int, batch_size: int, processes: int = 1) -> list[tuple[int, int]]:

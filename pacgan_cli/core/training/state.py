@@ -14,13 +14,14 @@ import torch
 
 from pacgan_cli.core.config import TrainingConfig
 from pacgan_cli.core.errors import InputError
+from pacgan_cli.core.folds import validation_split
 from pacgan_cli.core.io.run_layout import RunLayout
 from pacgan_cli.core.io.stage_folder import StageFolder
 from pacgan_cli.core.models.checkpoint import read_checkpoint_file
 from pacgan_cli.core.progress import Reporter, SilentReporter
 from pacgan_cli.core.runtime import resolve_device, training_devices
 from pacgan_cli.core.stages import stage_size
-from pacgan_cli.core.training.data import batch_ranges, load_stage, open_data_folder, validation_split
+from pacgan_cli.core.training.data import batch_ranges, load_stage, open_data_folder
 from pacgan_cli.core.training.distributed import Ranks, join_ranks
 from pacgan_cli.core.training.networks import NetworkSnapshot
 from pacgan_cli.core.training.records import EpochTotals

@@ -10,6 +10,7 @@ import pytest
 from helpers import make_run_folder, write_data_folder
 from pacgan_cli.core.config import resolve_config
 from pacgan_cli.core.errors import InputError, OutputExistsError
+from pacgan_cli.core.folds import validation_split
 from pacgan_cli.core.inference import (
     ClassificationRequest,
     TemperatureRequest,
@@ -27,7 +28,6 @@ from pacgan_cli.core.metrics.classification import class_probabilities
 from pacgan_cli.core.models.checkpoint import (
     load_checkpoint,
 )
-from pacgan_cli.core.training.data import validation_split
 
 
 def test_the_temperature_is_fitted_on_the_validation_fold_training_held_out(tmp_path: Path) -> None:

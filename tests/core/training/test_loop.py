@@ -13,9 +13,10 @@ import torch
 
 from helpers import ADA, TINY_NETWORK, epochs, reference_critic_step, run_cli, stored_probability, tiny_config
 from pacgan_cli.core.config import build_config
+from pacgan_cli.core.folds import validation_split
 from pacgan_cli.core.models.discriminator import Discriminator
 from pacgan_cli.core.training import augment
-from pacgan_cli.core.training.data import batch_ranges, open_data_folder, validation_split
+from pacgan_cli.core.training.data import batch_ranges, open_data_folder
 from pacgan_cli.core.training.loop import critic_step, generator_step, train
 from pacgan_cli.core.training.losses import generator_loss
 from pacgan_cli.core.training.networks import Networks, build_networks
