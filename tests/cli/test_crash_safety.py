@@ -217,11 +217,13 @@ def test_sigkill_during_a_background_write_keeps_the_previous_checkpoint_whole(
     config_path = write_config(tmp_path / "config.yaml", tiny_config(tiny_data, **OFTEN))
     run, marker = tmp_path / "killed", tmp_path / "writing"
     arguments = ["train", "-c", str(config_path), "-o", str(run), "--quiet"]
-    process = subprocess.Popen([sys.executable, "-c", SLOW_WRITE, str(marker), *arguments])
+    log = tmp_path / "child.log"
+    with log.open("w") as output:
+        process = subprocess.Popen([sys.executable, "-c", SLOW_WRITE, str(marker), *arguments], stderr=output)
     deadline = time.monotonic() + 240
     while not marker.is_file() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert marker.is_file(), "the third write of stage 2 never started"
+    assert marker.is_file(), f"the third write of stage 2 never started: {log.read_text()[-2000:]}"
     assert marker.read_text() == "pacgan-resume-checkpoint"  # written off the training thread
     time.sleep(0.5)  # training goes on meanwhile; then the kill
     process.kill()
