@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import signal
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -13,7 +12,7 @@ import numpy as np
 import torch
 
 from pacgan_cli.core.config import LossWeights, TrainingConfig, config_to_data
-from pacgan_cli.core.errors import PacganError, TrainingInterrupted
+from pacgan_cli.core.errors import PacganError
 from pacgan_cli.core.io.atomic import json_ready
 from pacgan_cli.core.io.run_layout import RunLayout
 from pacgan_cli.core.models.checkpoint import tensor_digest
@@ -37,12 +36,12 @@ from pacgan_cli.core.training.networks import (
 )
 from pacgan_cli.core.training.records import EpochTotals
 from pacgan_cli.core.training.resume import (
-    SIGNAL_EXIT_CODES,
     ProgressSaver,
     ResumePoint,
     restore_random_states,
     resume_point,
     stop_if_diverged,
+    stop_if_requested,
     stop_on_signals,
 )
 from pacgan_cli.core.training.state import (
@@ -189,7 +188,7 @@ def train_stage(
             (every > 0 and finished % every == 0) or bool(run.stop) or saver.due_by_time()
         ):
             saver.save(state, background=not run.stop)
-            _stop_if_requested(run, plan, finished)
+            stop_if_requested(run, plan, finished)
 
     result = _finish_stage(run, plan, networks, data.images, state)
     if run.test_data is not None:
@@ -247,7 +246,7 @@ def _train_batches(
         if ranks.any(bool(run.stop) or saver.due_by_time()):
             state.epoch_seconds = time.perf_counter() - epoch_started
             saver.save(state, background=not run.stop)
-            _stop_if_requested(run, plan, state.epoch)
+            stop_if_requested(run, plan, state.epoch)
 
 
 def _finish_epoch(
@@ -393,24 +392,6 @@ def generator_step(
     finally:
         networks.discriminator.requires_grad_(True)
     return terms
-
-
-def _stop_if_requested(run: RunContext, plan: StagePlan, epoch: int) -> None:
-    """After a checkpoint: stop when SIGINT/SIGTERM asked for it (on any rank), saying what was kept and how
-    to go on."""
-    if not run.ranks.any(bool(run.stop)):
-        return
-    layout = run.layout
-    how = (
-        f"pacgan train --resume --output {layout.model_directory}"
-        if layout.model_directory == layout.image_directory
-        else "pacgan train --resume with the same config"
-    )
-    raise TrainingInterrupted(
-        f"stopped in stage {plan.size}x{plan.size}, epoch {epoch}/{plan.epochs}; the finished stages and a "
-        f"resume checkpoint ({layout.progress_path}) are kept; continue with: {how}",
-        run.stop.exit_code or SIGNAL_EXIT_CODES[signal.SIGTERM],
-    )
 
 
 def _finish_stage(

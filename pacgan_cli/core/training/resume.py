@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from pacgan_cli.core.config import TrainingConfig
-from pacgan_cli.core.errors import InputError, TrainingDiverged
+from pacgan_cli.core.errors import InputError, TrainingDiverged, TrainingInterrupted
 from pacgan_cli.core.io.atomic import atomic_path
 from pacgan_cli.core.io.run_layout import RunLayout
 from pacgan_cli.core.models.checkpoint import check_tensor_file_size, tensor_digest
@@ -27,7 +27,7 @@ from pacgan_cli.core.training.networks import Networks, take_snapshot
 from pacgan_cli.core.training.records import EpochTotals
 
 if TYPE_CHECKING:  # the run's folder writes what the saver gathers
-    from pacgan_cli.core.training.state import RunContext, StageState
+    from pacgan_cli.core.training.state import RunContext, StagePlan, StageState
 
 PROGRESS_FORMAT = 1
 PROGRESS_DIGEST_KEY = "sha256"
@@ -219,3 +219,21 @@ def _without_tensors(data: Any) -> Any:
     if isinstance(data, list | tuple):
         return type(data)(_without_tensors(item) for item in data)
     return data
+
+
+def stop_if_requested(run: RunContext, plan: StagePlan, epoch: int) -> None:
+    """After a checkpoint: stop when SIGINT/SIGTERM asked for it (on any rank), saying what was kept and how
+    to go on."""
+    if not run.ranks.any(bool(run.stop)):
+        return
+    layout = run.layout
+    how = (
+        f"pacgan train --resume --output {layout.model_directory}"
+        if layout.model_directory == layout.image_directory
+        else "pacgan train --resume with the same config"
+    )
+    raise TrainingInterrupted(
+        f"stopped in stage {plan.size}x{plan.size}, epoch {epoch}/{plan.epochs}; the finished stages and a "
+        f"resume checkpoint ({layout.progress_path}) are kept; continue with: {how}",
+        run.stop.exit_code or SIGNAL_EXIT_CODES[signal.SIGTERM],
+    )
