@@ -40,7 +40,7 @@ def train_command(
     tensorboard: bool | None = typer.Option(
         None,
         "--tensorboard/--no-tensorboard",
-        help="Also log the metrics and sample grids for TensorBoard (RUN/tensorboard; pacgan[tensorboard]).",
+        help="Also log the metrics and sample grids for TensorBoard (RUN/tensorboard; needs pip install tensorboard).",
     ),
     precision: str | None = PrecisionOption,
     augment: str | None = typer.Option(
