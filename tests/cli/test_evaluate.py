@@ -134,6 +134,32 @@ def test_a_negative_label_stops_before_any_metric_runs(inputs, tmp_path: Path, c
     assert not out.exists()
 
 
+def test_the_discriminator_may_be_a_run_folder_and_the_command_says_which_file(
+    inputs, tmp_path: Path, capsys
+) -> None:
+    test, _, fake = inputs
+    architecture = NetworkArchitecture(8, (1.0, 1.0, 1.0), 1, 2, 6, 2)
+    run = tmp_path / "run"
+    model = save_checkpoint(
+        run / "PACGAN_16x16" / "discriminator_best.pt",
+        architecture.build(DISCRIMINATOR),
+        architecture,
+        epoch=1,
+        stage=2,
+        alpha=1,
+        batch_statistic=0.3,
+    )
+    out = tmp_path / "report"
+    args = ["evaluate", "--real", str(test), "--fake", str(fake), "-o", str(out), "-q"]
+    code, _, stderr = run_cli([*args, "--metrics", "classification", "-d", str(run)], capsys)
+    assert code == 0, stderr
+    assert stderr.splitlines()[0] == (f"using {model}, the best discriminator of the largest stage (16x16)")
+    assert json.loads((out / "metrics.json").read_text())["inputs"]["discriminator"] == str(model)
+    code, _, stderr = run_cli([*args, "--metrics", "classification", "-d", str(tmp_path / "test")], capsys)
+    assert code == 1 and stderr.count("\n") == 1
+    assert "is a folder without PACGAN_{S}x{S}/discriminator_best.pt" in stderr
+
+
 def test_a_statistic_stored_for_another_size_asks_for_the_training_images(
     inputs, tmp_path: Path, capsys
 ) -> None:
