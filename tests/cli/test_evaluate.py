@@ -252,3 +252,13 @@ def test_synthetic_images_of_a_class_the_real_set_lacks_are_one_line(inputs, tmp
     code, _, stderr = run_cli(args, capsys)
     assert code == 1 and stderr.count("\n") == 1
     assert "3 synthetic image(s) of class 2, but the real images" in stderr
+
+
+def test_the_help_names_every_metric_whole_and_the_labels_generate_writes(capsys) -> None:
+    from pacgan_cli.core.evaluation.registry import METRIC_NAMES
+
+    code, out, _ = run_cli(["evaluate", "--help"], capsys)
+    assert code == 0
+    words = set(out.replace(",", " ").replace("(", " ").split())
+    assert set(METRIC_NAMES) <= words  # no name broken across two lines
+    assert "<stem>_labels.csv" in out and "labels_syn.csv is read" not in out
