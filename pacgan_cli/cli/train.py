@@ -23,7 +23,11 @@ def train_command(
         "-o",
         help="Run folder for everything (default: the config's model/image directories).",
     ),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved configuration and exit."),
+    dry_run: bool = typer.Option(
+        False,
+        "--dry-run",
+        help="Check the data folders and labels as a run would, print the resolved configuration and exit.",
+    ),
     resume: bool = typer.Option(
         False, "--resume", help="Continue an existing run after its last finished stage."
     ),
@@ -83,7 +87,11 @@ def train_command(
         config = output / "config.yaml"
     resolved = resolve_config(config, overrides)
     if dry_run:
+        from pacgan_cli.core.training.state import check_inputs
+
+        checked = check_inputs(resolved)
         typer.echo(config_to_yaml(resolved), nl=False)
+        typer.echo(checked.summary_line(), err=True)
         return
 
     from pacgan_cli.cli.progress import progress_reporter
