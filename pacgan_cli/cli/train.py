@@ -101,7 +101,7 @@ def train_command(
     use_threads(threads, resolved.in_channels)  # the count is in training's first line
     main_process = os.environ.get("RANK", "0") == "0"  # under torchrun, rank 0 alone shows progress
     with progress_reporter(quiet or not main_process) as reporter:
-        result = train(resolved, reporter, output=output, resume=resume, force=force)
+        result = train(resolved, reporter, output=output, resume=resume, force=force, record_in=".")
     if result.rank != 0:
         return
     typer.echo(f"run folder: {result.run_directory}")

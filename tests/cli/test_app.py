@@ -25,8 +25,8 @@ COMMANDS = [
     ("args", "message"),
     [
         (
-            ["generate", "-m", "G.pt"],
-            "error: Missing option '--output' / '-o' (see `pacgan generate --help`)\n",
+            ["evaluate", "--fake", "synth.nii.gz"],
+            "error: Missing option '--real' (see `pacgan evaluate --help`)\n",
         ),
         (["evaluate", "--bogus"], "error: No such option: --bogus (see `pacgan evaluate --help`)\n"),
         (["gen"], "error: No such command 'gen' (see `pacgan --help`)\n"),

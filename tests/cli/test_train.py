@@ -322,3 +322,18 @@ def test_dry_run_checks_the_data_as_a_run_would_and_writes_nothing(
     code, _, err = train(tmp_path, capsys, tiny_config(tiny_data, class_size=3), run, "--dry-run")
     assert code == 1 and err.count("\n") == 1
     assert not run.exists()
+
+
+def test_a_run_is_recorded_as_the_last_run_here_once_its_folder_is_open(
+    tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pacgan_cli.core.io.run_layout import RunLayout, last_run
+
+    monkeypatch.chdir(tmp_path)
+    assert train(tmp_path, capsys, tiny_config(tiny_data), tmp_path / "a", "--dry-run")[0] == 0
+    assert not (tmp_path / ".pacgan").exists()  # a dry run records nothing
+    assert train(tmp_path, capsys, tiny_config(tiny_data), tmp_path / "a")[0] == 0
+    assert last_run() == RunLayout(tmp_path / "a", tmp_path / "a")
+    typo = tiny_config(tiny_data, data_train_directory=str(tiny_data / "trian"))
+    assert train(tmp_path, capsys, typo, tmp_path / "b")[0] == 1  # refused before its folder was opened
+    assert last_run() == RunLayout(tmp_path / "a", tmp_path / "a")
