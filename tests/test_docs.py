@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 GROUP = typer.main.get_command(app)
 INLINE = re.compile(r"`([^`\n]+)`")
-RUNS_WITHOUT_DATA = {"--dry-run", "--help", "-h", "--version", "--show-completion"}
+RUNS_WITHOUT_DATA = {"--help", "-h", "--version", "--show-completion"}  # train --dry-run checks the data
 
 
 def documented_commands() -> list[tuple[str, str, bool]]:

@@ -25,18 +25,18 @@ def classify_command(
         help="Image stack (.nii.gz, [W, H, C, N]), or one 2D image (NIfTI, PNG, TIFF, DICOM); optional with "
         "--fit-temperature.",
     ),
-    model: Path = typer.Option(
-        ...,
+    model: Path | None = typer.Option(
+        None,
         "--model",
         "-m",
         help="Discriminator checkpoint (ours or the published format), or a run folder: its largest stage's "
-        "discriminator_best.pt.",
+        "discriminator_best.pt (default: the run `pacgan train` last trained from this folder).",
     ),
     output: Path | None = typer.Option(
         None,
         "--output",
         "-o",
-        help="Predictions CSV (published column layout; default: predictions.csv beside the images).",
+        help="Predictions CSV (published column layout; default: <stem>_predictions.csv beside the images).",
     ),
     labels: Path | None = typer.Option(
         None, "--labels", help="labels.csv of the images: adds accuracy, ROC AUC, confusion matrix and PNGs."

@@ -22,7 +22,10 @@ def evaluate_command(
         ..., "--real", help="Real (test) images: a folder with labels.csv and Real{S}x{S}.nii.gz, or a stack."
     ),
     fake: Path = typer.Option(
-        ..., "--fake", help="Synthetic stack; its labels_syn.csv is read from beside it."
+        ...,
+        "--fake",
+        help="Synthetic stack; its labels are read from beside it: <stem>_labels.csv (what generate writes), "
+        "else labels_syn.csv.",
     ),
     output: Path = typer.Option(
         ..., "--output", "-o", help="Report folder: metrics.json, report.md, figures."
@@ -31,7 +34,9 @@ def evaluate_command(
         None, "--real-labels", help="Labels of a --real stack (default: labels.csv beside it)."
     ),
     fake_labels: Path | None = typer.Option(
-        None, "--fake-labels", help="Labels of the synthetic stack (default: labels_syn.csv beside it)."
+        None,
+        "--fake-labels",
+        help="Labels of the synthetic stack (default: <stem>_labels.csv beside it, else labels_syn.csv).",
     ),
     train: Path | None = typer.Option(
         None,
@@ -41,12 +46,16 @@ def evaluate_command(
     ),
     train_labels: Path | None = typer.Option(None, "--train-labels", help="Labels of a --train stack."),
     discriminator: Path | None = typer.Option(
-        None, "--discriminator", "-d", help="Discriminator checkpoint: adds the classification metrics."
+        None,
+        "--discriminator",
+        "-d",
+        help="Discriminator checkpoint, or a run folder (its largest stage's discriminator_best.pt): adds the "
+        "classification metrics.",
     ),
     metrics: str | None = typer.Option(
         None,
         "--metrics",
-        help=f"Comma-separated subset of {','.join(METRIC_NAMES)} (default: all that apply).",
+        help=f"Comma-separated subset of: {', '.join(METRIC_NAMES)} (default: all that apply).",
     ),
     inception_weights: Path | None = typer.Option(
         None,

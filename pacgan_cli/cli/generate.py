@@ -32,15 +32,19 @@ class GenerateCommand(TyperCommand):
 
 
 def generate_command(
-    model: Path = typer.Option(
-        ...,
+    model: Path | None = typer.Option(
+        None,
         "--model",
         "-m",
         help="Generator checkpoint (ours or the published format), or a run folder: its largest stage's "
-        "generator_best.pt.",
+        "generator_best.pt (default: the run `pacgan train` last trained from this folder).",
     ),
-    output: Path = typer.Option(
-        ..., "--output", "-o", help="Stack to write (.nii.gz); its labels go beside it as <stem>_labels.csv."
+    output: Path | None = typer.Option(
+        None,
+        "--output",
+        "-o",
+        help="Stack to write (.nii.gz); its labels go beside it as <stem>_labels.csv (default: a new "
+        "synthetic_<n>.nii.gz in the run's generated/ folder, or here for a checkpoint file).",
     ),
     labels_output: Path | None = typer.Option(
         None,

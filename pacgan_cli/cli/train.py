@@ -24,7 +24,11 @@ def train_command(
         "-o",
         help="Run folder for everything (default: the config's model/image directories).",
     ),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved configuration and exit."),
+    dry_run: bool = typer.Option(
+        False,
+        "--dry-run",
+        help="Check the data folders and labels as a run would, print the resolved configuration and exit.",
+    ),
     resume: bool = typer.Option(
         False, "--resume", help="Continue an existing run after its last finished stage."
     ),
@@ -41,7 +45,7 @@ def train_command(
     tensorboard: bool | None = typer.Option(
         None,
         "--tensorboard/--no-tensorboard",
-        help="Also log the metrics and sample grids for TensorBoard (RUN/tensorboard; pacgan[tensorboard]).",
+        help="Also log the metrics and sample grids for TensorBoard (RUN/tensorboard; needs pip install tensorboard).",
     ),
     precision: str | None = PrecisionOption,
     augment: str | None = typer.Option(
@@ -107,11 +111,15 @@ def train_command(
     raw = raw_settings(config, overrides)
     resolved = build_config(raw, source=str(config) if config else "options")
     if dry_run:
+        from pacgan_cli.core.training.state import check_inputs
+
+        checked = check_inputs(resolved)
         chosen = preset_settings(raw)
         if chosen:
             shown = ", ".join(f"{key}: {value}" for key, value in chosen.items())
             typer.echo(f"# preset {resolved.preset} set: {shown}")
         typer.echo(config_to_yaml(resolved), nl=False)
+        typer.echo(checked.summary_line(), err=True)
         return
 
     from pacgan_cli.cli.progress import progress_reporter
@@ -121,7 +129,7 @@ def train_command(
     use_threads(threads, resolved.in_channels)  # the count is in training's first line
     main_process = os.environ.get("RANK", "0") == "0"  # under torchrun, rank 0 alone shows progress
     with progress_reporter(quiet or not main_process) as reporter:
-        result = train(resolved, reporter, output=output, resume=resume, force=force)
+        result = train(resolved, reporter, output=output, resume=resume, force=force, record_in=".")
     if result.rank != 0:
         return
     typer.echo(f"run folder: {result.run_directory}")

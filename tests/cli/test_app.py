@@ -4,6 +4,7 @@ import pytest
 
 from helpers import run_cli
 from pacgan_cli.cli.app import COMPLETION_SHELLS
+from pacgan_cli.core.errors import InputError
 
 COMPLETIONS = Path(__file__).parents[2] / "completions"
 COMMANDS = [
@@ -24,8 +25,8 @@ COMMANDS = [
     ("args", "message"),
     [
         (
-            ["generate", "-m", "G.pt"],
-            "error: Missing option '--output' / '-o' (see `pacgan generate --help`)\n",
+            ["evaluate", "--fake", "synth.nii.gz"],
+            "error: Missing option '--real' (see `pacgan evaluate --help`)\n",
         ),
         (["evaluate", "--bogus"], "error: No such option: --bogus (see `pacgan evaluate --help`)\n"),
         (["gen"], "error: No such command 'gen' (see `pacgan --help`)\n"),
@@ -54,10 +55,12 @@ def test_no_arguments_show_the_help(capsys) -> None:
     assert code == 0 and "Commands:" in stdout and "scale" in stdout
 
 
-def test_debug_is_accepted_after_the_command(capsys) -> None:
-    code, stdout, stderr = run_cli(["train", "--dry-run", "--debug"], capsys)
-    assert code == 0, stderr
-    assert "batch_sizes:" in stdout
+def test_debug_is_accepted_after_the_command(capsys, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no data/ADNI here: the dry run's data check fails
+    code, _, stderr = run_cli(["train", "--dry-run"], capsys)
+    assert code == 1 and stderr.startswith("error: data/ADNI/ADNI_train: data folder not found")
+    with pytest.raises(InputError, match="data folder not found"):  # the traceback instead of one line
+        run_cli(["train", "--dry-run", "--debug"], capsys)
 
 
 @pytest.mark.parametrize("shell", COMPLETION_SHELLS)

@@ -183,11 +183,17 @@ def test_short_form_writes_predictions_beside_the_scans_from_a_run_folder(
     code, stdout, stderr = run_cli(["classify", str(scans), "--model", str(run), "-q"], capsys)
     assert code == 0, stderr
     assert f"using {run / 'PACGAN_16x16' / 'discriminator_best.pt'}" in stderr
-    assert f"wrote {scans.parent / 'predictions.csv'}" in stdout
-    assert len(read_csv(scans.parent / "predictions.csv")) == 4
+    assert f"wrote {scans.parent / 'scans_predictions.csv'}" in stdout
+    assert len(read_csv(scans.parent / "scans_predictions.csv")) == 4
     code, _, stderr = run_cli(["classify", str(scans), "--model", str(run), "-q"], capsys)
-    assert code == 1 and "predictions.csv already exists" in stderr and "--force" in stderr
+    assert code == 1 and "scans_predictions.csv already exists" in stderr and "--force" in stderr
     assert run_cli(["classify", str(scans), "--model", str(run), "-q", "--force"], capsys)[0] == 0
+    other = scans.with_name("more.nii.gz")  # a second stack in the folder keeps its own predictions
+    write_stack(other, make_separable_images(np.arange(2) % 2, 16, seed=7))
+    code, stdout, stderr = run_cli(["classify", str(other), "--model", str(run), "-q"], capsys)
+    assert code == 0, stderr
+    assert len(read_csv(scans.parent / "more_predictions.csv")) == 2
+    assert len(read_csv(scans.parent / "scans_predictions.csv")) == 4
 
 
 def test_unscaled_scans_are_refused_until_scaled(ours: Path, tmp_path: Path, capsys) -> None:

@@ -134,6 +134,32 @@ def test_a_negative_label_stops_before_any_metric_runs(inputs, tmp_path: Path, c
     assert not out.exists()
 
 
+def test_the_discriminator_may_be_a_run_folder_and_the_command_says_which_file(
+    inputs, tmp_path: Path, capsys
+) -> None:
+    test, _, fake = inputs
+    architecture = NetworkArchitecture(8, (1.0, 1.0, 1.0), 1, 2, 6, 2)
+    run = tmp_path / "run"
+    model = save_checkpoint(
+        run / "PACGAN_16x16" / "discriminator_best.pt",
+        architecture.build(DISCRIMINATOR),
+        architecture,
+        epoch=1,
+        stage=2,
+        alpha=1,
+        batch_statistic=0.3,
+    )
+    out = tmp_path / "report"
+    args = ["evaluate", "--real", str(test), "--fake", str(fake), "-o", str(out), "-q"]
+    code, _, stderr = run_cli([*args, "--metrics", "classification", "-d", str(run)], capsys)
+    assert code == 0, stderr
+    assert stderr.splitlines()[0] == (f"using {model}, the best discriminator of the largest stage (16x16)")
+    assert json.loads((out / "metrics.json").read_text())["inputs"]["discriminator"] == str(model)
+    code, _, stderr = run_cli([*args, "--metrics", "classification", "-d", str(tmp_path / "test")], capsys)
+    assert code == 1 and stderr.count("\n") == 1
+    assert "is a folder without PACGAN_{S}x{S}/discriminator_best.pt" in stderr
+
+
 def test_a_statistic_stored_for_another_size_asks_for_the_training_images(
     inputs, tmp_path: Path, capsys
 ) -> None:
@@ -226,3 +252,13 @@ def test_synthetic_images_of_a_class_the_real_set_lacks_are_one_line(inputs, tmp
     code, _, stderr = run_cli(args, capsys)
     assert code == 1 and stderr.count("\n") == 1
     assert "3 synthetic image(s) of class 2, but the real images" in stderr
+
+
+def test_the_help_names_every_metric_whole_and_the_labels_generate_writes(capsys) -> None:
+    from pacgan_cli.core.evaluation.registry import METRIC_NAMES
+
+    code, out, _ = run_cli(["evaluate", "--help"], capsys)
+    assert code == 0
+    words = set(out.replace(",", " ").replace("(", " ").split())
+    assert set(METRIC_NAMES) <= words  # no name broken across two lines
+    assert "<stem>_labels.csv" in out and "labels_syn.csv is read" not in out

@@ -127,3 +127,18 @@ def test_a_preview_on_the_stack_or_its_labels_is_refused_and_nothing_is_written(
         assert code == 2 and stderr.count("\n") == 1
         assert stderr.startswith(f"error: --preview {preview} is the same file as {other}")
     assert not out.parent.exists()
+
+
+def test_without_model_outside_a_training_folder_is_one_usage_line(
+    generator: Path, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for args in (["generate", "--total", "4"], ["classify", "scans.nii.gz"]):
+        code, _, stderr = run_cli(args, capsys)
+        assert code == 2 and stderr.count("\n") == 1, stderr
+        assert stderr.startswith("error: no --model given, and no run of `pacgan train` is recorded here")
+    code, stdout, stderr = run_cli(["generate", "--model", "G.pt", "--total", "4", "-q"], capsys)
+    assert code == 0, stderr  # a checkpoint file and no -o: a fresh name in the current folder
+    assert (
+        "wrote synthetic_1.nii.gz" in stdout.splitlines() and len(read_stack(Path("synthetic_1.nii.gz"))) == 4
+    )

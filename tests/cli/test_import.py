@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from helpers import png_bytes, run_cli, write_dicom
+from helpers import TINY_NETWORK, png_bytes, run_cli, write_dicom
 from pacgan_cli.core.io.nifti import read_stack
 
+ROOT = Path(__file__).parents[2]
 LABEL_COLUMNS = ["Image_Index", "Subject_ID", "Group", "Label", "Source"]
 
 
@@ -313,3 +314,44 @@ def test_the_output_may_not_be_the_table_it_reads(tmp_path: Path, capsys) -> Non
     )
     code, _, err = import_cli(capsys, tmp_path / "x_labels.csv", "-o", tmp_path / "x.nii.gz", "--force")
     assert code == 2 and "writing it would destroy what is read" in error_line(err)
+
+
+def test_the_readmes_own_images_path_runs_as_written(tmp_path: Path, capsys, monkeypatch) -> None:
+    """README, "Your own 2D images": its import, split and train lines and its my.yaml, on tiny PNGs; only the
+    size (8 for 128), the network, the schedule and the end-of-run generation are made small."""
+    import yaml
+
+    section = (ROOT / "README.md").read_text().split("## Your own 2D images")[1].split("\n## ")[0]
+    lines = section.split("```bash")[1].split("```")[0].strip().splitlines()
+    commands = [line.split(" #")[0].split() for line in lines]
+    assert [words[:2] for words in commands] == [
+        ["pacgan", "import"],
+        ["pacgan", "split"],
+        ["pacgan", "train"],
+    ]
+    config = yaml.safe_load(section.split("```yaml")[1].split("```")[0])
+    assert len(config["factors"]) == 6  # 4x4 to 128x128, the README's --resize 128
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    for group, brighter in (("CN", 0), ("AD", 40)):
+        for index in range(20):
+            write_png(
+                Path("images") / group / f"sub-{group}{index:03d}.png",
+                rng.integers(0, 200, (10, 12), np.uint8) + brighter,
+            )
+    config |= {
+        **TINY_NETWORK,
+        "factors": [1, 1],
+        "batch_sizes": 8,
+        "progressive_epochs": 1,
+        "generate": False,
+    }
+    Path("my.yaml").write_text(yaml.safe_dump(config))
+    outputs = []
+    for words in commands:
+        code, out, err = run_cli(["8" if word == "128" else word for word in words[1:]], capsys)
+        assert code == 0, f"{' '.join(words)}: {err}"
+        outputs.append(out)
+    names = ", ".join(config["class_names"])
+    assert f"for training, set class_size: {config['class_size']} and class_names: [{names}]" in outputs[1]
+    assert Path("saved_models/PACGAN/PACGAN_8x8/generator_best.pt").is_file()

@@ -302,3 +302,38 @@ def test_an_unknown_augmentation_is_one_usage_line_with_the_closest_name(
     assert not run.exists()
     code, out, _ = train(tmp_path, capsys, tiny_config(tiny_data), run, "--augment", "ada", "--dry-run")
     assert code == 0 and "augment: ada\n" in out
+
+
+def test_dry_run_checks_the_data_as_a_run_would_and_writes_nothing(
+    tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "run"
+    code, out, err = train(tmp_path, capsys, tiny_config(tiny_data), run, "--dry-run")
+    assert code == 0, err
+    assert "batch_sizes:" in out
+    assert err == f"inputs checked: {tiny_data / 'train'} (40 labelled images, 4x4 to 16x16)\n"
+    typo = tiny_config(tiny_data, data_train_directory=str(tiny_data / "trian"))
+    code, out, err = train(tmp_path, capsys, typo, run, "--dry-run")
+    assert code == 1 and out == "" and err.count("\n") == 1
+    assert err.startswith(f"error: {tiny_data / 'trian'}: data folder not found")
+    (tiny_data / "train" / "Real8x8.nii.gz").unlink()
+    code, _, err = train(tmp_path, capsys, tiny_config(tiny_data), run, "--dry-run")
+    assert code == 1 and "Real8x8.nii.gz: missing" in err
+    code, _, err = train(tmp_path, capsys, tiny_config(tiny_data, class_size=3), run, "--dry-run")
+    assert code == 1 and err.count("\n") == 1
+    assert not run.exists()
+
+
+def test_a_run_is_recorded_as_the_last_run_here_once_its_folder_is_open(
+    tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pacgan_cli.core.io.run_layout import RunLayout, last_run
+
+    monkeypatch.chdir(tmp_path)
+    assert train(tmp_path, capsys, tiny_config(tiny_data), tmp_path / "a", "--dry-run")[0] == 0
+    assert not (tmp_path / ".pacgan").exists()  # a dry run records nothing
+    assert train(tmp_path, capsys, tiny_config(tiny_data), tmp_path / "a")[0] == 0
+    assert last_run() == RunLayout(tmp_path / "a", tmp_path / "a")
+    typo = tiny_config(tiny_data, data_train_directory=str(tiny_data / "trian"))
+    assert train(tmp_path, capsys, typo, tmp_path / "b")[0] == 1  # refused before its folder was opened
+    assert last_run() == RunLayout(tmp_path / "a", tmp_path / "a")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from helpers import run_cli
+from helpers import run_cli, tiny_config, write_config
 from pacgan_cli.core import presets
 from pacgan_cli.core.config import build_config, config_to_yaml, resolve_config
 from pacgan_cli.core.errors import ConfigError
@@ -50,8 +50,13 @@ def test_an_unknown_preset_is_one_line_with_the_closest_name() -> None:
     assert error.value.exit_code == 2
 
 
-def test_dry_run_shows_what_the_preset_set(trial_preset: dict[str, object], capsys) -> None:
-    code, out, err = run_cli(["train", "--preset", "trial", "--gp-interval", "3", "--dry-run"], capsys)
+def test_dry_run_shows_what_the_preset_set(
+    trial_preset: dict[str, object], tiny_data, tmp_path, capsys
+) -> None:
+    config = write_config(tmp_path / "c.yaml", tiny_config(tiny_data))
+    code, out, err = run_cli(
+        ["train", "-c", str(config), "--preset", "trial", "--gp-interval", "3", "--dry-run"], capsys
+    )
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0] == "# preset trial set: aux_head: tac, lecam_weight: 0.2"

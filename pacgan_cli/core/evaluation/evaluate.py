@@ -35,6 +35,7 @@ from pacgan_cli.core.evaluation.registry import (
 )
 from pacgan_cli.core.evaluation.report import report_markdown, sample_figure, settings_data
 from pacgan_cli.core.evaluation.verdict import ASPECTS, VerdictRow, verdict_markdown
+from pacgan_cli.core.inference.network import find_model
 from pacgan_cli.core.io.atomic import ensure_can_write, ensure_distinct, write_json_atomic, write_text_atomic
 from pacgan_cli.core.io.run_layout import EvaluationLayout
 from pacgan_cli.core.metrics import fidelity
@@ -76,7 +77,8 @@ class EvaluationRequest:
     """What `pacgan evaluate` does: the synthetic stack `fake` measured against the real images `real` (a
     folder with labels.csv and Real{S}x{S}.nii.gz, or a stack) with the chosen `metrics` (None: all that the
     inputs allow), written to the report folder `output`. A stack's labels default to the file beside it;
-    `train` (folder or stack) and `discriminator` (a checkpoint file) add the metrics that need them."""
+    `train` (folder or stack) and `discriminator` (a checkpoint file, or the run folder of `pacgan train`: its
+    largest stage's best discriminator) add the metrics that need them."""
 
     real: str | os.PathLike[str]
     fake: str | os.PathLike[str]
@@ -103,8 +105,12 @@ def evaluate_files(
 
     The report folder may be none of the inputs, and every input is read and checked before the first metric
     runs. `threads` sets torch's CPU threads for the process (`runtime.use_threads`, the default of a large
-    network: InceptionV3's); `reporter` hears which device and threads first, once the inputs passed.
+    network: InceptionV3's); `reporter` hears which device and threads first, once the inputs passed (and,
+    for a run folder given as the discriminator, which checkpoint of it is used).
     """
+    discriminator, note = None, ""
+    if request.discriminator is not None:
+        discriminator, note = find_model(request.discriminator, DISCRIMINATOR)
     inputs = {
         "--real": request.real,
         "--fake": request.fake,
@@ -112,7 +118,7 @@ def evaluate_files(
         "--fake-labels": request.fake_labels,
         "--train": request.train,
         "--train-labels": request.train_labels,
-        "--discriminator": request.discriminator,
+        "--discriminator": discriminator,
         "--inception-weights": request.options.inception_weights,
     }
     # The report would go into the data it reads.
@@ -123,12 +129,12 @@ def evaluate_files(
         request.real_labels,
         request.train,
         request.train_labels,
-        request.discriminator,
+        discriminator,
         fake.size,
     )
     target = resolve_device(str(device))
     reporter = FirstLinesReporter(
-        reporter or SilentReporter(), f"evaluating on {target} with {use_threads(threads)}"
+        reporter or SilentReporter(), note, f"evaluating on {target} with {use_threads(threads)}"
     )
     return evaluate(
         real,

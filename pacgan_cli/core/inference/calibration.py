@@ -55,10 +55,11 @@ METHOD = (
 @dataclass(frozen=True)
 class TemperatureRequest:
     """Fit a temperature for `model` (a run folder, a checkpoint inside one, or any discriminator checkpoint
-    with `calibration_data`): on the run's validation fold, or on `calibration_data` (a data folder,
-    `Real{S}x{S}.nii.gz` + labels.csv, of real images the model was not trained on)."""
+    with `calibration_data`; None: the run `pacgan train` last trained from the current folder): on the run's
+    validation fold, or on `calibration_data` (a data folder, `Real{S}x{S}.nii.gz` + labels.csv, of real
+    images the model was not trained on)."""
 
-    model: str | os.PathLike[str]
+    model: str | os.PathLike[str] | None = None
     calibration_data: str | os.PathLike[str] | None = None
     reference: str | os.PathLike[str] | None = None  # real images to measure the batch statistic on
     force: bool = False
@@ -180,10 +181,10 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
-def _run_folder(model: str | os.PathLike[str], checkpoint: Path) -> Path:
+def _run_folder(model: str | os.PathLike[str] | None, checkpoint: Path) -> Path:
     """The run folder holding config.yaml: `model` itself when a folder, else two levels above the
-    checkpoint (`RUN/PACGAN_{S}x{S}/discriminator_best.pt`)."""
-    run = Path(model) if Path(model).is_dir() else checkpoint.parent.parent
+    checkpoint (`RUN/PACGAN_{S}x{S}/discriminator_best.pt`, also the checkpoint found in the last run)."""
+    run = Path(model) if model is not None and Path(model).is_dir() else checkpoint.parent.parent
     if not RunLayout(run, run).config_path.is_file():
         raise InputError(
             f"{checkpoint}: no run folder with config.yaml around it, so its validation fold is unknown; pass the "

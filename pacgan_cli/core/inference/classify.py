@@ -29,6 +29,7 @@ from pacgan_cli.core.inference.network import (
 )
 from pacgan_cli.core.io.atomic import ensure_can_write, ensure_distinct, write_json_atomic
 from pacgan_cli.core.io.images import read_unit_images
+from pacgan_cli.core.io.nifti import nifti_stem
 from pacgan_cli.core.io.tables import read_labels, write_predictions
 from pacgan_cli.core.metrics.classification import (
     ClassificationReport,
@@ -51,12 +52,12 @@ BATCH_STATISTIC_MODES = (STATISTIC_AUTO, STATISTIC_PUBLISHED)
 class ClassificationRequest:
     """What `pacgan classify` does: class probabilities for `images` (a stack, or one 2D image: a NIfTI
     slice, PNG, TIFF, JPEG or DICOM file) from `model` (a checkpoint
-    file or a loaded one, or the run folder of `pacgan train`: its largest stage's best discriminator),
-    written to `output` (default `predictions.csv` beside the images); with `labels` also the scores and
-    their figures."""
+    file or a loaded one, or the run folder of `pacgan train`: its largest stage's best discriminator; None:
+    the run `pacgan train` last trained from the current folder), written to `output` (default
+    `<stem>_predictions.csv` beside the images); with `labels` also the scores and their figures."""
 
     images: str | os.PathLike[str]
-    model: str | os.PathLike[str] | LoadedCheckpoint
+    model: str | os.PathLike[str] | LoadedCheckpoint | None = None
     output: str | os.PathLike[str] | None = None
     labels: str | os.PathLike[str] | None = None
     reference: str | os.PathLike[str] | None = None  # real images to measure the batch statistic on
@@ -281,8 +282,11 @@ class ClassificationOutcome:
 
 
 def default_predictions_path(images: str | os.PathLike[str]) -> Path:
-    """`predictions.csv` in the folder of the classified stack, where the published `Discriminator.py` puts it."""
-    return Path(images).parent / "predictions.csv"
+    """`<stem>_predictions.csv` beside the classified images (`scans.nii.gz` -> `scans_predictions.csv`), so
+    that two stacks in one folder keep their own predictions. (The published `Discriminator.py` writes
+    `predictions.csv`; the columns are the same.)"""
+    images = Path(images)
+    return images.with_name(f"{nifti_stem(images)}_predictions.csv")
 
 
 def classification_targets(

@@ -37,12 +37,13 @@ LATENT_BLOCK = 256  # latent vectors are drawn in blocks of this many, whatever 
 @dataclass(frozen=True)
 class GenerationRequest:
     """What `pacgan generate` makes: images from `model` (a checkpoint file or a loaded one, or the run folder
-    of `pacgan train`: its largest stage's best generator), `total` split evenly over the classes or
-    `per_class` counts, written to the stack `output`, its labels (default `<stem>_labels.csv` beside it)
-    and an optional PNG preview."""
+    of `pacgan train`: its largest stage's best generator; None: the run `pacgan train` last trained from the
+    current folder), `total` split evenly over the classes or `per_class` counts, written to the stack
+    `output` (None: a fresh `synthetic_<n>.nii.gz`, `default_generation_path`), its labels (default
+    `<stem>_labels.csv` beside it) and an optional PNG preview."""
 
-    model: str | os.PathLike[str] | LoadedCheckpoint
-    output: str | os.PathLike[str]
+    model: str | os.PathLike[str] | LoadedCheckpoint | None = None
+    output: str | os.PathLike[str] | None = None
     total: int | None = None
     per_class: tuple[int, ...] | None = None
     labels_output: str | os.PathLike[str] | None = None
@@ -88,7 +89,8 @@ def generate(
     Memory holds one batch and the preview's images, however many images are made.
     """
     path, note = find_model(request.model, GENERATOR)
-    targets = generation_targets(request.output, request.preview, request.labels_output, model=path)
+    output = request.output if request.output is not None else default_generation_path(request.model)
+    targets = generation_targets(output, request.preview, request.labels_output, model=path)
     ensure_can_write(*targets, force=request.force)
     checkpoint = open_model(request.model, path, GENERATOR)
     num_classes = checkpoint.architecture.num_classes
@@ -223,6 +225,27 @@ def generate_images(
         images[start : start + len(batch)] = batch
         start += len(batch)
     return GenerationResult(images=images, labels=plan.labels, size=plan.size, seed=seed)
+
+
+def default_generation_path(model: str | os.PathLike[str] | LoadedCheckpoint | None) -> Path:
+    """Where `generate` writes without `-o`: `synthetic_<n>.nii.gz`, n the first number from 1 whose stack
+    and labels file are both free (so nothing is overwritten), in the run's `generated/` folder when the
+    model is a run (None: the run last trained from the current folder, in its image directory; a run
+    folder), else in the current folder. `pacgan train --force` clears a run's `generated/` folder."""
+    from pacgan_cli.core.io.run_layout import RunLayout, last_run
+
+    if model is None:
+        folder = last_run().end_of_run.generated_directory
+    elif not isinstance(model, LoadedCheckpoint) and Path(model).is_dir():
+        folder = RunLayout(Path(model), Path(model)).end_of_run.generated_directory
+    else:
+        folder = Path(".")
+    number = 1
+    while (folder / f"synthetic_{number}.nii.gz").exists() or (
+        folder / f"synthetic_{number}_labels.csv"
+    ).exists():
+        number += 1
+    return folder / f"synthetic_{number}.nii.gz"
 
 
 def synthetic_labels_path(path: str | os.PathLike[str]) -> Path:

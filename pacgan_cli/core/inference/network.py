@@ -44,33 +44,46 @@ def start_on_device(
     return device, FirstLinesReporter(reporter, note, f"{doing} on {device} with {threads}")
 
 
-def find_model(path: str | os.PathLike[str] | LoadedCheckpoint, kind: str) -> tuple[Path, str]:
+def find_model(path: str | os.PathLike[str] | LoadedCheckpoint | None, kind: str) -> tuple[Path, str]:
     """A checkpoint file as it is (a loaded checkpoint: its file), or for a run folder of `pacgan train` the
-    best `kind` checkpoint of its largest stage; the second value says which file a folder gave (else empty)."""
-    from pacgan_cli.core.io.run_layout import RunLayout
+    best `kind` checkpoint of its largest stage; None means the run `pacgan train` last trained from the
+    current folder (`run_layout.last_run`). The second value says which file a folder gave (else empty)."""
+    from pacgan_cli.core.io.run_layout import LAST_RUN_RECORD, last_run
 
     if isinstance(path, LoadedCheckpoint):
         return path.path, ""
+    if path is None:
+        origin = f" of the run last trained from this folder ({LAST_RUN_RECORD}; --model picks another)"
+        return _best_in_run(last_run().model_directory, kind, origin)
     path = Path(path)
     if not path.is_dir():
         return path, ""
-    layout = RunLayout(path, path)
+    return _best_in_run(path, kind)
+
+
+def _best_in_run(folder: Path, kind: str, origin: str = "") -> tuple[Path, str]:
+    """The best `kind` checkpoint of the largest stage that has one, and the line that says which."""
+    from pacgan_cli.core.io.run_layout import RunLayout
+
+    layout = RunLayout(folder, folder)
     stages = [stage_size(stage) for stage in reversed(range(MAX_STAGES))]
     present = [size for size in stages if layout.model_stage(size).is_dir()]
     for size in present:
         candidate = layout.checkpoint(size, kind, "best")
         if candidate.is_file():
-            note = f"using {candidate}, the best {kind} of the largest stage ({size}x{size})"
+            note = f"using {candidate}, the best {kind} of the largest stage ({size}x{size}){origin}"
             if size != present[0]:
                 note += f"; {layout.model_stage(present[0]).name} has no {candidate.name} (unfinished stage?)"
             return candidate, note
     raise InputError(
-        f"{path}: is a folder without PACGAN_{{S}}x{{S}}/{kind}_best.pt; "
+        f"{folder}: is a folder without PACGAN_{{S}}x{{S}}/{kind}_best.pt; "
         f"pass a {kind} checkpoint file or the run folder of `pacgan train`"
     )
 
 
-def open_model(model: str | os.PathLike[str] | LoadedCheckpoint, path: Path, kind: str) -> LoadedCheckpoint:
+def open_model(
+    model: str | os.PathLike[str] | LoadedCheckpoint | None, path: Path, kind: str
+) -> LoadedCheckpoint:
     """`model` when it is loaded already, else the `kind` checkpoint at `path` (what `find_model` gave)."""
     if isinstance(model, LoadedCheckpoint):
         return model

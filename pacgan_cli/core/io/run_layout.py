@@ -1,17 +1,21 @@
 """Every path of a training run folder, defined once: training writes them, inference, evaluation and the
-command line read them, and `--force` clears exactly them."""
+command line read them, and `--force` clears exactly them. Also the record of the run `pacgan train` last
+trained from a folder (`.pacgan/last_run.json`), which `generate` and `classify` use without `--model`."""
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from pacgan_cli.core.errors import ConfigError, InputError
 from pacgan_cli.core.stages import stage_size
 
 SNAPSHOT_TAGS = ("last", "best")
 GENERATED_FOLDER = "generated"
 EVALUATION_FOLDER = "evaluation"
+LAST_RUN_RECORD = Path(".pacgan") / "last_run.json"
 
 
 def calibration_path(checkpoint: str | os.PathLike[str]) -> Path:
@@ -167,3 +171,40 @@ class EvaluationLayout:
     @property
     def report_path(self) -> Path:
         return self.evaluation_directory / "report.md"
+
+
+def record_last_run(layout: RunLayout, folder: str | os.PathLike[str] = ".") -> Path:
+    """Write `folder/.pacgan/last_run.json`: this run is the one `pacgan train` last trained from `folder`
+    (the current folder of the command), so that `generate` and `classify` run there without `--model` use
+    it. The run's directories are stored as training used them (relative ones are relative to `folder`)."""
+    from pacgan_cli.core.io.atomic import write_json_atomic
+
+    path = Path(folder) / LAST_RUN_RECORD
+    write_json_atomic(
+        path,
+        {"model_directory": str(layout.model_directory), "image_directory": str(layout.image_directory)},
+    )
+    return path
+
+
+def last_run(folder: str | os.PathLike[str] = ".") -> RunLayout:
+    """The run `pacgan train` last trained from `folder` (`record_last_run`); a ConfigError when there is no
+    record (give `--model`), an InputError when it is damaged or the run's folder is gone."""
+    path = Path(folder) / LAST_RUN_RECORD
+    if not path.is_file():
+        raise ConfigError(
+            f"no --model given, and no run of `pacgan train` is recorded here ({path} not found); pass --model "
+            "RUN_FOLDER (or a checkpoint file), or run this from the folder you ran `pacgan train` in"
+        )
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        layout = RunLayout(Path(folder) / data["model_directory"], Path(folder) / data["image_directory"])
+    except (OSError, ValueError, TypeError, KeyError) as error:
+        raise InputError(
+            f"{path}: cannot be read ({error}); pass --model RUN_FOLDER, or train again to record the run"
+        ) from error
+    if not layout.model_directory.is_dir():
+        raise InputError(
+            f"{layout.model_directory}: the run recorded in {path} is gone; pass --model RUN_FOLDER"
+        )
+    return layout

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -14,7 +15,7 @@ import torch
 from pacgan_cli.core.config import LossWeights, TrainingConfig, config_to_data
 from pacgan_cli.core.errors import PacganError
 from pacgan_cli.core.io.atomic import json_ready
-from pacgan_cli.core.io.run_layout import RunLayout
+from pacgan_cli.core.io.run_layout import RunLayout, record_last_run
 from pacgan_cli.core.models.checkpoint import tensor_digest
 from pacgan_cli.core.models.discriminator import measure_batch_statistic
 from pacgan_cli.core.progress import Reporter, SilentReporter
@@ -63,11 +64,14 @@ def train(
     output: Path | None = None,
     resume: bool = False,
     force: bool = False,
+    record_in: str | os.PathLike[str] | None = None,
 ) -> TrainResult:
     """Train all stages from the first (or resume where the run stopped) and write the run folder.
 
     Every input is checked before anything is written. SIGINT/SIGTERM stop at the next batch with a resume
-    checkpoint (TrainingInterrupted). Raises PacganError subclasses for problems a user can fix.
+    checkpoint (TrainingInterrupted). Raises PacganError subclasses for problems a user can fix. With
+    `record_in` (the command line gives its current folder), the run, once its folder is open, is recorded
+    there as the last run trained (`record_last_run`), for `generate` and `classify` without `--model`.
     """
     layout = RunLayout.for_training(
         config.model_directory, config.image_directory, config.mode == "test", output
@@ -76,6 +80,8 @@ def train(
     point = resume_point(config, layout, resuming)
     run = open_run(config, layout, point, resuming, force, reporter or SilentReporter())
     try:
+        if record_in is not None and run.ranks.is_main:
+            record_last_run(layout, record_in)
         with stop_on_signals() as stop:
             result = _train_stages(replace(run, stop=stop), point)
         if config.generate and run.ranks.is_main:

@@ -301,7 +301,7 @@ def summary_writer_class() -> Any:
     except ImportError as error:
         raise PacganError(
             "TensorBoard logging (--tensorboard, tensorboard: true) needs the tensorboard package, which is "
-            "not installed; install it with: pip install 'pacgan[tensorboard]'"
+            "not installed; install it with: pip install tensorboard"
         ) from error
     return SummaryWriter
 

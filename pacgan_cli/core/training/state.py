@@ -272,15 +272,8 @@ def open_run(
 ) -> RunContext:
     """Check every input the stages from `point` on will read, join the other processes, then open the run
     folder (nothing is written before the checks pass)."""
-    stages = range(point.stage, config.num_stages)
-    data = open_data(config, "train", stages or range(config.num_stages - 1, config.num_stages))
-    test_data = open_data(config, "test", stages) if config.mode == "test" else None
-    if config.mode == "train" and config.generate:  # so that a long run does not fail at its very end
-        open_data(config, "test", range(config.num_stages - 1, config.num_stages))
-    epochs = stage_epochs(config)
-    rows = None
-    if config.mode == "validate":
-        rows = validation_split(data.labels, config.validation_folds, config.seed)
+    inputs = check_inputs(config, range(point.stage, config.num_stages))
+    data, rows = inputs.data, inputs.rows
     # Under torchrun every process trains its share of each batch; rank 0 alone writes and reports.
     device = resolve_device(config.device)
     ranks = join_ranks(device)
@@ -295,7 +288,47 @@ def open_run(
     reporter = folder.logged(reporter if ranks.is_main else SilentReporter())
     for note in notes:
         reporter.message(note)
-    return RunContext(config, folder, devices, ranks, data, rows, test_data, epochs, reporter, StopRequest())
+    return RunContext(
+        config, folder, devices, ranks, data, rows, inputs.test_data, inputs.epochs, reporter, StopRequest()
+    )
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    """A run's inputs, checked: the training data, the test data (test mode), the validation split's label
+    rows (validation mode) and the epochs of each stage."""
+
+    data: StageFolder
+    test_data: StageFolder | None
+    rows: tuple[np.ndarray, np.ndarray] | None
+    epochs: tuple[int, ...]
+
+    def summary_line(self) -> str:
+        """What was checked, e.g. `inputs checked: data/train (40 labelled images, 4x4 to 16x16)`."""
+        parts = [self.data] + ([self.test_data] if self.test_data is not None else [])
+        described = [
+            f"{part.folder} ({len(part.labels)} labelled images, {part.sizes[0]}x{part.sizes[0]} to "
+            f"{part.largest_size}x{part.largest_size})"
+            for part in parts
+        ]
+        return f"inputs checked: {', '.join(described)}"
+
+
+def check_inputs(config: TrainingConfig, stages: range | None = None) -> RunInputs:
+    """Every input the `stages` (default: from the config's start stage on) will read, checked as a run checks
+    them before it writes anything: the training folder and its labels, the test folder in test mode (and,
+    for a run that ends by generating, its largest size), the validation split, the validation run's best
+    epochs in test mode. `pacgan train --dry-run` calls it alone; `open_run` calls it first."""
+    stages = range(config.start_stage, config.num_stages) if stages is None else stages
+    data = open_data(config, "train", stages or range(config.num_stages - 1, config.num_stages))
+    test_data = open_data(config, "test", stages) if config.mode == "test" else None
+    if config.mode == "train" and config.generate:  # so that a long run does not fail at its very end
+        open_data(config, "test", range(config.num_stages - 1, config.num_stages))
+    epochs = stage_epochs(config)
+    rows = None
+    if config.mode == "validate":
+        rows = validation_split(data.labels, config.validation_folds, config.seed)
+    return RunInputs(data, test_data, rows, epochs)
 
 
 def open_data(config: TrainingConfig, part: str, stages: range) -> StageFolder:

@@ -114,7 +114,7 @@ def test_classify_reads_scores_and_writes_with_the_device_line_before_work(
     assert reporter.events == ["classifying on cpu with 1 CPU thread", "stage classify"]
     expected = classify_images(load_checkpoint(model), images)
     np.testing.assert_allclose(outcome.result.probabilities, expected.probabilities, atol=1e-6)
-    assert outcome.files[0] == tmp_path / "scans" / "predictions.csv"
+    assert outcome.files[0] == tmp_path / "scans" / "scans_predictions.csv"
     assert len(read_csv(outcome.files[0])) == len(images) and len(outcome.files) == 4
     assert (
         outcome.summary_lines()[0]
@@ -128,4 +128,4 @@ def test_classify_reads_scores_and_writes_with_the_device_line_before_work(
         classify(
             ClassificationRequest(tmp_path / "rgb.nii.gz", model), InferenceSettings(threads=1), reporter
         )
-    assert reporter.events == [] and not (tmp_path / "predictions.csv").exists()
+    assert reporter.events == [] and not (tmp_path / "rgb_predictions.csv").exists()

@@ -170,3 +170,32 @@ def test_generate_checks_its_outputs_before_it_reads_the_model(tmp_path: Path) -
     with pytest.raises(OutputExistsError, match="--force"):
         generate(GenerationRequest(tmp_path / "junk.pt", tmp_path / "s.nii.gz", total=2))
     assert (tmp_path / "s.nii.gz").read_bytes() == b"kept"
+
+
+def test_without_an_output_a_fresh_synthetic_name_in_the_runs_generated_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pacgan_cli.core.inference import default_generation_path
+    from pacgan_cli.core.io.run_layout import RunLayout, record_last_run
+
+    run = tmp_path / "run"
+    saved_checkpoint(run / "PACGAN_16x16", GENERATOR, "generator_best.pt")
+    monkeypatch.chdir(tmp_path)
+    record_last_run(RunLayout(Path("run"), Path("images")))
+    settings = InferenceSettings(threads=1)
+    reporter = Recorder()
+    first = generate(GenerationRequest(total=3), settings, reporter)  # the last run, its images' folder
+    assert first.files[:2] == [
+        Path("images/generated/synthetic_1.nii.gz"),
+        Path("images/generated/synthetic_1_labels.csv"),
+    ]
+    assert reporter.events[0] == (
+        f"using {Path('run/PACGAN_16x16/generator_best.pt')}, the best generator of the largest stage (16x16) "
+        "of the run last trained from this folder (.pacgan/last_run.json; --model picks another)"
+    )
+    assert generate(GenerationRequest(total=3), settings).files[0].name == "synthetic_2.nii.gz"
+    Path("images/generated/synthetic_1.nii.gz").unlink()  # its labels file still holds the name
+    assert default_generation_path(None) == Path("images/generated/synthetic_3.nii.gz")
+    assert default_generation_path("run") == Path("run/generated/synthetic_1.nii.gz")
+    assert default_generation_path(run / "PACGAN_16x16" / "generator_best.pt") == Path("synthetic_1.nii.gz")
+    assert len(read_stack(Path("images/generated/synthetic_2.nii.gz"))) == 3
