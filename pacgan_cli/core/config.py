@@ -319,6 +319,9 @@ def build_config(raw: dict[str, Any], source: str = "config") -> TrainingConfig:
         values[key] = values[key][: len(factors)]
     if "lambda_cls_1" in values and "lambda_cls_2" not in values:
         values["lambda_cls_2"] = values["lambda_cls_1"] / 2
+    for part in ("train", "test"):  # a data folder given alone brings its own labels.csv (published layout)
+        if f"data_{part}_directory" in values and f"label_{part}_directory" not in values:
+            values[f"label_{part}_directory"] = str(Path(values[f"data_{part}_directory"]) / "labels.csv")
     config = TrainingConfig(**values)
     validate_config(config)
     return config

@@ -179,3 +179,11 @@ def test_shipped_template_lists_every_setting_with_its_default() -> None:
 
     assert set(yaml.safe_load(TEMPLATE.read_text())) == set(TrainingConfig.__dataclass_fields__)
     assert resolve_config(TEMPLATE) == TrainingConfig()
+
+
+def test_a_data_folder_given_alone_brings_its_labels() -> None:
+    config = build_config({"data_train_directory": "mine/train", "data_test_directory": "mine/test"})
+    assert config.label_train_directory == str(Path("mine/train") / "labels.csv")
+    assert config.label_test_directory == str(Path("mine/test") / "labels.csv")
+    explicit = build_config({"data_train_directory": "mine/train", "label_train_directory": "other.csv"})
+    assert explicit.label_train_directory == "other.csv"
