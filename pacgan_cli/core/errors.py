@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 
 
 class PacganError(Exception):
@@ -25,6 +26,11 @@ class OutputExistsError(PacganError):
     """Writing would overwrite earlier results."""
 
 
+class UnsafeFileError(PacganError):
+    """A run folder's own file is a symbolic link or not a plain file: writing through it would change
+    something outside the folder."""
+
+
 class TrainingInterrupted(PacganError):
     """SIGINT or SIGTERM stopped training after a resume checkpoint; exit 130 or 143 as a shell expects."""
 
@@ -41,3 +47,10 @@ def did_you_mean(name: str, choices: tuple[str, ...]) -> str:
     """`; did you mean X?` with the closest valid name, for an error line; nothing when none is close."""
     close = difflib.get_close_matches(name.lower(), choices, n=1, cutoff=0.5)
     return f"; did you mean {close[0]}?" if close else ""
+
+
+def printable_path(path: str | os.PathLike[str] | bytes) -> str:
+    """A path for a one-line message: as it is, or quoted with escapes when it holds a line break or
+    another control character (a hostile file name must not add lines or rewrite the terminal)."""
+    text = os.fsdecode(path)
+    return text if text.isprintable() else repr(text)

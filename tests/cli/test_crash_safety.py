@@ -4,7 +4,6 @@ folder stays usable after kills at awkward moments."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -19,6 +18,11 @@ from pacgan_cli.core.config import build_config
 from pacgan_cli.core.models.checkpoint import load_checkpoint
 from pacgan_cli.core.training.loop import train
 
+# A process that holds a run folder's lock until it is killed.
+HOLD_LOCK = (
+    "import sys, time; from pathlib import Path; from pacgan_cli.core.training.run_lock import RunLock; "
+    "RunLock(Path(sys.argv[1])).acquire(); print('held', flush=True); time.sleep(120)"
+)
 # Every batch a checkpoint (0.0001 minutes), so that a kill always finds one inside the stage.
 OFTEN = {"progressive_epochs": 3, "checkpoint_every_minutes": 0.0001, "seed": 4}
 
@@ -109,22 +113,26 @@ def test_sigterm_writes_a_checkpoint_says_how_to_resume_and_exits_143(
     assert_same_weights(run, reference)
 
 
-def test_a_second_run_on_a_folder_in_use_is_refused_and_a_stale_lock_taken_over(
+def test_a_second_run_on_a_folder_in_use_is_refused_and_the_folder_free_once_the_holder_ends(
     tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run = tmp_path / "run"
     run.mkdir()
     config_path = write_config(tmp_path / "config.yaml", tiny_config(tiny_data))
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(run / ".pacgan.lock")], stdout=subprocess.PIPE, text=True
+    )
     try:
-        (run / ".pacgan.lock").write_text(json.dumps({"pid": sleeper.pid, "host": os.uname().nodename}))
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
         code, _, err = run_cli(
             ["train", "-c", str(config_path), "-o", str(run), "--force", "--quiet"], capsys
         )
-        assert code == 1 and err.count("\n") == 1 and f"process {sleeper.pid}" in err
+        assert code == 1 and err.count("\n") == 1 and f"another training process (pid {holder.pid})" in err
     finally:
-        sleeper.kill()
-        sleeper.wait()
+        holder.kill()
+        holder.wait()
+    # The killed holder left its lock file; the kernel released its lock.
+    assert (run / ".pacgan.lock").exists()
     code, _, err = run_cli(["train", "-c", str(config_path), "-o", str(run), "--force", "--quiet"], capsys)
     assert code == 0, err
     assert not (run / ".pacgan.lock").exists()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from pacgan_cli.core.errors import ConfigError, OutputExistsError
+from pacgan_cli.core.errors import (
+    ConfigError,
+    OutputExistsError,
+    UnsafeFileError,
+    printable_path,
+)
 
 PARTIAL = ".partial-"  # in the names of files being written, so that a killed write can be found
 
@@ -63,6 +70,35 @@ def write_text_atomic(target: str | os.PathLike[str], text: str) -> None:
     """Write a text file in one piece."""
     with atomic_path(target) as temporary:
         temporary.write_text(text, encoding="utf-8")
+
+
+def open_plain_file(path: str | os.PathLike[str], flags: int) -> int:
+    """`os.open(path, flags)` refusing a symbolic link (O_NOFOLLOW) and anything but a plain file (a FIFO
+    would block); a created file gets the permissions the umask gives. Returns the file descriptor."""
+    safe = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        descriptor = os.open(path, flags | safe, 0o666)
+    except OSError as error:
+        if error.errno in (errno.ELOOP, errno.EMLINK) and os.path.islink(path):
+            raise _link_refused(path) from None
+        if error.errno == errno.ENXIO:  # a FIFO without a reader
+            raise _not_plain(path) from None
+        raise
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise _not_plain(path)
+    return descriptor
+
+
+def _link_refused(path: str | os.PathLike[str]) -> UnsafeFileError:
+    return UnsafeFileError(
+        f"{printable_path(path)} is a symbolic link; pacgan does not write through links in a run folder "
+        "(the write would land elsewhere); remove the link and run again"
+    )
+
+
+def _not_plain(path: str | os.PathLike[str]) -> UnsafeFileError:
+    return UnsafeFileError(f"{printable_path(path)} is not a plain file; remove it and run again")
 
 
 def json_ready(value: Any) -> Any:

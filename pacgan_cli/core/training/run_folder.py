@@ -8,9 +8,7 @@ import datetime
 import functools
 import json
 import numbers
-import os
 import shutil
-import socket
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -36,6 +34,7 @@ from pacgan_cli.core.training.networks import (
     save_snapshot,
 )
 from pacgan_cli.core.training.resume import ResumePoint, write_progress_file
+from pacgan_cli.core.training.run_lock import RunLock
 
 Method = TypeVar("Method", bound=Callable[..., Any])
 
@@ -67,7 +66,7 @@ class RunFolder:
         self._events: Any = None  # a torch SummaryWriter with `tensorboard: true`
         self._progress_write: threading.Thread | None = None  # the resume checkpoint being written
         self._progress_failure: Exception | None = None
-        self._locked = False
+        self._lock = RunLock(layout.lock_path)
 
     @_written(list)
     def open(self, config: TrainingConfig, resuming: bool, force: bool, point: ResumePoint) -> list[str]:
@@ -83,25 +82,29 @@ class RunFolder:
                 "pass --resume to continue it or --force to start over"
             )
         layout.model_directory.mkdir(parents=True, exist_ok=True)
-        self._lock()
-        if not resuming:
-            for path in existing:
-                if path.is_dir():
-                    shutil.rmtree(path)
-                else:
-                    path.unlink()
-        layout.image_directory.mkdir(parents=True, exist_ok=True)
-        notes = [
-            f"removed {path}, left by a write that was killed"
-            for folder in dict.fromkeys([layout.model_directory, layout.image_directory])
-            for path in remove_partial_files(folder)
-        ]
-        write_text_atomic(layout.config_path, config_to_yaml(config))
-        self.class_names = config.class_names
-        notes += self._cut_metrics(point)
-        if writer_class is not None:
-            # Events a resumed run writes again (steps from the resume point on) replace the old ones.
-            self._events = writer_class(str(layout.tensorboard_path), purge_step=self.run_epochs + 1)
+        self._lock.acquire()
+        try:
+            if not resuming:
+                for path in existing:
+                    if path.is_dir():
+                        shutil.rmtree(path)
+                    else:
+                        path.unlink()
+            layout.image_directory.mkdir(parents=True, exist_ok=True)
+            notes = [
+                f"removed {path}, left by a write that was killed"
+                for folder in dict.fromkeys([layout.model_directory, layout.image_directory])
+                for path in remove_partial_files(folder)
+            ]
+            write_text_atomic(layout.config_path, config_to_yaml(config))
+            self.class_names = config.class_names
+            notes += self._cut_metrics(point)
+            if writer_class is not None:
+                # Events a resumed run writes again (steps from the resume point on) replace the old ones.
+                self._events = writer_class(str(layout.tensorboard_path), purge_step=self.run_epochs + 1)
+        except BaseException:
+            self._lock.release()  # open failed: the caller gets no folder to close
+            raise
         return notes
 
     @_written()
@@ -109,15 +112,15 @@ class RunFolder:
         """Finish the event files and a resume checkpoint still being written, and release the lock (the
         run's files stay). A failed last write is logged: close runs while another error may be raised."""
         try:
-            self.wait_for_progress()
-        except Exception as error:
-            self.log(f"the last resume checkpoint could not be written: {error}")
-        if self._events is not None:
-            self._events.close()
-            self._events = None
-        if self._locked:
-            self.layout.lock_path.unlink(missing_ok=True)
-            self._locked = False
+            try:
+                self.wait_for_progress()
+            except Exception as error:
+                self.log(f"the last resume checkpoint could not be written: {error}")
+            if self._events is not None:
+                self._events.close()
+                self._events = None
+        finally:
+            self._lock.release()
 
     @_written()
     def start_stage(self, size: int) -> None:
@@ -247,29 +250,6 @@ class RunFolder:
         summary = {"mode": mode, "device": device, "seed": config.seed, "stages": stages}
         write_json_atomic(self.layout.summary_path, summary)
 
-    def _lock(self) -> None:
-        """One training process per run folder; the lock of a process that is gone is taken over."""
-        path = self.layout.lock_path
-        me = {"pid": os.getpid(), "host": socket.gethostname()}
-        for _ in range(2):
-            try:
-                with path.open("x", encoding="utf-8") as handle:
-                    json.dump(me, handle)
-                self._locked = True
-                return
-            except FileExistsError:
-                try:
-                    holder = json.loads(path.read_text())
-                except (OSError, ValueError):
-                    holder = {}
-                if _alive(holder):
-                    raise OutputExistsError(
-                        f"{self.layout.model_directory} is being trained by process {holder.get('pid')} on "
-                        f"{holder.get('host')}; wait for it to finish or stop it (if it is gone, delete {path})"
-                    ) from None
-                path.unlink(missing_ok=True)
-        raise OutputExistsError(f"{path}: could not take the run folder's lock; try again")
-
     def _cut_metrics(self, point: ResumePoint) -> list[str]:
         """Keep the lines before the resume point; a torn last line (a kill mid-write) is dropped."""
         path = self.layout.metrics_path
@@ -348,16 +328,3 @@ def _scalars(data: Any, tag: str) -> list[tuple[str, float]]:
 
 def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-
-
-def _alive(holder: dict[str, Any]) -> bool:
-    """Whether the process in a lock file still runs (one on another host is assumed to)."""
-    if holder.get("host") != socket.gethostname():
-        return bool(holder)
-    try:
-        os.kill(int(holder["pid"]), 0)
-    except (ProcessLookupError, KeyError, ValueError, TypeError):
-        return False
-    except PermissionError:
-        return True
-    return True
