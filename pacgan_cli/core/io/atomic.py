@@ -40,7 +40,8 @@ UMASK = _read_umask()
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside `target` with the same suffixes; move it onto `target` on success.
 
-    The suffixes are kept because writers such as nibabel choose the format from the file name.
+    The suffixes are kept because writers such as nibabel choose the format from the file name. A link at
+    `target` is replaced, not followed.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -72,6 +73,14 @@ def write_text_atomic(target: str | os.PathLike[str], text: str) -> None:
         temporary.write_text(text, encoding="utf-8")
 
 
+def append_text(target: str | os.PathLike[str], text: str) -> None:
+    """Append to a file of a run folder (`metrics.jsonl`, `train.log`), creating it when missing: a link
+    planted in its place is refused, not followed, so the write never lands outside the folder."""
+    descriptor = open_plain_file(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    with os.fdopen(descriptor, "a", encoding="utf-8") as handle:
+        handle.write(text)
+
+
 def open_plain_file(path: str | os.PathLike[str], flags: int) -> int:
     """`os.open(path, flags)` refusing a symbolic link (O_NOFOLLOW) and anything but a plain file (a FIFO
     would block); a created file gets the permissions the umask gives. Returns the file descriptor."""
@@ -88,6 +97,13 @@ def open_plain_file(path: str | os.PathLike[str], flags: int) -> int:
         os.close(descriptor)
         raise _not_plain(path)
     return descriptor
+
+
+def refuse_links(paths: list[Path]) -> None:
+    """Refuse, before a run writes anything, a symbolic link among a run folder's own files and folders."""
+    for path in paths:
+        if path.is_symlink():
+            raise _link_refused(path)
 
 
 def _link_refused(path: str | os.PathLike[str]) -> UnsafeFileError:

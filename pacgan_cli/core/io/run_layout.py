@@ -132,7 +132,7 @@ class RunLayout:
         ]
 
     def result_paths(self) -> list[Path]:
-        """Everything a run writes, for the overwrite guard and --force."""
+        """Everything a run writes, for the overwrite guard and --force (links too, dangling or not)."""
         fixed = [
             self.config_path,
             self.metrics_path,
@@ -143,7 +143,7 @@ class RunLayout:
             self.end_of_run.evaluation_directory,
         ]
         stages = [*self.model_directory.glob("PACGAN_*x*"), *self.image_directory.glob("PACGAN_*x*")]
-        return [path for path in dict.fromkeys([*fixed, *stages]) if path.exists()]
+        return [path for path in dict.fromkeys([*fixed, *stages]) if path.exists() or path.is_symlink()]
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,9 @@ from pacgan_cli.core import figures
 from pacgan_cli.core.config import TrainingConfig, config_to_yaml
 from pacgan_cli.core.errors import OutputExistsError, PacganError
 from pacgan_cli.core.io.atomic import (
+    append_text,
     json_ready,
+    refuse_links,
     remove_partial_files,
     write_json_atomic,
     write_text_atomic,
@@ -86,10 +88,12 @@ class RunFolder:
         try:
             if not resuming:
                 for path in existing:
-                    if path.is_dir():
+                    if path.is_dir() and not path.is_symlink():
                         shutil.rmtree(path)
                     else:
                         path.unlink()
+            # A link among the run's own files would carry its writes (appends above all) out of the folder.
+            refuse_links([layout.metrics_path, layout.log_path, *layout.result_paths()])
             layout.image_directory.mkdir(parents=True, exist_ok=True)
             notes = [
                 f"removed {path}, left by a write that was killed"
@@ -131,9 +135,7 @@ class RunFolder:
     def append_metrics(self, record: dict[str, Any]) -> None:
         """One line per event, stamped with the wall-clock time it was written (UTC)."""
         line = {**record, "time": _now()}
-        with self.layout.metrics_path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(json_ready(line), allow_nan=False) + "\n")
-            handle.flush()
+        append_text(self.layout.metrics_path, json.dumps(json_ready(line), allow_nan=False) + "\n")
         self.metrics_lines += 1
         if record.get("event") == "epoch":
             self.run_epochs += 1
@@ -191,8 +193,7 @@ class RunFolder:
 
     @_written()
     def log(self, text: str) -> None:
-        with self.layout.log_path.open("a", encoding="utf-8") as handle:
-            handle.write(f"{_now()} {text}\n")
+        append_text(self.layout.log_path, f"{_now()} {text}\n")
 
     def logged(self, reporter: Reporter) -> Reporter:
         """`reporter`, with what it is told also written to `train.log`."""

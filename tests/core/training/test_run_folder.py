@@ -1,6 +1,6 @@
 """Optional TensorBoard logging: the run folder writes the numbers of every metrics.jsonl line and the
 per-class sample grids as event files, and a resumed run replaces the events it writes again; the files of a
-run follow the umask."""
+run follow the umask; a link planted among them is refused or, with --force, removed, never written through."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from helpers import run_cli, tiny_config, write_config
 from pacgan_cli.core.config import build_config
+from pacgan_cli.core.errors import OutputExistsError, UnsafeFileError
 from pacgan_cli.core.training.loop import train
 
 ALL_EVENTS = {"scalars": 0, "images": 0}  # keep every event, not a sample
@@ -137,3 +138,35 @@ def test_run_files_follow_the_umask(tiny_data: Path, tmp_path: Path) -> None:
         os.umask(previous)
     for path in (run / "PACGAN_16x16" / "generator_last.pt", run / "summary.json", run / "config.yaml"):
         assert path.stat().st_mode & 0o777 == 0o644, path
+
+
+def test_a_link_planted_in_the_run_folder_is_refused_before_anything_is_written(
+    tiny_data: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside.log"
+    outside.write_text("theirs\n")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "train.log").symlink_to(outside)
+    with pytest.raises(UnsafeFileError, match=r"train\.log is a symbolic link"):
+        train(build_config(tiny_config(tiny_data)), output=run)
+    assert outside.read_text() == "theirs\n"
+    assert [path.name for path in run.iterdir()] == ["train.log"]  # the lock is released too
+
+
+def test_force_removes_links_among_the_results_not_what_they_point_to(
+    tiny_data: Path, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "events").mkdir(parents=True)
+    (elsewhere / "events" / "keep.txt").write_text("theirs")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.jsonl").symlink_to(elsewhere / "created.jsonl")  # dangling: appending would create it
+    (run / "tensorboard").symlink_to(elsewhere / "events")
+    with pytest.raises(OutputExistsError, match=r"metrics\.jsonl"):
+        train(build_config(tiny_config(tiny_data)), output=run)
+    train(build_config(tiny_config(tiny_data)), output=run, force=True)
+    assert not (elsewhere / "created.jsonl").exists() and (elsewhere / "events" / "keep.txt").exists()
+    assert not (run / "metrics.jsonl").is_symlink() and len(metrics_lines(run)) == 3
+    assert not (run / "tensorboard").exists()
