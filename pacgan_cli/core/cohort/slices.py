@@ -14,12 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-from pacgan_cli.core.errors import ConfigError, InputError
+from pacgan_cli.core.errors import ConfigError, InputError, printable_path
 from pacgan_cli.core.io.atomic import ensure_can_write, write_text_atomic
 from pacgan_cli.core.io.nifti import is_nifti_path, nifti_stem, read_volume, write_stack
 from pacgan_cli.core.progress import Reporter, SilentReporter
 
 DEFAULT_CUBE_SIZE = 256
+# A file name that is not valid UTF-8 is written to and read from a source list as its bytes.
+LIST_ERRORS = "surrogateescape"
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,7 @@ def extract_slices(
     list_path = Path(list_path) if list_path is not None else default_list_path(output)
     ensure_can_write(output, list_path, force=force)
     volumes, skipped = find_volumes(source, recursive=options.recursive)
+    _check_listable(volumes)
 
     images: list[np.ndarray] = []
     listed: list[str] = []
@@ -116,7 +119,7 @@ def extract_slices(
     reporter.stage_finished()
 
     write_stack(output, np.stack(images)[:, None], force=force)
-    write_text_atomic(list_path, "".join(f"{line}\n" for line in listed))
+    write_text_atomic(list_path, "".join(f"{line}\n" for line in listed), errors=LIST_ERRORS)
     return SlicesResult(
         stack_path=output,
         list_path=list_path,
@@ -153,7 +156,9 @@ def find_volumes(source: str | os.PathLike[str], recursive: bool = False) -> tup
             f"{source}: give a folder of volumes or a text file listing them, not a single volume"
         )
     volumes = []
-    for number, line in enumerate(source.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(
+        source.read_text(encoding="utf-8", errors=LIST_ERRORS).splitlines(), start=1
+    ):
         entry = line.strip()
         if not entry or entry.startswith("#"):
             continue
@@ -224,6 +229,18 @@ def parse_slice_indices(text: str) -> tuple[int, ...]:
 def default_list_path(output: Path) -> Path:
     """`data/all_slices.nii.gz` -> `data/all_slices_list.txt`."""
     return output.with_name(f"{nifti_stem(output)}_list.txt")
+
+
+def _check_listable(volumes: list[Path]) -> None:
+    """Refuse a volume whose path would not read back from the source list as written (one path per line,
+    stripped, `#` starts a comment): a line break in a file name gave the later images the wrong source."""
+    for path in volumes:
+        text = str(path)
+        if text.splitlines() != [text] or text.strip() != text or text.startswith("#"):
+            raise InputError(
+                f"{printable_path(path)}: the source list (one path per line) cannot hold this name, which has "
+                "a line break, blanks at an end or a leading #; rename the file"
+            )
 
 
 def _check_options(options: SliceOptions) -> None:

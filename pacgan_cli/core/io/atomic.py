@@ -67,10 +67,10 @@ def remove_partial_files(folder: str | os.PathLike[str]) -> list[Path]:
     return leftovers
 
 
-def write_text_atomic(target: str | os.PathLike[str], text: str) -> None:
-    """Write a text file in one piece."""
+def write_text_atomic(target: str | os.PathLike[str], text: str, errors: str = "strict") -> None:
+    """Write a UTF-8 text file in one piece (`errors` as for `str.encode`)."""
     with atomic_path(target) as temporary:
-        temporary.write_text(text, encoding="utf-8")
+        temporary.write_text(text, encoding="utf-8", errors=errors)
 
 
 def append_text(target: str | os.PathLike[str], text: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nibabel as nib
@@ -188,3 +189,27 @@ def test_axial_slice_pads_and_crops_by_one_voxel(shape: tuple[int, int, int]) ->
         volume[x_crop : x_crop + width, y_crop : y_crop + height, z],
     )
     assert plane.sum() == volume[x_crop : x_crop + width, y_crop : y_crop + height, z].sum()
+
+
+@pytest.mark.parametrize("name", ["b\nc.nii.gz", "b\rc.nii.gz", "b\u2028c.nii.gz"])
+def test_a_file_name_the_source_list_cannot_hold_is_refused_before_writing(tmp_path: Path, name: str) -> None:
+    """A line break in a name gave the list 3 lines for 2 images, so later images got the wrong source."""
+    folder = tmp_path / "volumes"
+    folder.mkdir()
+    save_volume(folder / "a.nii.gz", coordinate_volume((8, 8, 8)))
+    save_volume(folder / name, coordinate_volume((8, 8, 8)))
+    with pytest.raises(InputError, match=r"the source list .* cannot hold this name") as refused:
+        extract_slices(folder, tmp_path / "s.nii.gz", options=SliceOptions(8, (3,)))
+    assert "\n" not in str(refused.value) and repr(str(folder / name)) in str(refused.value)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["volumes"]
+
+
+def test_a_file_name_that_is_not_utf8_reads_back_from_the_list(tmp_path: Path) -> None:
+    folder = tmp_path / "volumes"
+    folder.mkdir()
+    name = os.fsdecode(b"caf\xe9.nii.gz")  # Latin-1 bytes, kept by Python as a surrogate
+    save_volume(folder / name, coordinate_volume((8, 8, 8)))
+    extract_slices(folder, tmp_path / "s.nii.gz", options=SliceOptions(8, (3,)))
+    assert (tmp_path / "s_list.txt").read_bytes() == os.fsencode(folder / name) + b"\n"
+    volumes, _ = find_volumes(tmp_path / "s_list.txt")
+    assert volumes == [folder / name]
