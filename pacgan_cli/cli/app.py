@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import NoReturn
 
 import typer
 
@@ -25,7 +26,7 @@ from pacgan_cli.cli import (
     train,
 )
 from pacgan_cli.cli.options import spread_option_values
-from pacgan_cli.core.errors import PacganError
+from pacgan_cli.core.errors import PacganError, storage_error
 
 PROGRAM = "pacgan"
 COMPLETION_VARIABLE = "_PACGAN_COMPLETE"
@@ -98,15 +99,15 @@ def main() -> None:
     except PacganError as error:
         if debug:
             raise
-        for line in str(error).splitlines() or [type(error).__name__]:
-            print(f"error: {line}", file=sys.stderr)
-        sys.exit(error.exit_code)
+        _exit_with(error)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
     except Exception as error:
         if debug:
             raise
+        if isinstance(error, OSError) and (refused := storage_error(error)) is not None:
+            _exit_with(refused)  # a full disk, a file-size limit, a read-only folder, no permission
         print(
             f"error: unexpected {type(error).__name__}: {error} (run with --debug for details)",
             file=sys.stderr,
@@ -114,6 +115,12 @@ def main() -> None:
         sys.exit(1)
     if isinstance(exit_code, int) and exit_code:  # typer hands back the code of an interrupted command (130)
         sys.exit(exit_code)
+
+
+def _exit_with(error: PacganError) -> NoReturn:
+    for line in str(error).splitlines() or [type(error).__name__]:
+        print(f"error: {line}", file=sys.stderr)
+    sys.exit(error.exit_code)
 
 
 def _arguments(arguments: list[str]) -> tuple[list[str], bool]:

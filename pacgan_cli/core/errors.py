@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import errno
 import os
 
 
@@ -31,6 +32,21 @@ class UnsafeFileError(PacganError):
     something outside the folder."""
 
 
+class StorageError(PacganError):
+    """The system refused a read or write: a full disk, a file-size limit, a read-only disk, no permission.
+
+    `problem` and `fix` are kept apart so that a caller who knows how to go on (training: resume) can say so.
+    """
+
+    def __init__(self, problem: str, fix: str, then: str = "run the command again") -> None:
+        super().__init__(f"{problem}; {fix}, then {then}")
+        self.problem, self.fix = problem, fix
+
+    def going_on_with(self, then: str) -> StorageError:
+        """The same problem and fix, with another way to go on."""
+        return StorageError(self.problem, self.fix, then)
+
+
 class TrainingInterrupted(PacganError):
     """SIGINT or SIGTERM stopped training after a resume checkpoint; exit 130 or 143 as a shell expects."""
 
@@ -47,6 +63,27 @@ def did_you_mean(name: str, choices: tuple[str, ...]) -> str:
     """`; did you mean X?` with the closest valid name, for an error line; nothing when none is close."""
     close = difflib.get_close_matches(name.lower(), choices, n=1, cutoff=0.5)
     return f"; did you mean {close[0]}?" if close else ""
+
+
+def storage_error(error: OSError, path: str | os.PathLike[str] | None = None) -> StorageError | None:
+    """One line naming the file for an OS error a user fixes on their system (`path`, else the error's own
+    file name); None for other OS errors."""
+    where = path if path is not None else error.filename
+    shown = printable_path(where) if where is not None else "a file"
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        full = "the disk is full" if error.errno == errno.ENOSPC else "the disk quota is used up"
+        return StorageError(f"{full} while writing {shown}", "free space")
+    if error.errno == errno.EFBIG:
+        return StorageError(
+            f"{shown} reached the file-size limit (ulimit -f) while being written", "raise the limit"
+        )
+    if error.errno == errno.EROFS:
+        return StorageError(
+            f"cannot write {shown}: the disk is read-only", "choose a folder on a writable disk"
+        )
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return StorageError(f"permission denied for {shown}", "fix its permissions or choose another path")
+    return None
 
 
 def printable_path(path: str | os.PathLike[str] | bytes) -> str:

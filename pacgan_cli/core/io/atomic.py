@@ -7,6 +7,7 @@ import errno
 import json
 import math
 import os
+import resource
 import stat
 import tempfile
 from collections.abc import Iterator
@@ -18,8 +19,11 @@ import numpy as np
 from pacgan_cli.core.errors import (
     ConfigError,
     OutputExistsError,
+    PacganError,
+    StorageError,
     UnsafeFileError,
     printable_path,
+    storage_error,
 )
 
 PARTIAL = ".partial-"  # in the names of files being written, so that a killed write can be found
@@ -41,12 +45,16 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside `target` with the same suffixes; move it onto `target` on success.
 
     The suffixes are kept because writers such as nibabel choose the format from the file name. A link at
-    `target` is replaced, not followed.
+    `target` is replaced, not followed. A write the disk refuses (full, a file-size limit, read-only, no
+    permission) is a StorageError naming `target`.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
     suffix = "".join(target.suffixes) or ".tmp"
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.stem}{PARTIAL}", suffix=suffix, dir=target.parent)
+    with _storage_errors(target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(
+            prefix=f".{target.stem}{PARTIAL}", suffix=suffix, dir=target.parent
+        )
     os.close(handle)
     temporary_path = Path(temporary)
     try:
@@ -54,9 +62,37 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
         # mkstemp makes the file private (0600); a result gets the permissions the user's umask gives.
         os.chmod(temporary_path, 0o666 & ~UMASK)
         os.replace(temporary_path, target)
+    except Exception as error:
+        refused = _refused_write(error, target, temporary_path)
+        if refused is None:
+            raise
+        raise refused from error
     finally:
         if temporary_path.exists():
             temporary_path.unlink()
+
+
+def _refused_write(error: Exception, target: Path, temporary: Path) -> StorageError | None:
+    """The StorageError behind a failed write, if the system refused it: an OSError in the error's chain, or,
+    for a writer that hides it (torch.save to a path raises a bare RuntimeError), a file-size limit the
+    temporary file reached or a disk with no space left."""
+    if isinstance(error, PacganError):
+        return None
+    cause: BaseException | None = error
+    for _ in range(8):  # the chain, not a loop in it
+        if cause is None:
+            break
+        if isinstance(cause, OSError) and cause.errno is not None:
+            named = cause.filename not in (None, str(temporary), os.fsencode(temporary))
+            return storage_error(cause, cause.filename if named else target)
+        cause = cause.__cause__ or cause.__context__
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    with contextlib.suppress(OSError):
+        if limit != resource.RLIM_INFINITY and temporary.stat().st_size >= limit:
+            return storage_error(OSError(errno.EFBIG, os.strerror(errno.EFBIG)), target)
+        if os.statvfs(target.parent).f_bavail == 0:
+            return storage_error(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), target)
+    return None
 
 
 def remove_partial_files(folder: str | os.PathLike[str]) -> list[Path]:
@@ -77,7 +113,7 @@ def append_text(target: str | os.PathLike[str], text: str) -> None:
     """Append to a file of a run folder (`metrics.jsonl`, `train.log`), creating it when missing: a link
     planted in its place is refused, not followed, so the write never lands outside the folder."""
     descriptor = open_plain_file(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-    with os.fdopen(descriptor, "a", encoding="utf-8") as handle:
+    with _storage_errors(target), os.fdopen(descriptor, "a", encoding="utf-8") as handle:
         handle.write(text)
 
 
@@ -85,14 +121,15 @@ def open_plain_file(path: str | os.PathLike[str], flags: int) -> int:
     """`os.open(path, flags)` refusing a symbolic link (O_NOFOLLOW) and anything but a plain file (a FIFO
     would block); a created file gets the permissions the umask gives. Returns the file descriptor."""
     safe = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-    try:
-        descriptor = os.open(path, flags | safe, 0o666)
-    except OSError as error:
-        if error.errno in (errno.ELOOP, errno.EMLINK) and os.path.islink(path):
-            raise _link_refused(path) from None
-        if error.errno == errno.ENXIO:  # a FIFO without a reader
-            raise _not_plain(path) from None
-        raise
+    with _storage_errors(path):
+        try:
+            descriptor = os.open(path, flags | safe, 0o666)
+        except OSError as error:
+            if error.errno in (errno.ELOOP, errno.EMLINK) and os.path.islink(path):
+                raise _link_refused(path) from None
+            if error.errno == errno.ENXIO:  # a FIFO without a reader
+                raise _not_plain(path) from None
+            raise
     if not stat.S_ISREG(os.fstat(descriptor).st_mode):
         os.close(descriptor)
         raise _not_plain(path)
@@ -104,6 +141,18 @@ def refuse_links(paths: list[Path]) -> None:
     for path in paths:
         if path.is_symlink():
             raise _link_refused(path)
+
+
+@contextlib.contextmanager
+def _storage_errors(path: str | os.PathLike[str]) -> Iterator[None]:
+    """An OSError the system raises for `path` (a full disk, ...) as the StorageError that names it."""
+    try:
+        yield
+    except OSError as error:
+        refused = storage_error(error, path)
+        if refused is None:
+            raise
+        raise refused from error
 
 
 def _link_refused(path: str | os.PathLike[str]) -> UnsafeFileError:

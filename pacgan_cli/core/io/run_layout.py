@@ -131,6 +131,15 @@ class RunLayout:
             )
         ]
 
+    def how_to_go_on(self, num_stages: int) -> str:
+        """What to run after the run stopped on a problem that is fixed now: resume it when a finished stage or
+        a resume checkpoint is kept, otherwise start it again."""
+        if not (self.finished_stages(num_stages) or self.progress_path.is_file()):
+            return "run the same command again with --force"
+        if self.model_directory == self.image_directory:
+            return f"resume with: pacgan train --resume --output {self.model_directory}"
+        return "resume with: pacgan train --resume and the same config"
+
     def result_paths(self) -> list[Path]:
         """Everything a run writes, for the overwrite guard and --force (links too, dangling or not)."""
         fixed = [

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from pacgan_cli.core.config import LossWeights, TrainingConfig, config_to_data
-from pacgan_cli.core.errors import PacganError
+from pacgan_cli.core.errors import PacganError, StorageError
 from pacgan_cli.core.io.atomic import json_ready
 from pacgan_cli.core.io.run_layout import RunLayout, record_last_run
 from pacgan_cli.core.models.checkpoint import tensor_digest
@@ -91,6 +91,8 @@ def train(
                 config, run.layout, run.rows, run.devices[0], run.reporter
             )
         return result
+    except StorageError as error:  # nothing more can be logged on a full disk
+        raise error.going_on_with(layout.how_to_go_on(config.num_stages)) from error
     except PacganError as error:
         run.folder.log(f"stopped: {error}")
         raise

@@ -4,6 +4,7 @@ TensorBoard's event files."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import functools
 import json
@@ -114,12 +115,14 @@ class RunFolder:
     @_written()
     def close(self) -> None:
         """Finish the event files and a resume checkpoint still being written, and release the lock (the
-        run's files stay). A failed last write is logged: close runs while another error may be raised."""
+        run's files stay). A failed last write is logged if it can be (not on a full disk): close runs while
+        another error may be raised, which it must not replace."""
         try:
             try:
                 self.wait_for_progress()
             except Exception as error:
-                self.log(f"the last resume checkpoint could not be written: {error}")
+                with contextlib.suppress(PacganError):
+                    self.log(f"the last resume checkpoint could not be written: {error}")
             if self._events is not None:
                 self._events.close()
                 self._events = None

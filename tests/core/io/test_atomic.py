@@ -1,13 +1,19 @@
+import errno
 import json
 import math
 import os
+import re
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from pacgan_cli.core.errors import UnsafeFileError
-from pacgan_cli.core.io.atomic import append_text, json_ready, write_json_atomic
+from pacgan_cli.core.errors import StorageError, UnsafeFileError
+from pacgan_cli.core.io.atomic import append_text, atomic_path, json_ready, write_json_atomic
 
 
 def test_undefined_numbers_become_null_and_numpy_scalars_plain_numbers() -> None:
@@ -69,3 +75,87 @@ def test_an_atomic_write_replaces_a_link_instead_of_following_it(tmp_path: Path)
     write_json_atomic(link, {"ours": 1})
     assert outside.read_text() == "theirs"
     assert not link.is_symlink() and json.loads(link.read_text()) == {"ours": 1}
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        (errno.ENOSPC, "the disk is full while writing {}; free space, then run the command again"),
+        (
+            errno.EFBIG,
+            "{} reached the file-size limit (ulimit -f) while being written; raise the limit, then run the "
+            "command again",
+        ),
+        (
+            errno.EROFS,
+            "cannot write {}: the disk is read-only; choose a folder on a writable disk, then run the "
+            "command again",
+        ),
+        (
+            errno.EACCES,
+            "permission denied for {}; fix its permissions or choose another path, then run the command again",
+        ),
+    ],
+)
+def test_a_write_the_system_refuses_is_one_line_naming_the_file(
+    tmp_path: Path, code: int, message: str
+) -> None:
+    target = tmp_path / "out.nii.gz"
+    with pytest.raises(StorageError) as caught, atomic_path(target) as temporary:
+        raise OSError(code, os.strerror(code), str(temporary))
+    assert str(caught.value) == message.format(target)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_read_only_folder_is_named_before_anything_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def read_only(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(tmp_path))
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    message = re.escape(f"cannot write {tmp_path / 'a.json'}: the disk is read-only")
+    with pytest.raises(StorageError, match=message):
+        write_json_atomic(tmp_path / "a.json", {})
+
+
+def test_a_writer_that_hides_a_full_disk_behind_another_error_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(os, "statvfs", lambda path: SimpleNamespace(f_bavail=0))
+    full = r"^the disk is full while writing .*resume\.pt; free space"
+    with pytest.raises(StorageError, match=full), atomic_path(tmp_path / "resume.pt"):
+        raise RuntimeError(  # what torch.save to a path raises on a full disk
+            "[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598"
+        )
+
+
+def test_other_failures_inside_a_write_are_left_as_they_are(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="unexpected pos"), atomic_path(tmp_path / "resume.pt"):
+        raise RuntimeError("unexpected pos 704 vs 598")
+    with pytest.raises(OSError) as caught, atomic_path(tmp_path / "x.csv"):
+        raise FileNotFoundError(errno.ENOENT, "No such file", "input.csv")
+    assert not isinstance(caught.value, StorageError)
+
+
+def test_torch_save_past_the_file_size_limit_names_the_file(tmp_path: Path) -> None:
+    """A real limit (ulimit -f): torch.save to a path raises a bare RuntimeError, the limit explains it."""
+    target = tmp_path / "generator_last.pt"
+    script = f"""
+import resource, signal, torch
+from pacgan_cli.core.errors import StorageError
+from pacgan_cli.core.io.atomic import atomic_path
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG instead of killing the process
+resource.setrlimit(resource.RLIMIT_FSIZE, (65536, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+try:
+    with atomic_path({str(target)!r}) as temporary:
+        torch.save({{"weights": torch.zeros(100_000)}}, temporary)
+except StorageError as error:
+    print(error)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.stdout == (
+        f"{target} reached the file-size limit (ulimit -f) while being written; raise the limit, then run the "
+        "command again\n"
+    ), done.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -17,7 +17,9 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from helpers import run_cli, tiny_config, write_config
 from pacgan_cli.core.config import build_config
-from pacgan_cli.core.errors import OutputExistsError, UnsafeFileError
+from pacgan_cli.core.errors import OutputExistsError, StorageError, UnsafeFileError
+from pacgan_cli.core.io.run_layout import RunLayout
+from pacgan_cli.core.training import run_folder
 from pacgan_cli.core.training.loop import train
 
 ALL_EVENTS = {"scalars": 0, "images": 0}  # keep every event, not a sample
@@ -170,3 +172,20 @@ def test_force_removes_links_among_the_results_not_what_they_point_to(
     assert not (elsewhere / "created.jsonl").exists() and (elsewhere / "events" / "keep.txt").exists()
     assert not (run / "metrics.jsonl").is_symlink() and len(metrics_lines(run)) == 3
     assert not (run / "tensorboard").exists()
+
+
+def test_closing_on_a_full_disk_leaves_the_error_in_flight_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The resume checkpoint failed in the background and the log line saying so cannot be written either:
+    close must not raise (in training it runs in a `finally`, and would replace the error that says how to
+    resume)."""
+
+    def full(path: Path, *args: object) -> None:
+        raise StorageError(f"the disk is full while writing {path}", "free space")
+
+    monkeypatch.setattr(run_folder, "write_progress_file", full)
+    monkeypatch.setattr(run_folder, "append_text", full)
+    folder = run_folder.RunFolder(RunLayout(tmp_path, tmp_path))
+    folder.save_progress({}, background=True)
+    folder.close()
