@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pacgan_cli.core.errors import ConfigError
+from pacgan_cli.core.errors import ConfigError, shown_list
 
 # The published headline result is only context for data like the data it was measured on.
 PUBLISHED_AUC = 0.813
@@ -24,13 +24,13 @@ def check_class_names(names: Sequence[str], num_classes: int, source: str = "cla
         return ()
     if len(names) != num_classes:
         raise ConfigError(
-            f"{source}: {len(names)} name(s) ({', '.join(names)}) for {num_classes} classes; "
+            f"{source}: {len(names)} name(s) ({shown_list(names, 'names')}) for {num_classes} classes; "
             f"give one name per class, in label order 0..{num_classes - 1}"
         )
     if any(not name for name in names):
         raise ConfigError(f"{source}: a class name is empty")
     if len(set(names)) != len(names):
-        raise ConfigError(f"{source}: the names must differ; got {', '.join(names)}")
+        raise ConfigError(f"{source}: the names must differ; got {shown_list(names, 'names')}")
     return names
 
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 import difflib
 import errno
 import os
+from collections.abc import Sequence
+
+# How many characters of a user's value an error line echoes: enough to recognise it, never a huge line.
+ECHO_WIDTH = 100
 
 
 class PacganError(Exception):
@@ -91,3 +95,14 @@ def printable_path(path: str | os.PathLike[str] | bytes) -> str:
     another control character (a hostile file name must not add lines or rewrite the terminal)."""
     text = os.fsdecode(path)
     return text if text.isprintable() else repr(text)
+
+
+def shown_list(items: Sequence[object], noun: str, width: int = ECHO_WIDTH) -> str:
+    """`CN, AD` for an error line; a longer list (or a long entry) is cut at `width` characters, with the
+    count: `n0, n1, ... (4000 names)`. Cutting costs nothing however large the list; line breaks in an entry
+    become spaces, so the message stays one line."""
+    text = ", ".join(str(item)[: width + 1] for item in items[:width])
+    text = " ".join(text.splitlines())
+    if len(text) <= width:
+        return text
+    return f"{text[: width - 3]}... ({len(items)} {noun})"

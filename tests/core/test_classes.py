@@ -23,6 +23,22 @@ def test_names_are_one_per_class_different_and_not_blank() -> None:
         check_class_names(["CN", " "], 2)
 
 
+def test_a_huge_list_of_names_is_cut_in_the_error_line_which_names_both_counts() -> None:
+    names = ", ".join(f"name{i:05d}" for i in range(40000))  # 440 KB, as a config's string
+    with pytest.raises(ConfigError) as caught:
+        build_config({"class_names": names})
+    line = str(caught.value)
+    assert len(line) < 300 and "\n" not in line
+    assert "40000 name(s) (name00000, name00001" in line and "... (40000 names)) for 2 classes" in line
+
+
+def test_a_huge_or_multi_line_name_is_cut_in_the_error_line() -> None:
+    with pytest.raises(ConfigError) as caught:
+        check_class_names(["x" * 400_000, "line\nbreak", "line\nbreak"], 3)
+    line = str(caught.value)
+    assert len(line) < 300 and "\n" not in line and "(3 names)" in line
+
+
 def test_titles_and_legend_fall_back_to_the_label_numbers() -> None:
     assert class_titles(("CN", "AD"), 2) == ["CN", "AD"]
     assert class_titles((), 3) == ["class 0", "class 1", "class 2"]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from pacgan_cli.core.cohort.slices import resolve_listed
-from pacgan_cli.core.errors import ConfigError, InputError
+from pacgan_cli.core.errors import ConfigError, InputError, shown_list
 from pacgan_cli.core.io.images import (
     READABLE_FILES,
     image_format,
@@ -111,7 +111,7 @@ def _from_table(path: Path, options: ImportOptions) -> list[ImageSource]:
     ):
         if column is not None and column not in table.columns:
             raise InputError(
-                f"{path}: has no column {column!r} (columns: {', '.join(map(str, table.columns))}); "
+                f"{path}: has no column {column!r} (columns: {shown_list(list(table.columns), 'columns')}); "
                 f"name it with {option}"
             )
     if table.empty:

@@ -24,7 +24,7 @@ from pacgan_cli.core.cohort.image_sources import (
 )
 from pacgan_cli.core.cohort.pyramid import resize_stack
 from pacgan_cli.core.cohort.slices import centre_axis
-from pacgan_cli.core.errors import ConfigError, InputError
+from pacgan_cli.core.errors import ConfigError, InputError, shown_list
 from pacgan_cli.core.io.atomic import ensure_can_write, ensure_distinct
 from pacgan_cli.core.io.images import (
     LUMA_WEIGHTS,
@@ -224,7 +224,9 @@ def _choose_classes(
     order = options.classes or tuple(present)
     missing = [name for name in order if name not in present]
     if missing:
-        raise InputError(f"no images of class {missing[0]!r}; the classes found are {', '.join(present)}")
+        raise InputError(
+            f"no images of class {missing[0]!r}; the classes found are {shown_list(present, 'classes')}"
+        )
     left_out = Counter(entry.group for entry in entries if entry.group not in order)
     kept = [entry for entry in entries if entry.group in order]
     return kept, {name: label for label, name in enumerate(order)}, {str(k): v for k, v in left_out.items()}

@@ -29,7 +29,7 @@ from pacgan_cli.core.cohort.table import (
     plan_balance_tests,
     prepare_cohort,
 )
-from pacgan_cli.core.errors import ConfigError, InputError
+from pacgan_cli.core.errors import ConfigError, InputError, shown_list
 from pacgan_cli.core.figures import save_age_histograms
 from pacgan_cli.core.io.atomic import ensure_can_write, ensure_distinct, write_json_atomic, write_text_atomic
 from pacgan_cli.core.io.tables import read_csv, write_csv
@@ -149,7 +149,7 @@ def match_cohort(
     columns = options.columns
     if columns.age not in table.columns:
         raise InputError(
-            f"the table has no column {columns.age!r} (columns: {', '.join(map(str, table.columns))}); "
+            f"the table has no column {columns.age!r} (columns: {shown_list(list(table.columns), 'columns')}); "
             "matching needs ages: name the column with --age-column, or skip `pacgan match` and split with "
             "`pacgan split --no-match`"
         )

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from pacgan_cli.core.cohort.stats import SEX_TEST, TEST_LABELS, GroupTests, age_tests, compare_classes
-from pacgan_cli.core.errors import ConfigError, InputError
+from pacgan_cli.core.errors import ConfigError, InputError, shown_list
 
 LEVELS = ("image", "subject")
 # The column of `pacgan import` tables that numbers each class; `split` keeps its order.
@@ -110,9 +110,9 @@ def class_order(table: pd.DataFrame, columns: CohortColumns, classes: Sequence[s
     if classes:
         names = tuple(classes)
         if len(names) < 2:
-            raise ConfigError(f"--classes needs at least two classes; got {', '.join(names)}")
+            raise ConfigError(f"--classes needs at least two classes; got {shown_list(names, 'classes')}")
         if len(set(names)) != len(names):
-            raise ConfigError(f"--classes must name different classes; got {', '.join(names)}")
+            raise ConfigError(f"--classes must name different classes; got {shown_list(names, 'classes')}")
         for name in names:
             if name not in present:
                 raise InputError(
@@ -264,7 +264,7 @@ def _require_columns(table: pd.DataFrame, needed: Sequence[str]) -> None:
     missing = [name for name in needed if name not in table.columns]
     if missing:
         raise InputError(
-            f"the table has no column {missing[0]!r} (columns: {', '.join(map(str, table.columns))}); "
+            f"the table has no column {missing[0]!r} (columns: {shown_list(list(table.columns), 'columns')}); "
             "name the right one with --subject-column/--group-column/--age-column/--sex-column"
         )
 
