@@ -106,3 +106,10 @@ def shown_list(items: Sequence[object], noun: str, width: int = ECHO_WIDTH) -> s
     if len(text) <= width:
         return text
     return f"{text[: width - 3]}... ({len(items)} {noun})"
+
+
+def error_reason(error: BaseException) -> str:
+    """What went wrong, for the parentheses of an error line: the message (on one line), or the exception's
+    type when it has none (a MemoryError, a bare EOFError), so that a line never reads `cannot be read ()`."""
+    text = " ".join(str(error).split())
+    return text or type(error).__name__

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from pacgan_cli.core.errors import InputError, OutputExistsError
+from pacgan_cli.core.errors import InputError, OutputExistsError, error_reason
 from pacgan_cli.core.inference.network import (
     InferenceSettings,
     find_model,
@@ -160,7 +160,9 @@ def stored_temperature(checkpoint: str | os.PathLike[str]) -> float:
         temperature = float(data["temperature"])
         fitted_for = str(data["checkpoint_sha256"])
     except (ValueError, KeyError, TypeError) as error:
-        raise InputError(f"{sidecar}: not a temperature file of pacgan ({error}); {FIT_HINT}") from error
+        raise InputError(
+            f"{sidecar}: not a temperature file of pacgan ({error_reason(error)}); {FIT_HINT}"
+        ) from error
     if not (math.isfinite(temperature) and temperature > 0):
         raise InputError(
             f"{sidecar}: the temperature must be a positive number; got {temperature}; {FIT_HINT}"

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from pacgan_cli.core.errors import InputError, PacganError
+from pacgan_cli.core.errors import InputError, PacganError, error_reason
 from pacgan_cli.core.io.intensity import check_unit_range
 from pacgan_cli.core.io.limits import IMAGE_BYTES_VARIABLE, check_byte_limit
 from pacgan_cli.core.io.nifti import is_nifti_path, nifti_stem, read_images
@@ -195,13 +195,13 @@ def _read_with_pillow(path: Path, kind: str) -> FileImages:
                 array = np.asarray(image)
     except Image.DecompressionBombError as error:
         raise InputError(
-            f"{path}: its header claims an image too large to decode safely ({error}); the file is damaged "
+            f"{path}: its header claims an image too large to decode safely ({error_reason(error)}); the file is damaged "
             "or hostile"
         ) from error
     except PacganError:
         raise
     except Exception as error:  # Pillow raises many types for damaged files
-        raise InputError(f"{path}: cannot be read as {kind} ({error})") from error
+        raise InputError(f"{path}: cannot be read as {kind} ({error_reason(error)})") from error
     depth = _bit_depth(array.dtype)
     samples = array[..., None] if array.ndim == 2 else array
     if palette and (samples == samples[..., :1]).all():
@@ -232,7 +232,7 @@ def _read_tiff(path: Path) -> FileImages:
     except PacganError:
         raise
     except Exception as error:  # tifffile raises many types for damaged files
-        raise InputError(f"{path}: cannot be read as TIFF ({error})") from error
+        raise InputError(f"{path}: cannot be read as TIFF ({error_reason(error)})") from error
     if "Y" not in axes or "X" not in axes:
         raise InputError(f"{path}: its image axes are {axes!r}; a TIFF image needs rows (Y) and columns (X)")
     # Every axis but rows, columns and samples (pages, time, depth, ...) counts frames.
@@ -252,7 +252,7 @@ def _read_dicom(path: Path) -> FileImages:
     try:
         dataset = pydicom.dcmread(path)
     except Exception as error:  # pydicom raises many types for damaged files
-        raise InputError(f"{path}: cannot be read as DICOM ({error})") from error
+        raise InputError(f"{path}: cannot be read as DICOM ({error_reason(error)})") from error
     if not any(name in dataset for name in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
         raise NotAnImage(f"{path}: a DICOM file without pixel data (a report or a DICOMDIR, not an image)")
     if "ModalityLUTSequence" in dataset:
@@ -269,7 +269,7 @@ def _read_dicom(path: Path) -> FileImages:
     try:
         stored = np.asarray(dataset.pixel_array)
     except Exception as error:  # a compressed transfer syntax without its decoder, damaged data
-        raise InputError(f"{path}: its DICOM pixel data cannot be decoded ({error})") from error
+        raise InputError(f"{path}: its DICOM pixel data cannot be decoded ({error_reason(error)})") from error
     depth = f"{dataset.BitsStored}-bit" if "BitsStored" in dataset else _bit_depth(stored.dtype)
     values = stored.astype(np.float32).reshape(frames, rows, columns, samples)
     notes = []

@@ -10,14 +10,15 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import zlib
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 
-from pacgan_cli.core.errors import InputError
+from pacgan_cli.core.errors import InputError, error_reason
 from pacgan_cli.core.io.atomic import atomic_path, ensure_can_write
-from pacgan_cli.core.io.limits import IMAGE_BYTES_VARIABLE, check_byte_limit, format_bytes
+from pacgan_cli.core.io.limits import IMAGE_BYTES_VARIABLE, byte_limit, check_byte_limit, format_bytes
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 MAX_DEFLATE_RATIO = 1032  # gzip's deflate never expands data by more than this factor
@@ -84,7 +85,10 @@ def _stack_images(array: np.ndarray, path: str | os.PathLike[str], expected_size
         raise InputError(
             f"{path}: expected {expected_size}x{expected_size} images for this stage; got {width}x{height}"
         )
-    images = np.ascontiguousarray(np.swapaxes(np.swapaxes(array, 0, 3), 1, 2), dtype=np.float32)
+    try:
+        images = np.ascontiguousarray(np.swapaxes(np.swapaxes(array, 0, 3), 1, 2), dtype=np.float32)
+    except MemoryError as error:  # the reordered copy
+        raise _out_of_memory(path, array.shape) from error
     _check_finite(images, path)
     return images
 
@@ -217,7 +221,7 @@ def _load_image(path: str | os.PathLike[str]) -> nib.Nifti1Image:
     try:
         image = nib.load(path)
     except Exception as error:  # nibabel raises many types for damaged files
-        raise InputError(f"{path}: cannot be read as NIfTI ({error})") from error
+        raise InputError(f"{path}: cannot be read as NIfTI ({error_reason(error)})") from error
     _check_data_size(image, path)
     return image
 
@@ -243,11 +247,35 @@ def _check_data_size(image: nib.Nifti1Image, path: Path) -> None:
 
 
 def _load_array(path: str | os.PathLike[str]) -> np.ndarray:
+    """The image data as float32. A file within the limit can still fail while it is read: memory runs out
+    (a gzip bomb, or a large stack on a small machine), or the data is cut short or damaged; each says which,
+    with the exception's type, since some (MemoryError, a bare EOFError) carry no message."""
     image = _load_image(path)
     try:
         return np.asarray(image.dataobj, dtype=np.float32)
+    except MemoryError as error:
+        raise _out_of_memory(path, image.shape) from error
+    except (EOFError, OSError, zlib.error) as error:  # gzip's BadGzipFile is an OSError
+        raise InputError(
+            f"{path}: the image data is damaged or cut short ({type(error).__name__}: {error_reason(error)}); "
+            "copy or write the file again"
+        ) from error
     except Exception as error:
-        raise InputError(f"{path}: the image data cannot be read ({error}); is the file complete?") from error
+        raise InputError(
+            f"{path}: the image data cannot be read ({type(error).__name__}: {error_reason(error)}); "
+            "is the file complete?"
+        ) from error
+
+
+def _out_of_memory(path: str | os.PathLike[str], shape: tuple[int, ...]) -> InputError:
+    """The error for image data within the limit that still does not fit in memory."""
+    needed = format_bytes(math.prod(int(v) for v in shape) * 4)
+    limit = format_bytes(byte_limit(IMAGE_BYTES_VARIABLE))
+    return InputError(
+        f"{path}: not enough memory to read its {needed} of image data (MemoryError); free memory or split the "
+        f"stack, or, if the file should not be that large (a damaged file or a gzip bomb), lower "
+        f"{IMAGE_BYTES_VARIABLE} (now {limit}) to refuse such files before reading"
+    )
 
 
 def _check_finite(array: np.ndarray, path: str | os.PathLike[str]) -> None:

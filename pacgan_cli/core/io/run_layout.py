@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from pacgan_cli.core.errors import ConfigError, InputError
+from pacgan_cli.core.errors import ConfigError, InputError, error_reason
 from pacgan_cli.core.stages import stage_size
 
 SNAPSHOT_TAGS = ("last", "best")
@@ -210,7 +210,7 @@ def last_run(folder: str | os.PathLike[str] = ".") -> RunLayout:
         layout = RunLayout(Path(folder) / data["model_directory"], Path(folder) / data["image_directory"])
     except (OSError, ValueError, TypeError, KeyError) as error:
         raise InputError(
-            f"{path}: cannot be read ({error}); pass --model RUN_FOLDER, or train again to record the run"
+            f"{path}: cannot be read ({error_reason(error)}); pass --model RUN_FOLDER, or train again to record the run"
         ) from error
     if not layout.model_directory.is_dir():
         raise InputError(

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pacgan_cli.core.errors import InputError
+from pacgan_cli.core.errors import InputError, error_reason
 from pacgan_cli.core.io.atomic import atomic_path, ensure_can_write
 
 LABEL_COLUMNS = ("ID", "Label", "Subject_ID")
@@ -86,7 +86,7 @@ def read_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
     try:
         return pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: cannot be read as CSV ({error})") from error
+        raise InputError(f"{path}: cannot be read as CSV ({error_reason(error)})") from error
 
 
 def write_labels(path: str | os.PathLike[str], table: pd.DataFrame, force: bool = False) -> Path:

@@ -1,3 +1,6 @@
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -61,6 +64,60 @@ def test_a_truncated_uncompressed_stack_is_refused_from_its_size(tmp_path: Path)
         read_stack(path)
     whole = claimed_stack(tmp_path / "whole.nii", (8, 8, 1, 10), data=b"\0" * (8 * 8 * 4 * 10))
     assert read_stack(whole).shape == (10, 1, 8, 8)
+
+
+def test_a_cut_compressed_stack_within_the_limit_says_it_is_damaged_and_why(tmp_path: Path) -> None:
+    whole = write_stack(tmp_path / "whole.nii.gz", np.random.default_rng(0).random((40, 1, 16, 16)))
+    cut = tmp_path / "cut.nii.gz"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size * 3 // 4])
+    with pytest.raises(
+        InputError,
+        match=r"cut\.nii\.gz: the image data is damaged or cut short \(EOFError: .+\); copy or write",
+    ):
+        read_stack(cut)
+
+
+def gzip_bomb(path: Path, count: int) -> Path:
+    """A .nii.gz whose `count` 256x256 float32 images are all zero: 1 MiB of claimed data per ~1 KiB of
+    file, so it passes the size checks and costs its full size only when read."""
+    header = nib.Nifti1Image(np.zeros((1, 1, 1, 1), np.float32), affine=np.eye(4)).header
+    header.set_data_shape((256, 256, 1, count))
+    header.set_data_dtype(np.float32)
+    with nib.openers.Opener(path, "wb") as handle:
+        header.write_to(handle)
+        for _ in range(count // 4):
+            handle.write(bytes(2**20))
+    return path
+
+
+READ_WITH_LITTLE_MEMORY = """
+import resource, sys
+from pacgan_cli.core.errors import InputError
+from pacgan_cli.core.io.nifti import read_stack
+used = int(open("/proc/self/statm").read().split()[0]) * resource.getpagesize()
+resource.setrlimit(resource.RLIMIT_AS, (used + 2**27, resource.RLIM_INFINITY))  # 128 MiB more
+try:
+    read_stack(sys.argv[1])
+except InputError as error:
+    print(error)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="an address-space limit via /proc")
+def test_a_gzip_bomb_within_the_limit_that_exhausts_memory_says_so(tmp_path: Path) -> None:
+    bomb = gzip_bomb(tmp_path / "bomb.nii.gz", 1600)  # 400 MiB of zeros in a small file
+    assert bomb.stat().st_size < 4 * 2**20
+    done = subprocess.run(
+        [sys.executable, "-c", READ_WITH_LITTLE_MEMORY, str(bomb)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
+        timeout=120,
+    )
+    assert done.stdout.startswith(
+        f"{bomb}: not enough memory to read its 400.0 MiB of image data (MemoryError); free memory"
+    ), done.stdout + done.stderr
+    assert "PACGAN_MAX_IMAGE_BYTES (now 4.0 GiB)" in done.stdout
 
 
 def test_the_image_size_limit_is_set_by_its_environment_variable(
