@@ -2,7 +2,8 @@
 confusion matrices, reliability diagrams and artifact maps, cohort age histograms.
 
 One style: matplotlib's object API on the Agg canvas (no pyplot, no display, no global state), constrained
-layout, one save helper that writes atomically.
+layout, one save helper that writes atomically. Every text that comes from a caller (class names, group
+names, titles) goes through `plain_text`, so a `$` in a name is shown, not parsed as mathtext.
 """
 
 from __future__ import annotations
@@ -82,12 +83,12 @@ def image_rows_figure(
             if c < len(row):
                 axis.imshow(_displayable(row[c]), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
                 if cell_titles is not None:
-                    axis.set_title(cell_titles[r][c], fontsize=7)
+                    axis.set_title(plain_text(cell_titles[r][c]), fontsize=7)
             else:
                 axis.axis("off")
-        axes[r][0].set_ylabel(textwrap.fill(row_titles[r], 14), fontsize=8)
+        axes[r][0].set_ylabel(plain_text(textwrap.fill(row_titles[r], 14)), fontsize=8)
     if title:
-        figure.suptitle(title, fontsize=10)
+        figure.suptitle(plain_text(title), fontsize=10)
     return figure
 
 
@@ -122,7 +123,7 @@ def save_roc_curves(
     class_names: Sequence[str] = (),
 ) -> Path:
     """One-vs-rest ROC curve per class with its AUC in the legend (class names when given)."""
-    titles = class_titles(class_names, len(aucs))
+    titles = _plain_class_titles(class_names, len(aucs))
     figure = _figure((4.5, 4.5))
     axis = figure.subplots()
     for k, (fpr, tpr) in curves.items():
@@ -130,7 +131,7 @@ def save_roc_curves(
     axis.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=0.8)
     axis.set_xlabel("false positive rate")
     axis.set_ylabel("true positive rate")
-    axis.set_title(title, fontsize=10)
+    axis.set_title(plain_text(title), fontsize=10)
     axis.legend(loc="lower right", fontsize=8)
     return _save(figure, path)
 
@@ -154,12 +155,12 @@ def save_confusion_matrix(
             axis.text(
                 j, i, text, ha="center", va="center", color="white" if fraction > 0.5 else "black", fontsize=8
             )
-    titles = class_titles(class_names, classes)
+    titles = _plain_class_titles(class_names, classes)
     axis.set_xticks(range(classes), titles)
     axis.set_yticks(range(classes), titles)
     axis.set_xlabel("predicted class")
     axis.set_ylabel("true class")
-    axis.set_title(title, fontsize=10)
+    axis.set_title(plain_text(title), fontsize=10)
     figure.colorbar(image, ax=axis, fraction=0.046)
     return _save(figure, path)
 
@@ -227,10 +228,10 @@ def save_reliability_diagrams(
         axis.set_ylim(0, 1.08)
         axis.set_xlabel("top-class probability")
         axis.set_ylabel("accuracy")
-        axis.set_title(f"{name} (ECE {report.ece:.3f}, n={report.images})", fontsize=10)
+        axis.set_title(plain_text(f"{name} (ECE {report.ece:.3f}, n={report.images})"), fontsize=10)
         axis.legend(loc="upper left", fontsize=7)
     if title:
-        figure.suptitle(title, fontsize=10)
+        figure.suptitle(plain_text(title), fontsize=10)
     return _save(figure, path)
 
 
@@ -252,11 +253,11 @@ def save_sample_grid(
         grid.squeeze(-1) if channels == 1 else grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest"
     )
     axis.set_yticks(
-        [(row + 0.5) * (height + 2) for row in range(classes)], class_titles(class_names, classes)
+        [(row + 0.5) * (height + 2) for row in range(classes)], _plain_class_titles(class_names, classes)
     )
     axis.set_xticks([])
     if title:
-        axis.set_title(title)
+        axis.set_title(plain_text(title))
     return _save(figure, path)
 
 
@@ -290,11 +291,11 @@ def save_curve(
     for key, label in keys.items():
         values = [record.get(key) for record in records]
         if any(value is not None for value in values):
-            axis.plot(epochs, [np.nan if v is None else v for v in values], label=label)
+            axis.plot(epochs, [np.nan if v is None else v for v in values], label=plain_text(label))
     if best_epoch is not None:
         axis.axvline(best_epoch, color="grey", linestyle="--", label=f"best epoch {best_epoch}")
     axis.set_xlabel("epoch")
-    axis.set_title(title)
+    axis.set_title(plain_text(title))
     axis.legend(loc="best", fontsize="small")
     axis.grid(alpha=0.3)
     return _save(figure, path)
@@ -314,14 +315,24 @@ def save_age_histograms(path: str | os.PathLike[str], panels: dict[str, dict[str
     axes = figure.subplots(1, len(panels), sharey=True, squeeze=False)
     for axis, (title, groups) in zip(axes[0], panels.items(), strict=True):
         for name, ages in groups.items():
-            axis.hist(
-                ages, bins=bins, alpha=0.5, label=f"{name} ({len(ages)} images, mean age {np.mean(ages):.1f})"
-            )
-        axis.set_title(title)
+            label = f"{name} ({len(ages)} images, mean age {np.mean(ages):.1f})"
+            axis.hist(ages, bins=bins, alpha=0.5, label=plain_text(label))
+        axis.set_title(plain_text(title))
         axis.set_xlabel("age")
         axis.legend(fontsize="small")
     axes[0][0].set_ylabel("count")
     return _save(figure, path)
+
+
+def plain_text(text: str) -> str:
+    """`text` as matplotlib shows it, character for character. An even number of `$` makes matplotlib
+    parse the text as mathtext (`$\\frac{1}{0}$` is a parse error, `$x$` turns italic), so each `$` is
+    escaped; matplotlib turns `\\$` back into `$` and leaves every other backslash as it is."""
+    return str(text).replace("$", r"\$")
+
+
+def _plain_class_titles(names: Sequence[str], num_classes: int) -> list[str]:
+    return [plain_text(title) for title in class_titles(names, num_classes)]
 
 
 def _displayable(image: np.ndarray) -> np.ndarray:

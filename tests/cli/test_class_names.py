@@ -196,3 +196,31 @@ def test_evaluate_names_the_report(tmp_path: Path, capsys) -> None:
     assert code == 0, stderr
     text = (out / "report.md").read_text()
     assert "- Classes: 0 = CN, 1 = AD" in text and "| all classes | CN | AD |" in text
+
+
+def test_names_that_matplotlib_would_parse_as_mathtext_are_drawn_in_every_figure(
+    tiny_data: Path, tmp_path: Path, capsys
+) -> None:
+    names = ["$\\frac{1}$", "$\\unknown$ a$b"]  # each a mathtext parse error
+    config = tiny_config(
+        tiny_data,
+        testing=True,
+        test_using_best_model=False,
+        generate=True,
+        n_images_generated=[6],
+        class_names=names,
+    )
+    run = tmp_path / "run"
+    code, _, stderr = run_cli(
+        ["train", "-c", str(write_config(tmp_path / "c.yaml", config)), "-o", str(run), "-q"], capsys
+    )
+    assert code == 0, stderr
+    written = {path.name for path in run.rglob("*.png")}
+    assert {"samples_epoch_0001.png", "test_confusion.png", "test_roc.png"} <= written  # training's figures
+    assert {"samples.png", "confusion_real.png", "roc_real.png", "reliability.png"} <= written  # evaluation's
+    preview = tmp_path / "p.png"
+    generator = run / "PACGAN_16x16" / "generator_best.pt"
+    args = ["generate", "-m", str(generator), "--total", "4", "-o", str(tmp_path / "s.nii.gz")]
+    code, _, stderr = run_cli([*args, "--class-names", "\\", "$$", "--preview", str(preview), "-q"], capsys)
+    assert code == 0, stderr
+    assert preview.stat().st_size > 0
