@@ -10,6 +10,7 @@ import torch
 
 from pacgan_cli.core.classes import class_titles
 from pacgan_cli.core.evaluation.inputs import ImageSet
+from pacgan_cli.core.evaluation.markdown import markdown_text
 from pacgan_cli.core.evaluation.options import EvaluationOptions
 from pacgan_cli.core.metrics import fidelity
 from pacgan_cli.core.models.checkpoint import LoadedCheckpoint
@@ -27,7 +28,8 @@ class ReportContext:
 
     @property
     def class_titles(self) -> list[str]:
-        return class_titles(self.class_names, self.num_classes)
+        """Each class's title as Markdown text: a user's names are escaped, since sections put them in tables."""
+        return [markdown_text(title) for title in class_titles(self.class_names, self.num_classes)]
 
 
 @dataclass

@@ -13,6 +13,7 @@ from typing import Any
 from pacgan_cli.core import figures
 from pacgan_cli.core.classes import class_legend
 from pacgan_cli.core.evaluation.context import MetricContext
+from pacgan_cli.core.evaluation.markdown import markdown_code, markdown_text
 from pacgan_cli.core.evaluation.options import EvaluationOptions
 from pacgan_cli.core.evaluation.registry import METRIC_NAMES, NEEDS_INCEPTION, Metric
 
@@ -47,7 +48,8 @@ def report_markdown(
     samples: Path,
 ) -> str:
     """report.md: the verdict table, what was compared and how, what was not computed and why, then one
-    section per metric in registry order. `lacking`: metric name -> the input it needs and was not given."""
+    section per metric in registry order. `lacking`: metric name -> the input it needs and was not given.
+    What a user named (paths, class names, a skipped metric's reason) is escaped."""
     inputs = data["inputs"]
     lines = [
         "# PACGAN evaluation",
@@ -56,24 +58,25 @@ def report_markdown(
         "",
         "## Inputs",
         "",
-        f"- Real images: `{inputs['real']}` ({sum(inputs['real_per_class'])}; per class {inputs['real_per_class']})",
-        f"- Synthetic images: `{inputs['fake']}` ({sum(inputs['fake_per_class'])}; per class {inputs['fake_per_class']})",
+        f"- Real images: {markdown_code(inputs['real'])} ({sum(inputs['real_per_class'])}; per class {inputs['real_per_class']})",
+        f"- Synthetic images: {markdown_code(inputs['fake'])} ({sum(inputs['fake_per_class'])}; per class {inputs['fake_per_class']})",
     ]
     if inputs["train"]:
         lines.append(
             "- Training images (memorisation reference, train-on-real baselines, augmentation gain): "
-            f"`{inputs['train']}`"
+            f"{markdown_code(inputs['train'])}"
         )
     if inputs["discriminator"]:
-        lines.append(f"- Discriminator: `{inputs['discriminator']}`")
+        lines.append(f"- Discriminator: {markdown_code(inputs['discriminator'])}")
     lines.append(f"- Image size: {inputs['image_size']}x{inputs['image_size']}")
     if inputs["class_names"]:
-        lines.append(f"- Classes: {class_legend(inputs['class_names'])} (the label numbers of the CSV files)")
+        legend = markdown_text(class_legend(inputs["class_names"]))
+        lines.append(f"- Classes: {legend} (the label numbers of the CSV files)")
     inception = data["settings"].get("inception")
     if inception:
         lines.append(f"- InceptionV3 resize: {inception['resize']} ({inception['resize_note']})")
     for name, why in skipped.items():
-        lines.append(f"- **{name.upper()} skipped**: {why}")
+        lines.append(f"- **{name.upper()} skipped**: {markdown_text(why)}")
     not_run = [name for name in METRIC_NAMES if name not in sections and name not in skipped]
     not_requested = [name for name in not_run if name not in lacking]
     if not_requested:

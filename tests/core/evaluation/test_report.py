@@ -73,3 +73,26 @@ def test_class_names_default_to_those_the_discriminator_was_trained_with(tmp_pat
     )
     assert "| images | AUC (macro) | AUC HC | AUC PD | accuracy | cross-entropy |" in report.markdown
     assert "0 = HC, 1 = PD" in report.markdown
+
+
+def test_class_names_reach_the_report_as_text_and_its_tables_keep_their_columns(
+    tmp_path: Path, small_extractor: None
+) -> None:
+    names = ("<script>alert(1)</script>|x", "*AD*_[1](u)`\nB")
+    options = EvaluationOptions(ssim_pairs=20, prdc_k=50, class_names=names, unavailable="skip")
+    report = evaluate(
+        separable_set(12, 1), separable_set(10, 2), tmp_path / "r", metrics=["ssim", "prdc"], options=options
+    )
+    first, second = "&lt;script&gt;alert(1)&lt;/script&gt;\\|x", "\\*AD\\*\\_\\[1\\](u)\\` B"
+    markdown = report.markdown
+    assert "<script>" not in markdown and "*AD*" not in markdown
+    assert f"- Classes: 0 = {first}, 1 = {second} (the label numbers" in markdown
+    header = next(line for line in markdown.splitlines() if line.startswith("| pairs |"))
+    assert [cell.strip() for cell in re.split(r"(?<!\\)\|", header)[1:-1]] == [
+        "pairs",
+        "all classes",
+        first,
+        second,
+    ]
+    skipped = next(line for line in markdown.splitlines() if line.startswith("- **PRDC skipped**"))
+    assert first in skipped and "<" not in skipped
