@@ -39,8 +39,10 @@ from pacgan_cli.core.training.records import EpochTotals
 from pacgan_cli.core.training.resume import (
     ProgressSaver,
     ResumePoint,
+    interrupt_at_once,
     restore_random_states,
     resume_point,
+    stop_after_stage,
     stop_if_diverged,
     stop_if_requested,
     stop_on_signals,
@@ -69,7 +71,7 @@ def train(
     """Train all stages from the first (or resume where the run stopped) and write the run folder.
 
     Every input is checked before anything is written. SIGINT/SIGTERM stop at the next batch with a resume
-    checkpoint (TrainingInterrupted). Raises PacganError subclasses for problems a user can fix. With
+    checkpoint, after a stage's wrap-up, or at once in the end-of-run evaluation (TrainingInterrupted). Raises PacganError subclasses for problems a user can fix. With
     `record_in` (the command line gives its current folder), the run, once its folder is open, is recorded
     there as the last run trained (`record_last_run`), for `generate` and `classify` without `--model`.
     """
@@ -83,13 +85,15 @@ def train(
         if record_in is not None and run.ranks.is_main:
             record_last_run(layout, record_in)
         with stop_on_signals() as stop:
-            result = _train_stages(replace(run, stop=stop), point)
-        if config.generate and run.ranks.is_main:
-            from pacgan_cli.core.evaluation.end_of_run import evaluate_run_end  # heavy: only when used
+            run = replace(run, stop=stop)
+            result = _train_stages(run, point)
+            if config.generate and run.ranks.is_main:
+                from pacgan_cli.core.evaluation.end_of_run import evaluate_run_end  # heavy: only when used
 
-            result.evaluation_directory = evaluate_run_end(
-                config, run.layout, run.rows, run.devices[0], run.reporter
-            )
+                with interrupt_at_once(run):
+                    result.evaluation_directory = evaluate_run_end(
+                        config, run.layout, run.rows, run.devices[0], run.reporter
+                    )
         return result
     except StorageError as error:  # nothing more can be logged on a full disk
         raise error.going_on_with(layout.how_to_go_on(config.num_stages)) from error
@@ -118,6 +122,7 @@ def _train_stages(run: RunContext, point: ResumePoint) -> TrainResult:
         result.stages.append(train_stage(run, plan, networks, saved, steps))
         saved = None
         run.folder.write_summary(run.config, run.mode, str(run.devices[0]))
+        stop_after_stage(run, plan)
     result.weights_digest = tensor_digest(
         {"generator": networks.generator.state_dict(), "discriminator": networks.discriminator.state_dict()}
     )

@@ -1,5 +1,6 @@
 """Crash safety inside a stage: everything needed to continue a stage bit for bit, and a clean stop on
-SIGINT/SIGTERM at the next batch boundary."""
+SIGINT/SIGTERM at the next batch boundary, after a stage's wrap-up, or at once during the end-of-run
+evaluation."""
 
 from __future__ import annotations
 
@@ -58,10 +59,12 @@ def restore_random_states(states: dict[str, Any], order: torch.Generator) -> Non
 
 
 class StopRequest:
-    """Set by SIGINT/SIGTERM; the loop checks it between batches, writes a checkpoint and stops."""
+    """Set by SIGINT/SIGTERM; the loop checks it between batches, writes a checkpoint and stops. With
+    `at_once` (work with no boundary to stop at) the signal handler raises `StopNow` instead."""
 
     def __init__(self) -> None:
         self.signal: int | None = None
+        self.at_once = False
 
     def __bool__(self) -> bool:
         return self.signal is not None
@@ -69,6 +72,11 @@ class StopRequest:
     @property
     def exit_code(self) -> int:
         return SIGNAL_EXIT_CODES.get(self.signal, 1) if self.signal is not None else 0
+
+
+class StopNow(BaseException):
+    """Raised by the signal handler under `interrupt_at_once`. Like KeyboardInterrupt it is no Exception, so
+    no `except Exception` on its way (a reader turning errors into InputError) mistakes it for a failure."""
 
 
 @contextlib.contextmanager
@@ -84,6 +92,8 @@ def stop_on_signals() -> Iterator[StopRequest]:
         if request and number == signal.SIGINT:
             raise KeyboardInterrupt
         request.signal = number
+        if request.at_once:
+            raise StopNow
 
     previous = {number: signal.signal(number, handle) for number in SIGNAL_EXIT_CODES}
     try:
@@ -226,14 +236,55 @@ def stop_if_requested(run: RunContext, plan: StagePlan, epoch: int) -> None:
     to go on."""
     if not run.ranks.any(bool(run.stop)):
         return
-    layout = run.layout
-    how = (
-        f"pacgan train --resume --output {layout.model_directory}"
-        if layout.model_directory == layout.image_directory
-        else "pacgan train --resume with the same config"
-    )
     raise TrainingInterrupted(
         f"stopped in stage {plan.size}x{plan.size}, epoch {epoch}/{plan.epochs}; the finished stages and a "
-        f"resume checkpoint ({layout.progress_path}) are kept; continue with: {how}",
-        run.stop.exit_code or SIGNAL_EXIT_CODES[signal.SIGTERM],
+        f"resume checkpoint ({run.layout.progress_path}) are kept; continue with: {_resume_command(run)}",
+        _exit_code(run.stop),
     )
+
+
+def stop_after_stage(run: RunContext, plan: StagePlan) -> None:
+    """After a stage's wrap-up (checkpoints, figures, test scores; the stage recorded as finished): stop when
+    SIGINT/SIGTERM asked for it meanwhile (on any rank) and work is left, so that a stop during the last
+    stage's wrap-up never runs on through the end-of-run evaluation."""
+    config = run.config
+    work_left = plan.stage + 1 < config.num_stages or config.generate
+    if not work_left or not run.ranks.any(bool(run.stop)):
+        return
+    before = ", before the end-of-run evaluation" if plan.stage + 1 == config.num_stages else ""
+    raise TrainingInterrupted(
+        f"stopped after stage {plan.size}x{plan.size}{before}; the finished stages are kept; continue with: "
+        f"{_resume_command(run)}",
+        _exit_code(run.stop),
+    )
+
+
+@contextlib.contextmanager
+def interrupt_at_once(run: RunContext) -> Iterator[None]:
+    """Around the end-of-run evaluation, which has no batch boundary to stop at: SIGINT/SIGTERM, before it or
+    during it, stop the run at once. Every stage is kept, and `--resume` runs the evaluation again."""
+    message = (
+        "stopped during the end-of-run evaluation; every stage is trained and kept; evaluate with: "
+        f"{_resume_command(run)}"
+    )
+    run.stop.at_once = True
+    try:
+        if run.stop:  # asked for since the last stage's check
+            raise StopNow
+        yield
+    except StopNow:
+        raise TrainingInterrupted(message, _exit_code(run.stop)) from None
+    finally:
+        run.stop.at_once = False
+
+
+def _resume_command(run: RunContext) -> str:
+    layout = run.layout
+    if layout.model_directory == layout.image_directory:
+        return f"pacgan train --resume --output {layout.model_directory}"
+    return "pacgan train --resume with the same config"
+
+
+def _exit_code(stop: StopRequest) -> int:
+    """The signal's exit code; SIGTERM's where another rank received the signal."""
+    return stop.exit_code or SIGNAL_EXIT_CODES[signal.SIGTERM]

@@ -1,13 +1,17 @@
 """Resuming: the resume checkpoint is checked like a stage checkpoint (a SHA-256 over its contents and the size
-limit), and a run resumed inside a stage or at a stage boundary goes on with the saved ada p."""
+limit), a run resumed inside a stage or at a stage boundary goes on with the saved ada p, and a stop during a
+stage's wrap-up or the end-of-run evaluation stops the run and resumes into what was left."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import struct
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -136,3 +140,66 @@ def test_resume_at_a_stage_boundary_continues_with_the_p_of_the_stage_checkpoint
     assert stored_probability(partial, 4) == pytest.approx(0.4)
     train(settings, output=partial, resume=True)
     assert epochs(partial) == epochs(full)
+
+
+class StopAt(SilentReporter):
+    """Sends this process SIGTERM when the last stage's last epoch has ended (its wrap-up starts: checkpoints,
+    figures, the stage's completion), or when the end-of-run evaluation starts its first metric."""
+
+    def __init__(self, moment: str, stages: int) -> None:
+        self.moment, self.stages, self.started = moment, stages, 0
+
+    def stage_started(self, name: str, total: int, **info: Any) -> None:
+        self.started += 1
+
+    def epoch_finished(self, epoch: int, epochs: int, **values: Any) -> None:
+        if self.moment == "wrap-up" and self.started == self.stages and epoch == epochs:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    def message(self, text: str) -> None:
+        if self.moment == "evaluation" and text.startswith("evaluate: "):
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+@pytest.fixture
+def unheard_sigterm_fails() -> Any:
+    """A SIGTERM that no stop request hears fails the test, instead of ending the test process."""
+
+    def fail(number: int, frame: object) -> None:
+        pytest.fail("SIGTERM arrived where training does not listen for it")
+
+    previous = signal.signal(signal.SIGTERM, fail)
+    yield
+    signal.signal(signal.SIGTERM, previous)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM to oneself")
+@pytest.mark.parametrize(
+    ("moment", "said"),
+    [
+        (
+            "wrap-up",
+            "stopped after stage 16x16, before the end-of-run evaluation; the finished stages are kept; "
+            "continue with: pacgan train --resume --output ",
+        ),
+        (
+            "evaluation",
+            "stopped during the end-of-run evaluation; every stage is trained and kept; evaluate with: "
+            "pacgan train --resume --output ",
+        ),
+    ],
+)
+def test_a_stop_after_the_last_epoch_stops_the_run_and_resume_runs_the_evaluation(
+    tiny_data: Path, tmp_path: Path, moment: str, said: str, unheard_sigterm_fails: None
+) -> None:
+    settings = build_config(tiny_config(tiny_data, generate=True, n_images_generated=[6]))
+    run = tmp_path / "run"
+    with pytest.raises(TrainingInterrupted) as stopped:
+        train(settings, StopAt(moment, settings.num_stages), output=run)
+    assert stopped.value.exit_code == 143 and str(stopped.value) == f"{said}{run}"
+    assert (run / "PACGAN_16x16" / "stage_complete.json").is_file()
+    assert not (run / "evaluation" / "report.md").is_file()
+    trained = epochs(run)
+    result = train(settings, output=run, resume=True)
+    assert result.evaluation_directory == run / "evaluation"
+    assert (run / "evaluation" / "report.md").is_file() and epochs(run) == trained
