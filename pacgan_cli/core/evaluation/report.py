@@ -58,8 +58,8 @@ def report_markdown(
         "",
         "## Inputs",
         "",
-        f"- Real images: {markdown_code(inputs['real'])} ({sum(inputs['real_per_class'])}; per class {inputs['real_per_class']})",
-        f"- Synthetic images: {markdown_code(inputs['fake'])} ({sum(inputs['fake_per_class'])}; per class {inputs['fake_per_class']})",
+        f"- Real images: {_described_set(inputs['real'], inputs['real_per_class'])}",
+        f"- Synthetic images: {_described_set(inputs['fake'], inputs['fake_per_class'])}",
     ]
     if inputs["train"]:
         lines.append(
@@ -86,6 +86,11 @@ def report_markdown(
     for section in sections.values():
         lines += [*section, ""]
     return "\n".join(lines)
+
+
+def _described_set(path: str, per_class: list[int]) -> str:
+    """`path` (41; per class [20, 21])."""
+    return f"{markdown_code(path)} ({sum(per_class)}; per class {per_class})"
 
 
 def sample_figure(context: MetricContext) -> Path:

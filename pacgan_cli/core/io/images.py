@@ -195,8 +195,8 @@ def _read_with_pillow(path: Path, kind: str) -> FileImages:
                 array = np.asarray(image)
     except Image.DecompressionBombError as error:
         raise InputError(
-            f"{path}: its header claims an image too large to decode safely ({error_reason(error)}); the file is damaged "
-            "or hostile"
+            f"{path}: its header claims an image too large to decode safely ({error_reason(error)}); the file "
+            "is damaged or hostile"
         ) from error
     except PacganError:
         raise
