@@ -70,11 +70,10 @@ def train(
 ) -> TrainResult:
     """Train all stages from the first (or resume where the run stopped) and write the run folder.
 
-    Every input is checked before anything is written. SIGINT/SIGTERM stop at the next batch with a resume
-    checkpoint, after a stage's wrap-up, or at once in the end-of-run evaluation (TrainingInterrupted).
-    Raises PacganError subclasses for problems a user can fix. With `record_in` (the command line gives its
-    current folder), the run, once its folder is open, is recorded there as the last run trained
-    (`record_last_run`), for `generate` and `classify` without `--model`.
+    Every input is checked before anything is written; PacganError subclasses report what a user can fix.
+    SIGINT/SIGTERM stop the run (TrainingInterrupted) at the next batch with a resume checkpoint, after a
+    stage's wrap-up, or at once in the end-of-run evaluation. `record_in` (the command line's folder): the
+    run, once open, is recorded there as the last run trained, for `generate`/`classify` without `--model`.
     """
     layout = RunLayout.for_training(
         config.model_directory, config.image_directory, config.mode == "test", output
