@@ -136,9 +136,13 @@ class RunLayout:
         a resume checkpoint is kept, otherwise start it again."""
         if not (self.finished_stages(num_stages) or self.progress_path.is_file()):
             return "run the same command again with --force"
+        return f"resume with: {self.resume_command()}"
+
+    def resume_command(self) -> str:
+        """The command that continues this run (`--output` only names a run whose folders are one)."""
         if self.model_directory == self.image_directory:
-            return f"resume with: pacgan train --resume --output {self.model_directory}"
-        return "resume with: pacgan train --resume and the same config"
+            return f"pacgan train --resume --output {self.model_directory}"
+        return "pacgan train --resume with the same config"
 
     def result_paths(self) -> list[Path]:
         """Everything a run writes, for the overwrite guard and --force (links too, dangling or not)."""

@@ -238,7 +238,7 @@ def stop_if_requested(run: RunContext, plan: StagePlan, epoch: int) -> None:
         return
     raise TrainingInterrupted(
         f"stopped in stage {plan.size}x{plan.size}, epoch {epoch}/{plan.epochs}; the finished stages and a "
-        f"resume checkpoint ({run.layout.progress_path}) are kept; continue with: {_resume_command(run)}",
+        f"resume checkpoint ({run.layout.progress_path}) are kept; continue with: {run.layout.resume_command()}",
         _exit_code(run.stop),
     )
 
@@ -254,7 +254,7 @@ def stop_after_stage(run: RunContext, plan: StagePlan) -> None:
     before = ", before the end-of-run evaluation" if plan.stage + 1 == config.num_stages else ""
     raise TrainingInterrupted(
         f"stopped after stage {plan.size}x{plan.size}{before}; the finished stages are kept; continue with: "
-        f"{_resume_command(run)}",
+        f"{run.layout.resume_command()}",
         _exit_code(run.stop),
     )
 
@@ -265,7 +265,7 @@ def interrupt_at_once(run: RunContext) -> Iterator[None]:
     during it, stop the run at once. Every stage is kept, and `--resume` runs the evaluation again."""
     message = (
         "stopped during the end-of-run evaluation; every stage is trained and kept; evaluate with: "
-        f"{_resume_command(run)}"
+        f"{run.layout.resume_command()}"
     )
     run.stop.at_once = True
     try:
@@ -276,13 +276,6 @@ def interrupt_at_once(run: RunContext) -> Iterator[None]:
         raise TrainingInterrupted(message, _exit_code(run.stop)) from None
     finally:
         run.stop.at_once = False
-
-
-def _resume_command(run: RunContext) -> str:
-    layout = run.layout
-    if layout.model_directory == layout.image_directory:
-        return f"pacgan train --resume --output {layout.model_directory}"
-    return "pacgan train --resume with the same config"
 
 
 def _exit_code(stop: StopRequest) -> int:
