@@ -15,8 +15,8 @@ import torch
 from pacgan_cli.core.config import LossWeights, TrainingConfig, config_to_data
 from pacgan_cli.core.errors import PacganError
 from pacgan_cli.core.io.atomic import json_ready
+from pacgan_cli.core.io.digest import tensor_digest
 from pacgan_cli.core.io.run_layout import RunLayout, record_last_run
-from pacgan_cli.core.models.checkpoint import tensor_digest
 from pacgan_cli.core.models.discriminator import measure_batch_statistic
 from pacgan_cli.core.progress import Reporter, SilentReporter
 from pacgan_cli.core.runtime import describe_threads, seed_everything

@@ -4,7 +4,6 @@ SIGINT/SIGTERM at the next batch boundary."""
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import random
 import signal
 import threading
@@ -20,8 +19,9 @@ import torch
 from pacgan_cli.core.config import TrainingConfig
 from pacgan_cli.core.errors import InputError, TrainingDiverged, TrainingInterrupted
 from pacgan_cli.core.io.atomic import atomic_path
+from pacgan_cli.core.io.digest import payload_digest
 from pacgan_cli.core.io.run_layout import RunLayout
-from pacgan_cli.core.models.checkpoint import check_tensor_file_size, tensor_digest
+from pacgan_cli.core.models.checkpoint import check_tensor_file_size
 from pacgan_cli.core.stages import stage_size
 from pacgan_cli.core.training.networks import Networks, take_snapshot
 from pacgan_cli.core.training.records import EpochTotals
@@ -29,7 +29,7 @@ from pacgan_cli.core.training.records import EpochTotals
 if TYPE_CHECKING:  # the run's folder writes what the saver gathers
     from pacgan_cli.core.training.state import RunContext, StagePlan, StageState
 
-PROGRESS_FORMAT = 1
+PROGRESS_FORMAT = 2  # 2: the digest of io/digest.py, shared with the stage checkpoints
 PROGRESS_DIGEST_KEY = "sha256"
 SIGNAL_EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
@@ -182,12 +182,22 @@ def load_progress(path: Path) -> dict[str, Any]:
             f"{path}: the resume checkpoint is damaged ({str(error).splitlines()[0]}); delete it to resume "
             "from the last finished stage"
         ) from error
-    if not isinstance(data, dict) or data.get("format") != 1:
+    if not isinstance(data, dict) or data.get("format") not in (1, PROGRESS_FORMAT):
         raise InputError(
             f"{path}: not a pacgan resume checkpoint; delete it to resume from the last finished stage"
         )
-    recorded = data.pop(PROGRESS_DIGEST_KEY, None)  # absent only in files written before it was added
-    if recorded is not None and recorded != progress_digest(data):
+    if data["format"] != PROGRESS_FORMAT:
+        raise InputError(
+            f"{path}: a resume checkpoint of an older pacgan, which this version cannot check; delete it to "
+            "resume from the last finished stage"
+        )
+    recorded = data.pop(PROGRESS_DIGEST_KEY, None)
+    if recorded is None:
+        raise InputError(
+            f"{path}: the resume checkpoint has no SHA-256 ({PROGRESS_DIGEST_KEY}), so it cannot be checked; "
+            "delete it to resume from the last finished stage"
+        )
+    if recorded != payload_digest(data):
         raise InputError(
             f"{path}: the resume checkpoint is damaged: its contents do not match the SHA-256 recorded when it "
             "was written; delete it to resume from the last finished stage"
@@ -199,26 +209,7 @@ def write_progress_file(path: Path, data: dict[str, Any]) -> None:
     """Write a resume checkpoint atomically (the previous one stays until the new one is complete), with the
     SHA-256 that `load_progress` checks."""
     with atomic_path(path) as temporary:
-        torch.save({**data, PROGRESS_DIGEST_KEY: progress_digest(data)}, temporary)
-
-
-def progress_digest(data: dict[str, Any]) -> str:
-    """SHA-256 of a resume checkpoint: its tensors (as a stage checkpoint's digest) and every plain value
-    around them (alpha, position, Python's random state, records), since a changed number there would
-    silently change the resumed run as much as a changed weight."""
-    plain = repr(_without_tensors(data))
-    return hashlib.sha256(f"{tensor_digest(data)}\0{plain}".encode()).hexdigest()
-
-
-def _without_tensors(data: Any) -> Any:
-    """`data` with every tensor replaced by a placeholder (the tensors are hashed on their own)."""
-    if isinstance(data, torch.Tensor):
-        return "<tensor>"
-    if isinstance(data, dict):
-        return {key: _without_tensors(value) for key, value in data.items()}
-    if isinstance(data, list | tuple):
-        return type(data)(_without_tensors(item) for item in data)
-    return data
+        torch.save({**data, PROGRESS_DIGEST_KEY: payload_digest(data)}, temporary)
 
 
 def stop_if_requested(run: RunContext, plan: StagePlan, epoch: int) -> None:
