@@ -137,10 +137,12 @@ def stop_if_diverged(totals: EpochTotals, stage: int, epoch: int, config: Traini
 @dataclass(frozen=True)
 class ResumePoint:
     """Where a run continues: the first stage to train (`num_stages` when only the end-of-run generation
-    and evaluation are left) and, inside that stage, the saved progress (plain data) if there is one."""
+    and evaluation are left), inside that stage the saved progress (plain data) if there is one, and the
+    line that tells the user what a resumed run continues from."""
 
     stage: int
     progress: dict[str, Any] | None = None
+    note: str = ""
 
 
 def resume_point(config: TrainingConfig, layout: RunLayout, resuming: bool) -> ResumePoint:
@@ -149,21 +151,31 @@ def resume_point(config: TrainingConfig, layout: RunLayout, resuming: bool) -> R
     if not resuming:
         return ResumePoint(0)
     if config.load_model:
-        return ResumePoint(config.start_stage)
+        size = stage_size(config.start_stage)
+        return ResumePoint(config.start_stage, note=f"training again from {size}x{size} on")
     finished = layout.finished_stages(config.num_stages)
     if layout.progress_path.is_file():
         progress = load_progress(layout.progress_path)
         stage = int(progress["stage"])
         if stage not in finished and stage == (finished[-1] + 1 if finished else 0):
-            return ResumePoint(stage, progress)
+            size = stage_size(stage)
+            where = f"epoch {progress['epoch']}, after batch {progress['next_batch']}"
+            return ResumePoint(
+                stage, progress, f"resuming inside {size}x{size} at {where} ({layout.progress_path})"
+            )
     if not finished:
         raise InputError(
             f"{layout.model_directory}: no finished stage or checkpoint to resume from; start without --resume"
         )
     if finished[-1] + 1 < config.num_stages:
-        return ResumePoint(finished[-1] + 1)
+        size = stage_size(finished[-1] + 1)
+        return ResumePoint(
+            finished[-1] + 1, note=f"resuming from the start of {size}x{size}: after the last finished stage"
+        )
     if config.generate and not layout.end_of_run.report_path.is_file():
-        return ResumePoint(config.num_stages)
+        return ResumePoint(
+            config.num_stages, note="every stage is trained: resuming with the end-of-run evaluation"
+        )
     raise InputError(
         f"{layout.model_directory}: every stage is already trained; use --start-size to train a stage again"
     )

@@ -90,6 +90,8 @@ class RunFolder:
                     shutil.rmtree(path)
                 else:
                     path.unlink()
+        else:
+            self._drop_superseded(point, config.num_stages)
         layout.image_directory.mkdir(parents=True, exist_ok=True)
         notes = [
             f"removed {path}, left by a write that was killed"
@@ -269,6 +271,15 @@ class RunFolder:
                     ) from None
                 path.unlink(missing_ok=True)
         raise OutputExistsError(f"{path}: could not take the run folder's lock; try again")
+
+    def _drop_superseded(self, point: ResumePoint, num_stages: int) -> None:
+        """A resumed run trains again from `point` on: the markers of those stages (left when `--start-size`
+        restarts a trained run) and a resume checkpoint it does not continue from would otherwise make a
+        later `--resume` skip or mix in the weights this run replaces."""
+        for stage in range(point.stage, num_stages):
+            self.layout.stage_marker(stage_size(stage)).unlink(missing_ok=True)
+        if point.progress is None:
+            self.layout.progress_path.unlink(missing_ok=True)
 
     def _cut_metrics(self, point: ResumePoint) -> list[str]:
         """Keep the lines before the resume point; a torn last line (a kill mid-write) is dropped."""
