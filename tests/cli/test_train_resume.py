@@ -1,5 +1,5 @@
 """`pacgan train --resume` continues whatever a stopped run left: a `--start-size` restart stopped inside a
-stage."""
+stage, and a run stopped before its first resume checkpoint."""
 
 from __future__ import annotations
 
@@ -53,3 +53,42 @@ def test_resume_after_a_stop_in_a_start_size_run_continues_from_its_resume_check
     assert "resuming inside 8x8 at epoch 2" in err
     assert epochs(run) == epochs(reference)
     assert_same_weights(run, reference)
+
+
+@pytest.mark.parametrize(
+    ("stage", "note"),
+    [
+        (0, "resuming from the start of 4x4: the run stopped before its first checkpoint"),
+        (1, "resuming from the start of 8x8: after the last finished stage"),
+    ],
+)
+def test_resume_without_a_resume_checkpoint_starts_the_unfinished_stage_again(
+    tiny_data: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    stage: int,
+    note: str,
+) -> None:
+    config = write_config(tmp_path / "config.yaml", tiny_config(tiny_data, **OFTEN))
+    reference, run = tmp_path / "reference", tmp_path / "run"
+    assert run_cli(["train", "-c", str(config), "-o", str(reference), "--quiet"], capsys)[0] == 0
+    stopped(monkeypatch, stage=stage, batch=7)
+    assert run_cli(["train", "-c", str(config), "-o", str(run), "--quiet"], capsys)[0] == 143
+    monkeypatch.undo()
+    (run / "resume.pt").unlink()  # what a kill before the stage's first resume checkpoint leaves
+    assert (run / "config.yaml").is_file() and (run / "metrics.jsonl").is_file()
+    code, _, err = run_cli(["train", "--resume", "-o", str(run), "--quiet"], capsys)
+    assert code == 0, err
+    assert note in err
+    assert epochs(run) == epochs(reference)
+    assert_same_weights(run, reference)
+
+
+def test_resume_where_no_run_was_started_is_one_line(
+    tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path / "config.yaml", tiny_config(tiny_data))
+    code, _, err = run_cli(["train", "-c", str(config), "-o", str(tmp_path / "new"), "--resume"], capsys)
+    assert (code, err) == (1, f"error: {tmp_path / 'new'}: no run to resume here; start without --resume\n")
+    assert not (tmp_path / "new").exists()

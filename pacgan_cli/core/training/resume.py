@@ -147,7 +147,8 @@ class ResumePoint:
 
 def resume_point(config: TrainingConfig, layout: RunLayout, resuming: bool) -> ResumePoint:
     """0, the configured start size, the stage a resume checkpoint is inside, or after the last finished
-    stage; with every stage finished, only a missing end-of-run evaluation is left to do."""
+    stage (the first stage when a run stopped before any checkpoint); with every stage finished, only a
+    missing end-of-run evaluation is left to do."""
     if not resuming:
         return ResumePoint(0)
     if config.load_model:
@@ -163,15 +164,13 @@ def resume_point(config: TrainingConfig, layout: RunLayout, resuming: bool) -> R
             return ResumePoint(
                 stage, progress, f"resuming inside {size}x{size} at {where} ({layout.progress_path})"
             )
-    if not finished:
-        raise InputError(
-            f"{layout.model_directory}: no finished stage or checkpoint to resume from; start without --resume"
-        )
-    if finished[-1] + 1 < config.num_stages:
-        size = stage_size(finished[-1] + 1)
-        return ResumePoint(
-            finished[-1] + 1, note=f"resuming from the start of {size}x{size}: after the last finished stage"
-        )
+    if not finished and not layout.result_paths():
+        raise InputError(f"{layout.model_directory}: no run to resume here; start without --resume")
+    if not finished or finished[-1] + 1 < config.num_stages:
+        stage = finished[-1] + 1 if finished else 0
+        why = "after the last finished stage" if finished else "the run stopped before its first checkpoint"
+        size = stage_size(stage)
+        return ResumePoint(stage, note=f"resuming from the start of {size}x{size}: {why}")
     if config.generate and not layout.end_of_run.report_path.is_file():
         return ResumePoint(
             config.num_stages, note="every stage is trained: resuming with the end-of-run evaluation"
