@@ -30,7 +30,9 @@ def train_command(
         help="Check the data folders and labels as a run would, print the resolved configuration and exit.",
     ),
     resume: bool = typer.Option(
-        False, "--resume", help="Continue an existing run after its last finished stage."
+        False,
+        "--resume",
+        help="Continue an existing run where it stopped (its resume.pt, else after its last finished stage).",
     ),
     start_size: int | None = typer.Option(
         None, "--start-size", help="With --resume: restart at this image size, from the stage before it."
@@ -106,6 +108,8 @@ def train_command(
     if start_size is not None:
         overrides["load_model"] = True
         overrides["start_train_at_img_size"] = start_size
+    elif resume:  # continue where the run stopped, though its config.yaml records a --start-size restart
+        overrides["load_model"] = False
     if config is None and resume and output is not None and (output / "config.yaml").is_file():
         config = output / "config.yaml"
     raw = raw_settings(config, overrides)

@@ -5,18 +5,18 @@ ours (`format_version`, `kind`, `stage`, `alpha`, `architecture`, `config`, opti
 `augment_probability`).
 Published files may carry `module.` key prefixes (DataParallel) and lack our keys: the architecture is
 then read from the tensor shapes. Files are always read with `weights_only=True`, after their size has been
-checked from the archive's directory and the tensors' declared sizes, and our files carry a SHA-256 of
-their tensors (`tensor_sha256`) that is checked on every load, so a damaged copy is an error.
+checked from the archive's directory and the tensors' declared sizes. Our files carry a SHA-256 of their
+whole payload (`sha256`: weights, optimiser state and every plain value such as `alpha`), checked on every
+load, so a damaged or edited copy is an error; a file with any key of ours but no valid digest is refused,
+since it would otherwise load as if published.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import pickle
 import zipfile
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from torch import nn
 
 from pacgan_cli.core.errors import InputError
 from pacgan_cli.core.io.atomic import atomic_path
+from pacgan_cli.core.io.digest import payload_digest, tensor_digest, tensors_in
 from pacgan_cli.core.io.limits import CHECKPOINT_BYTES_VARIABLE, check_byte_limit
 from pacgan_cli.core.models.architecture import (
     AUX_HEADS,
@@ -38,7 +39,14 @@ from pacgan_cli.core.models.generator import Generator
 from pacgan_cli.core.models.layers import stage_channels
 
 FORMAT_VERSION = 1
-DIGEST_KEY = "tensor_sha256"
+DIGEST_KEY = "sha256"
+OLDER_DIGEST_KEY = "tensor_sha256"  # pacgan before the whole-payload digest: the tensors alone
+# Every key save_checkpoint writes beside the published ones (epoch, model_state_dict, optimizer_state_dict):
+# any of them makes a file ours, which must then carry a valid digest.
+OUR_KEYS = frozenset(
+    {"format_version", "kind", "stage", "alpha", "architecture", "config", "batch_statistic"}
+    | {"augment_probability", "lecam_averages", DIGEST_KEY, OLDER_DIGEST_KEY}
+)
 
 
 @dataclass
@@ -102,7 +110,7 @@ def save_checkpoint(
         payload["augment_probability"] = float(augment_probability)
     if lecam_averages is not None:
         payload["lecam_averages"] = [float(value) for value in lecam_averages]
-    payload[DIGEST_KEY] = tensor_digest(payload)
+    payload[DIGEST_KEY] = payload_digest(payload)
     path = Path(path)
     with atomic_path(path) as temporary:
         torch.save(payload, temporary)
@@ -113,7 +121,8 @@ def load_checkpoint(path: str | os.PathLike[str], expected_kind: str | None = No
     """Load any PACGAN generator or discriminator file; raise InputError with one clear line if it is not one."""
     path = Path(path)
     payload = read_checkpoint_file(path)
-    published = "format_version" not in payload
+    published = not OUR_KEYS & set(payload)
+    ours = {} if published else payload  # a published file's values beyond its own keys are never read
     state_dict = strip_module_prefix(_state_dict_of(payload, path))
     kind = _kind_of(state_dict, path)
     if expected_kind is not None and kind != expected_kind:
@@ -129,7 +138,7 @@ def load_checkpoint(path: str | os.PathLike[str], expected_kind: str | None = No
         first_line = str(error).splitlines()[1].strip() if "\n" in str(error) else str(error)
         raise InputError(f"{path}: the weights do not fit a PACGAN {kind} ({first_line})") from error
     model.eval()
-    statistic = payload.get("batch_statistic")
+    statistic = ours.get("batch_statistic")
     _check_finite(state_dict, statistic, path)
     return LoadedCheckpoint(
         kind=kind,
@@ -137,23 +146,76 @@ def load_checkpoint(path: str | os.PathLike[str], expected_kind: str | None = No
         architecture=architecture,
         path=path,
         epoch=_optional_int(payload.get("epoch")),
-        stage=_optional_int(payload.get("stage")),
-        alpha=float(payload["alpha"]) if "alpha" in payload else None,
+        stage=_optional_int(ours.get("stage")),
+        alpha=float(ours["alpha"]) if "alpha" in ours else None,
         batch_statistic=float(statistic) if statistic is not None else None,
         optimizer_state=payload.get("optimizer_state_dict"),
-        config=payload.get("config"),
+        config=ours.get("config"),
         published_format=published,
-        augment_probability=(
-            float(payload["augment_probability"]) if "augment_probability" in payload else None
-        ),
-        lecam_averages=_lecam_averages(payload.get("lecam_averages"), path),
+        augment_probability=float(ours["augment_probability"]) if "augment_probability" in ours else None,
+        lecam_averages=_lecam_averages(ours.get("lecam_averages"), path),
     )
 
 
 def read_checkpoint_file(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """torch.load with `weights_only=True` once the size is known to be within the limit, then the SHA-256 of
-    our files checked; every failure becomes one InputError line."""
+    """A checkpoint's payload, read safely (`load_payload`), with the digest of our files checked and taken out."""
     path = Path(path)
+    payload = load_payload(path)
+    check_digest(payload, path)
+    return payload
+
+
+def check_digest(payload: dict[str, Any], path: Path) -> None:
+    """A file with any key of ours must carry the SHA-256 of its whole payload, which is checked and popped;
+    the published format (its own keys alone, or a bare state dict) has none to check."""
+    if not OUR_KEYS & set(payload):
+        return
+    recorded = payload.pop(DIGEST_KEY, None)
+    if recorded is None and OLDER_DIGEST_KEY in payload:
+        raise InputError(
+            f"{path}: written by an older pacgan, whose SHA-256 ({OLDER_DIGEST_KEY}) covers the weights but not "
+            "alpha, stage and the other values beside them; train it again, or re-save a copy you trust: "
+            'python -c "from pacgan_cli.core.models.checkpoint import resave_checkpoint; '
+            f"resave_checkpoint('{path}')\""
+        )
+    if recorded is None:
+        raise InputError(
+            f"{path}: a pacgan checkpoint without its SHA-256 ({DIGEST_KEY}), so nothing in it can be checked; "
+            "use the file as pacgan wrote it (weights from elsewhere load with the published keys alone: "
+            "epoch, model_state_dict, optimizer_state_dict)"
+        )
+    if recorded != payload_digest(payload):
+        raise InputError(
+            f"{path}: the file is damaged or was edited: its contents do not match the SHA-256 recorded when it "
+            "was written; use an intact copy of the checkpoint"
+        )
+
+
+def resave_checkpoint(path: str | os.PathLike[str]) -> Path:
+    """Give a checkpoint of an older pacgan (`tensor_sha256`, over its tensors alone) the digest of its whole
+    payload, in place. Its tensors are checked against the older digest; its plain values (alpha, stage, the
+    batch statistic) cannot be, so re-save only a copy you trust."""
+    path = Path(path)
+    payload = load_payload(path)
+    recorded = payload.pop(OLDER_DIGEST_KEY, None)
+    if recorded is None or DIGEST_KEY in payload:
+        raise InputError(
+            f"{path}: not a checkpoint of an older pacgan (no {OLDER_DIGEST_KEY}); nothing to re-save"
+        )
+    if recorded != tensor_digest(payload):
+        raise InputError(
+            f"{path}: the file is damaged: its tensors do not match the SHA-256 recorded when it was written; "
+            "use an intact copy of the checkpoint"
+        )
+    payload[DIGEST_KEY] = payload_digest(payload)
+    with atomic_path(path) as temporary:
+        torch.save(payload, temporary)
+    return path
+
+
+def load_payload(path: Path) -> dict[str, Any]:
+    """torch.load with `weights_only=True` once the size is known to be within the limit; every failure
+    becomes one InputError line."""
     if not path.is_file():
         raise InputError(f"{path}: checkpoint file not found")
     with path.open("rb") as handle:
@@ -177,25 +239,7 @@ def read_checkpoint_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         ) from error
     if not isinstance(payload, dict):
         raise InputError(f"{path}: not a PACGAN checkpoint (expected a dict, found {type(payload).__name__})")
-    recorded = payload.pop(DIGEST_KEY, None)
-    if recorded is not None and recorded != tensor_digest(payload):
-        raise InputError(
-            f"{path}: the file is damaged: its tensors do not match the SHA-256 recorded when it was written; "
-            "use an intact copy of the checkpoint"
-        )
     return payload
-
-
-def tensor_digest(data: Any) -> str:
-    """SHA-256 over every tensor in `data` (nested dicts and lists): its place, dtype, shape and bytes, in a
-    fixed order, so that any changed byte of any tensor changes the digest."""
-    digest = hashlib.sha256()
-    for place, tensor in _tensors_in(data, ""):
-        flat = tensor.detach().cpu().contiguous().reshape(-1)
-        header = f"{place}\0{flat.dtype}\0{list(tensor.shape)}\0{flat.numel() * flat.element_size()}\0"
-        digest.update(header.encode())
-        digest.update(flat.view(torch.uint8).numpy().data)
-    return digest.hexdigest()
 
 
 def strip_module_prefix(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -336,20 +380,8 @@ def check_tensor_file_size(path: str | os.PathLike[str]) -> None:
 
         with FakeTensorMode():
             outline = torch.load(path, map_location="meta", weights_only=True)
-    claimed = sum(tensor.untyped_storage().nbytes() for _, tensor in _tensors_in(outline, ""))
+    claimed = sum(tensor.untyped_storage().nbytes() for _, tensor in tensors_in(outline, ""))
     check_byte_limit(path, claimed, "its tensors", CHECKPOINT_BYTES_VARIABLE)
-
-
-def _tensors_in(data: Any, place: str) -> Iterator[tuple[str, torch.Tensor]]:
-    """Every tensor in nested dicts and lists with its place (`/'model_state_dict'/'bias'`), dict keys sorted."""
-    if isinstance(data, torch.Tensor):
-        yield place, data
-    elif isinstance(data, dict):
-        for key in sorted(data, key=repr):
-            yield from _tensors_in(data[key], f"{place}/{key!r}")
-    elif isinstance(data, list | tuple):
-        for index, item in enumerate(data):
-            yield from _tensors_in(item, f"{place}/{index}")
 
 
 def _check_finite(state_dict: dict[str, torch.Tensor], statistic: Any, path: Path) -> None:

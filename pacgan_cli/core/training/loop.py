@@ -15,8 +15,8 @@ import torch
 from pacgan_cli.core.config import LossWeights, TrainingConfig, config_to_data
 from pacgan_cli.core.errors import PacganError, StorageError
 from pacgan_cli.core.io.atomic import json_ready
+from pacgan_cli.core.io.digest import tensor_digest
 from pacgan_cli.core.io.run_layout import RunLayout, record_last_run
-from pacgan_cli.core.models.checkpoint import tensor_digest
 from pacgan_cli.core.models.discriminator import measure_batch_statistic
 from pacgan_cli.core.progress import Reporter, SilentReporter
 from pacgan_cli.core.runtime import describe_threads, seed_everything
@@ -111,6 +111,8 @@ def _train_stages(run: RunContext, point: ResumePoint) -> TrainResult:
     result = TrainResult(
         run.layout.model_directory, run.layout.image_directory, run.mode, rank=run.ranks.rank
     )
+    if point.note:
+        run.reporter.message(point.note)
     if point.stage >= run.config.num_stages:
         return result
     run.reporter.message(_first_line(run, point))
@@ -153,9 +155,7 @@ def _first_line(run: RunContext, point: ResumePoint) -> str:
         where = f"{run.ranks.world_size} processes ({each} each)"
     elif len(devices) > 1:
         where += " (one process, DataParallel as published; `torchrun --nproc_per_node=N` scales better)"
-    size = stage_size(point.stage)
-    at = f" (resuming inside {size}x{size})" if point.progress is not None else ""
-    return f"training on {where} in {run.mode} mode, stages {size}..{run.config.max_size}{at}"
+    return f"training on {where} in {run.mode} mode, stages {stage_size(point.stage)}..{run.config.max_size}"
 
 
 def train_stage(

@@ -5,7 +5,6 @@ evaluation."""
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import random
 import signal
 import threading
@@ -21,8 +20,9 @@ import torch
 from pacgan_cli.core.config import TrainingConfig
 from pacgan_cli.core.errors import InputError, TrainingDiverged, TrainingInterrupted
 from pacgan_cli.core.io.atomic import atomic_path
+from pacgan_cli.core.io.digest import payload_digest
 from pacgan_cli.core.io.run_layout import RunLayout
-from pacgan_cli.core.models.checkpoint import check_tensor_file_size, tensor_digest
+from pacgan_cli.core.models.checkpoint import check_tensor_file_size
 from pacgan_cli.core.stages import stage_size
 from pacgan_cli.core.training.networks import Networks, take_snapshot
 from pacgan_cli.core.training.records import EpochTotals
@@ -30,7 +30,7 @@ from pacgan_cli.core.training.records import EpochTotals
 if TYPE_CHECKING:  # the run's folder writes what the saver gathers
     from pacgan_cli.core.training.state import RunContext, StagePlan, StageState
 
-PROGRESS_FORMAT = 1
+PROGRESS_FORMAT = 2  # 2: the digest of io/digest.py, shared with the stage checkpoints
 PROGRESS_DIGEST_KEY = "sha256"
 SIGNAL_EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
@@ -147,33 +147,44 @@ def stop_if_diverged(totals: EpochTotals, stage: int, epoch: int, config: Traini
 @dataclass(frozen=True)
 class ResumePoint:
     """Where a run continues: the first stage to train (`num_stages` when only the end-of-run generation
-    and evaluation are left) and, inside that stage, the saved progress (plain data) if there is one."""
+    and evaluation are left), inside that stage the saved progress (plain data) if there is one, and the
+    line that tells the user what a resumed run continues from."""
 
     stage: int
     progress: dict[str, Any] | None = None
+    note: str = ""
 
 
 def resume_point(config: TrainingConfig, layout: RunLayout, resuming: bool) -> ResumePoint:
     """0, the configured start size, the stage a resume checkpoint is inside, or after the last finished
-    stage; with every stage finished, only a missing end-of-run evaluation is left to do."""
+    stage (the first stage when a run stopped before any checkpoint); with every stage finished, only a
+    missing end-of-run evaluation is left to do."""
     if not resuming:
         return ResumePoint(0)
     if config.load_model:
-        return ResumePoint(config.start_stage)
+        size = stage_size(config.start_stage)
+        return ResumePoint(config.start_stage, note=f"training again from {size}x{size} on")
     finished = layout.finished_stages(config.num_stages)
     if layout.progress_path.is_file():
         progress = load_progress(layout.progress_path)
         stage = int(progress["stage"])
         if stage not in finished and stage == (finished[-1] + 1 if finished else 0):
-            return ResumePoint(stage, progress)
-    if not finished:
-        raise InputError(
-            f"{layout.model_directory}: no finished stage or checkpoint to resume from; start without --resume"
-        )
-    if finished[-1] + 1 < config.num_stages:
-        return ResumePoint(finished[-1] + 1)
+            size = stage_size(stage)
+            where = f"epoch {progress['epoch']}, after batch {progress['next_batch']}"
+            return ResumePoint(
+                stage, progress, f"resuming inside {size}x{size} at {where} ({layout.progress_path})"
+            )
+    if not finished and not layout.result_paths():
+        raise InputError(f"{layout.model_directory}: no run to resume here; start without --resume")
+    if not finished or finished[-1] + 1 < config.num_stages:
+        stage = finished[-1] + 1 if finished else 0
+        why = "after the last finished stage" if finished else "the run stopped before its first checkpoint"
+        size = stage_size(stage)
+        return ResumePoint(stage, note=f"resuming from the start of {size}x{size}: {why}")
     if config.generate and not layout.end_of_run.report_path.is_file():
-        return ResumePoint(config.num_stages)
+        return ResumePoint(
+            config.num_stages, note="every stage is trained: resuming with the end-of-run evaluation"
+        )
     raise InputError(
         f"{layout.model_directory}: every stage is already trained; use --start-size to train a stage again"
     )
@@ -192,12 +203,22 @@ def load_progress(path: Path) -> dict[str, Any]:
             f"{path}: the resume checkpoint is damaged ({str(error).splitlines()[0]}); delete it to resume "
             "from the last finished stage"
         ) from error
-    if not isinstance(data, dict) or data.get("format") != 1:
+    if not isinstance(data, dict) or data.get("format") not in (1, PROGRESS_FORMAT):
         raise InputError(
             f"{path}: not a pacgan resume checkpoint; delete it to resume from the last finished stage"
         )
-    recorded = data.pop(PROGRESS_DIGEST_KEY, None)  # absent only in files written before it was added
-    if recorded is not None and recorded != progress_digest(data):
+    if data["format"] != PROGRESS_FORMAT:
+        raise InputError(
+            f"{path}: a resume checkpoint of an older pacgan, which this version cannot check; delete it to "
+            "resume from the last finished stage"
+        )
+    recorded = data.pop(PROGRESS_DIGEST_KEY, None)
+    if recorded is None:
+        raise InputError(
+            f"{path}: the resume checkpoint has no SHA-256 ({PROGRESS_DIGEST_KEY}), so it cannot be checked; "
+            "delete it to resume from the last finished stage"
+        )
+    if recorded != payload_digest(data):
         raise InputError(
             f"{path}: the resume checkpoint is damaged: its contents do not match the SHA-256 recorded when it "
             "was written; delete it to resume from the last finished stage"
@@ -209,26 +230,7 @@ def write_progress_file(path: Path, data: dict[str, Any]) -> None:
     """Write a resume checkpoint atomically (the previous one stays until the new one is complete), with the
     SHA-256 that `load_progress` checks."""
     with atomic_path(path) as temporary:
-        torch.save({**data, PROGRESS_DIGEST_KEY: progress_digest(data)}, temporary)
-
-
-def progress_digest(data: dict[str, Any]) -> str:
-    """SHA-256 of a resume checkpoint: its tensors (as a stage checkpoint's digest) and every plain value
-    around them (alpha, position, Python's random state, records), since a changed number there would
-    silently change the resumed run as much as a changed weight."""
-    plain = repr(_without_tensors(data))
-    return hashlib.sha256(f"{tensor_digest(data)}\0{plain}".encode()).hexdigest()
-
-
-def _without_tensors(data: Any) -> Any:
-    """`data` with every tensor replaced by a placeholder (the tensors are hashed on their own)."""
-    if isinstance(data, torch.Tensor):
-        return "<tensor>"
-    if isinstance(data, dict):
-        return {key: _without_tensors(value) for key, value in data.items()}
-    if isinstance(data, list | tuple):
-        return type(data)(_without_tensors(item) for item in data)
-    return data
+        torch.save({**data, PROGRESS_DIGEST_KEY: payload_digest(data)}, temporary)
 
 
 def stop_if_requested(run: RunContext, plan: StagePlan, epoch: int) -> None:

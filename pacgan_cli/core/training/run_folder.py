@@ -93,6 +93,8 @@ class RunFolder:
                         shutil.rmtree(path)
                     else:
                         path.unlink()
+            else:
+                self._drop_superseded(point, config.num_stages)
             # A link among the run's own files would carry its writes (appends above all) out of the folder.
             refuse_links([layout.metrics_path, layout.log_path, *layout.result_paths()])
             layout.image_directory.mkdir(parents=True, exist_ok=True)
@@ -253,6 +255,15 @@ class RunFolder:
                 stages[f"{size}x{size}"] = json.loads(marker.read_text())
         summary = {"mode": mode, "device": device, "seed": config.seed, "stages": stages}
         write_json_atomic(self.layout.summary_path, summary)
+
+    def _drop_superseded(self, point: ResumePoint, num_stages: int) -> None:
+        """A resumed run trains again from `point` on: the markers of those stages (left when `--start-size`
+        restarts a trained run) and a resume checkpoint it does not continue from would otherwise make a
+        later `--resume` skip or mix in the weights this run replaces."""
+        for stage in range(point.stage, num_stages):
+            self.layout.stage_marker(stage_size(stage)).unlink(missing_ok=True)
+        if point.progress is None:
+            self.layout.progress_path.unlink(missing_ok=True)
 
     def _cut_metrics(self, point: ResumePoint) -> list[str]:
         """Keep the lines before the resume point; a torn last line (a kill mid-write) is dropped."""

@@ -1,20 +1,24 @@
 import pickle
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 
 from pacgan_cli.core.errors import InputError
+from pacgan_cli.core.io.digest import payload_digest, tensor_digest
 from pacgan_cli.core.models.checkpoint import (
     DISCRIMINATOR,
     GENERATOR,
+    OUR_KEYS,
     NetworkArchitecture,
     infer_architecture,
     load_checkpoint,
+    resave_checkpoint,
     save_checkpoint,
-    tensor_digest,
 )
 
 ARCHITECTURE = NetworkArchitecture(
@@ -150,38 +154,124 @@ def saved_generator(path: Path) -> Path:
     )
 
 
-def test_the_digest_covers_names_dtypes_shapes_and_bytes() -> None:
-    reference = tensor_digest({"a": torch.zeros(2, 3)})
-    assert len(reference) == 64 and reference == tensor_digest({"a": torch.zeros(2, 3)})
-    for other in (
-        {"b": torch.zeros(2, 3)},
-        {"a": torch.zeros(3, 2)},
-        {"a": torch.zeros(2, 3, dtype=torch.int32)},
-    ):
-        assert tensor_digest(other) != reference
-    changed = torch.zeros(2, 3)
-    changed[1, 2] = -0.0  # one bit
-    assert tensor_digest({"a": changed}) != reference
-
-
-def test_our_checkpoints_record_a_sha256_of_their_tensors_checked_on_load(tmp_path: Path) -> None:
+def test_our_checkpoints_record_a_sha256_of_their_whole_payload_checked_on_load(tmp_path: Path) -> None:
     path = saved_generator(tmp_path / "g.pt")
     payload = torch.load(path, weights_only=True)
-    recorded = payload.pop("tensor_sha256")
-    assert recorded == tensor_digest(payload)
+    recorded = payload.pop("sha256")
+    assert recorded == payload_digest(payload) and "tensor_sha256" not in payload
     load_checkpoint(path)
-    # A changed weight or optimiser moment under the old digest: a copy damaged where the zip does not notice.
+    # A changed weight or optimiser moment: a copy damaged where the zip does not notice.
     for part, key in (("model_state_dict", "prog_blocks.0.conv1.bias"), ("optimizer_state_dict", "state")):
         damaged = torch.load(path, weights_only=True)
         tensor = damaged[part][key] if part == "model_state_dict" else damaged[part][key][0]["exp_avg"]
         tensor.view(-1)[0] += 1e-3
         torch.save(damaged, tmp_path / "damaged.pt")
         with pytest.raises(
-            InputError, match=r"damaged\.pt: the file is damaged: its tensors do not match the SHA-256"
+            InputError, match=r"damaged\.pt: the file is damaged or was edited: its contents do not match"
         ):
             load_checkpoint(tmp_path / "damaged.pt")
-    torch.save(payload, tmp_path / "before_digests.pt")  # our files from before the digest still load
-    assert not load_checkpoint(tmp_path / "before_digests.pt").published_format
+
+
+def edited(path: Path, change: Callable[[dict[str, Any]], None]) -> Path:
+    """A copy of the checkpoint at `path` with `change` applied to its payload, the recorded digest kept."""
+    payload = torch.load(path, weights_only=True)
+    change(payload)
+    target = path.with_name("edited.pt")
+    torch.save(payload, target)
+    return target
+
+
+def saved_discriminator(path: Path) -> Path:
+    torch.manual_seed(3)
+    model = ARCHITECTURE.build(DISCRIMINATOR)
+    return save_checkpoint(
+        path,
+        model,
+        ARCHITECTURE,
+        epoch=4,
+        stage=3,
+        alpha=0.75,
+        config={"class_names": ["CN", "AD", "MCI"]},
+        batch_statistic=0.5,
+        augment_probability=0.2,
+        lecam_averages=[0.1, -0.1],
+        optimizer_state=torch.optim.Adam(model.parameters()).state_dict(),
+    )
+
+
+PLAIN_EDITS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "alpha": lambda p: p.update(alpha=0.5),
+    "stage": lambda p: p.update(stage=2),
+    "epoch": lambda p: p.update(epoch=9),
+    "batch_statistic": lambda p: p.update(batch_statistic=0.6),
+    "augment_probability": lambda p: p.update(augment_probability=0.0),
+    "lecam_averages": lambda p: p.update(lecam_averages=[0.0, 0.0]),
+    "class_names": lambda p: p["config"].update(class_names=["AD", "CN", "MCI"]),
+    "aux_head": lambda p: p["architecture"].update(aux_head="tac"),
+    "learning_rate": lambda p: p["optimizer_state_dict"]["param_groups"][0].update(lr=1.0),
+    "added_key": lambda p: p.update(extra=1),
+}
+
+
+def test_every_key_we_write_beside_the_published_ones_marks_the_file_as_ours(tmp_path: Path) -> None:
+    raw = torch.load(saved_discriminator(tmp_path / "d.pt"), weights_only=True)
+    assert set(raw) - {"epoch", "model_state_dict", "optimizer_state_dict"} <= OUR_KEYS
+
+
+@pytest.mark.parametrize("name", sorted(PLAIN_EDITS))
+def test_an_edited_plain_value_of_our_discriminator_checkpoint_is_refused(tmp_path: Path, name: str) -> None:
+    path = saved_discriminator(tmp_path / "d.pt")
+    assert load_checkpoint(path).batch_statistic == 0.5
+    with pytest.raises(InputError, match=r"edited\.pt: the file is damaged or was edited"):
+        load_checkpoint(edited(path, PLAIN_EDITS[name]))
+
+
+@pytest.mark.parametrize("name", ["alpha", "stage", "epoch"])
+def test_an_edited_plain_value_of_our_generator_checkpoint_is_refused(tmp_path: Path, name: str) -> None:
+    path = saved_generator(tmp_path / "g.pt")
+    with pytest.raises(InputError, match=r"edited\.pt: the file is damaged or was edited"):
+        load_checkpoint(edited(path, PLAIN_EDITS[name]))
+
+
+def test_our_checkpoint_without_its_digest_is_refused_and_not_taken_for_a_published_one(
+    tmp_path: Path,
+) -> None:
+    path = saved_generator(tmp_path / "g.pt")
+    undigested = edited(path, lambda p: p.pop("sha256"))
+    with pytest.raises(
+        InputError, match=r"^\S*edited\.pt: a pacgan checkpoint without its SHA-256 \(sha256\)"
+    ):
+        load_checkpoint(undigested)
+    # Without format_version too: any key of ours (here alpha) marks the file as ours.
+    bare = edited(path, lambda p: [p.pop(key) for key in set(p) - {"epoch", "model_state_dict", "alpha"}])
+    with pytest.raises(InputError, match="without its SHA-256"):
+        load_checkpoint(bare)
+    published = edited(path, lambda p: [p.pop(key) for key in set(p) - {"epoch", "model_state_dict"}])
+    loaded = load_checkpoint(published)
+    assert loaded.published_format and loaded.alpha is None and loaded.stage is None
+
+
+def older_pacgan_file(path: Path) -> Path:
+    """Our checkpoint at `path` as pacgan wrote it before the whole-payload digest: `tensor_sha256` only."""
+    payload = torch.load(path, weights_only=True)
+    payload.pop("sha256")
+    payload["tensor_sha256"] = tensor_digest(payload)
+    torch.save(payload, path.with_name("older.pt"))
+    return path.with_name("older.pt")
+
+
+def test_a_checkpoint_of_an_older_pacgan_is_refused_until_re_saved(tmp_path: Path) -> None:
+    path = saved_generator(tmp_path / "g.pt")
+    older = older_pacgan_file(path)
+    with pytest.raises(InputError, match=r"older\.pt: written by an older pacgan.*resave_checkpoint"):
+        load_checkpoint(older)
+    damaged = edited(older, lambda p: p["model_state_dict"]["label_embedding.weight"].add_(1))
+    with pytest.raises(InputError, match=r"edited\.pt: the file is damaged"):
+        resave_checkpoint(damaged)
+    resave_checkpoint(older)  # the same payload as written today, so the same digest
+    assert torch.load(older, weights_only=True)["sha256"] == torch.load(path, weights_only=True)["sha256"]
+    again = load_checkpoint(older)
+    assert (again.alpha, again.stage, again.epoch) == (1.0, 3, 1)
 
 
 def test_a_flipped_byte_inside_a_tensor_of_the_file_is_refused(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from pacgan_cli.core.config import build_config
 from pacgan_cli.core.errors import ConfigError, InputError
+from pacgan_cli.core.io.digest import payload_digest
 from pacgan_cli.core.models.checkpoint import GENERATOR, NetworkArchitecture, load_checkpoint, save_checkpoint
 from pacgan_cli.core.models.generator import Generator
 from pacgan_cli.core.models.layers import WSConv2d
@@ -64,7 +65,7 @@ def test_the_padding_changes_no_weight_name_and_checkpoints_remember_it(tmp_path
     assert load_checkpoint(published).architecture.generator_padding == "zeros"
     payload = torch.load(path, weights_only=True)
     payload["architecture"]["generator_padding"] = "mirror"
-    payload.pop("digest", None)
+    payload["sha256"] = payload_digest({key: value for key, value in payload.items() if key != "sha256"})
     torch.save(payload, tmp_path / "G_odd.pt")
     with pytest.raises(InputError, match="unknown generator padding 'mirror'"):
         load_checkpoint(tmp_path / "G_odd.pt")

@@ -25,7 +25,7 @@ from pacgan_cli.core.models.checkpoint import load_checkpoint
 from pacgan_cli.core.progress import SilentReporter
 from pacgan_cli.core.training import augment
 from pacgan_cli.core.training.loop import train
-from pacgan_cli.core.training.resume import load_progress
+from pacgan_cli.core.training.resume import PROGRESS_FORMAT, load_progress
 from pacgan_cli.core.training.run_folder import RunFolder
 
 WEIGHTS = torch.arange(1000, dtype=torch.float32)
@@ -33,7 +33,7 @@ WEIGHTS = torch.arange(1000, dtype=torch.float32)
 
 def saved_progress(tmp_path: Path) -> Path:
     folder = RunFolder(RunLayout(tmp_path, tmp_path))
-    folder.save_progress({"format": 1, "stage": 2, "alpha": 0.625, "weights": WEIGHTS.clone()})
+    folder.save_progress({"format": PROGRESS_FORMAT, "stage": 2, "alpha": 0.625, "weights": WEIGHTS.clone()})
     return folder.layout.progress_path
 
 
@@ -65,6 +65,18 @@ def test_a_changed_plain_value_is_refused(tmp_path: Path) -> None:
     replace_once(path, struct.pack(">d", 0.625), struct.pack(">d", 0.75))  # alpha in the pickle
     assert torch.load(path, weights_only=True)["alpha"] == 0.75
     with pytest.raises(InputError, match="delete it to resume from the last finished stage"):
+        load_progress(path)
+
+
+def test_a_resume_checkpoint_without_its_digest_or_of_an_older_format_is_refused(tmp_path: Path) -> None:
+    path = saved_progress(tmp_path)
+    data = torch.load(path, weights_only=True)
+    data.pop("sha256")
+    torch.save(data, path)
+    with pytest.raises(InputError, match=r"resume\.pt: the resume checkpoint has no SHA-256 \(sha256\)"):
+        load_progress(path)
+    torch.save({**data, "format": 1, "sha256": "0" * 64}, path)
+    with pytest.raises(InputError, match=r"resume\.pt: a resume checkpoint of an older pacgan.*delete it"):
         load_progress(path)
 
 
