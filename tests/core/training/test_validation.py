@@ -22,9 +22,11 @@ def test_the_test_stage_and_classify_give_the_same_report(tmp_path) -> None:
     images = torch.rand(30, 1, 16, 16) * 2 - 1
     labels = torch.arange(30) % 2
     report, log_odds = classify_with_statistic(discriminator, images, labels, 1.0, 2, 0.3)
-    result = classify_images(load_checkpoint(path), images.numpy())  # the same batches: the same logits
+    # The same batches and statistic; classify runs a channels-last copy of the network, whose float32
+    # convolutions may round differently in the last bits (which kernels oneDNN picks depends on the CPU).
+    result = classify_images(load_checkpoint(path), images.numpy())
     other = classification_report(labels.numpy(), result.logits)
     np.testing.assert_allclose(report.auc_per_class, other.auc_per_class, rtol=0, atol=1e-12)
     assert abs(report.auc_per_class[0] - report.auc_per_class[1]) < 1e-12
-    assert abs(report.cross_entropy - other.cross_entropy) < 1e-12 and report.accuracy == other.accuracy
-    np.testing.assert_allclose(log_odds, class_log_odds(result.logits), rtol=0, atol=1e-12)
+    assert abs(report.cross_entropy - other.cross_entropy) < 1e-6 and report.accuracy == other.accuracy
+    np.testing.assert_allclose(log_odds, class_log_odds(result.logits), rtol=0, atol=1e-5)
