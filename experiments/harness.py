@@ -70,7 +70,7 @@ def training_auc(run: Path, folder: Path, size: int) -> float:
     from pacgan_cli.core.training.validation import classify_with_statistic
 
     loaded = load_checkpoint(run / f"PACGAN_{size}x{size}" / "discriminator_last.pt")
-    images, labels = (torch.from_numpy(array) for array in stage_arrays(folder / "train", size))
+    images, labels = (torch.tensor(array) for array in stage_arrays(folder / "train", size))
     stage = loaded.architecture.num_stages - 1
     report, _ = classify_with_statistic(
         loaded.model, images, labels, 1.0, stage, float(loaded.batch_statistic or 0)
