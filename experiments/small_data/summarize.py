@@ -62,10 +62,7 @@ def variant_cells(runs: list[dict[str, Any]]) -> list[str]:
     cells = [str(len(runs)), summary([run["critic_auc_test"] for run in runs])]
     cells += [summary([run["tstr"][name]["auc"] for run in runs]) for name in CLASSIFIER_NAMES]
     cells.append(summary([run["diversity"]["synthetic"]["mean"] for run in runs]))
-    cells += [
-        signed_summary([run["augmentation_gain"][name]["auc_difference"] for run in runs])
-        for name in CLASSIFIER_NAMES
-    ]
+    cells += [gain_cell([run["augmentation_gain"][name] for run in runs]) for name in CLASSIFIER_NAMES]
     cells.append(f"{sum(run['training_seconds'] for run in runs) / len(runs):.0f}")
     return cells
 
@@ -75,6 +72,16 @@ def reference_cells(run: dict[str, Any]) -> list[str]:
     return [f"{run['trtr'][name]['auc']:.3f}" for name in CLASSIFIER_NAMES] + [
         f"{run['diversity']['real']['mean']:.3f}"
     ]
+
+
+def gain_cell(gains: list[dict[str, Any]]) -> str:
+    """The AUC differences over seeds, and in how many runs the 95% interval lay wholly below or above 0
+    (a measurable loss or gain on that run's held-out images)."""
+    losses = sum(gain["auc_interval"][1] < 0 for gain in gains)
+    wins = sum(gain["auc_interval"][0] > 0 for gain in gains)
+    counted = [f"{losses} loss" + ("es" if losses > 1 else "")] if losses else []
+    counted += [f"{wins} gain" + ("s" if wins > 1 else "")] if wins else []
+    return signed_summary([gain["auc_difference"] for gain in gains]) + "".join(f"; {c}" for c in counted)
 
 
 def signed_summary(values: list[float]) -> str:
