@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         "--epochs",
         type=int,
         default=40,
-        help="epochs per stage of a 60-image set (larger sets: fewer, same steps)",
+        help="epochs per stage of a 60-image set (other sets: scaled to see as many images)",
     )
     parser.add_argument("--synthetic", type=int, default=100, help="synthetic images per class")
     parser.add_argument("--jobs", type=int, default=1, help="runs at a time, one thread each")
