@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -35,13 +34,21 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
+from experiments.harness import (
+    CLASSIFIER_NAMES,
+    build_digits,
+    build_mni,
+    classifier_scores,
+    generate_images,
+    stage_arrays,
+    summary,
+    tiny_training_settings,
+    training_auc,
+    versions,
+)
 
 MODES = ("none", "diffaugment", "ada")
 DATASETS = {"digits": 16, "mni": 32}  # largest size
-FACTORS = {16: [1.0, 1.0, 1.0], 32: [1.0, 1.0, 1.0, 0.5]}
-CLASSIFIER_NAMES = ("logistic_regression", "small_cnn")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,21 +120,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def versions() -> dict[str, Any]:
-    """What the numbers depend on besides the settings."""
-    import platform
-
-    import sklearn
-    import torch
-
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "scikit-learn": sklearn.__version__,
-        "cpu_count": os.cpu_count(),
-    }
-
-
 def run_one(job: tuple[Any, ...]) -> dict[str, Any]:
     """Train one (data set, mode, seed) and measure it; runs in its own process with one thread."""
     import torch
@@ -141,27 +133,7 @@ def run_one(job: tuple[Any, ...]) -> dict[str, Any]:
     folder = data / dataset
     run = runs / f"{dataset}-{variant_name(mode, settings).replace(' ', '')}-{seed}"
     config = build_config(
-        {
-            "data_train_directory": str(folder / "train"),
-            "label_train_directory": str(folder / "train" / "labels.csv"),
-            "data_test_directory": str(folder / "test"),
-            "label_test_directory": str(folder / "test" / "labels.csv"),
-            "in_channels": 32,
-            "z_dim": 32,
-            "factors": FACTORS[size],
-            "batch_sizes": 16,
-            "critic_iterations": 1,
-            "progressive_epochs": epochs,
-            "validate": False,
-            "testing": True,
-            "test_using_best_model": False,
-            "generate": False,
-            "disp_every_n_epochs": epochs,
-            "device": device,
-            "seed": seed,
-            "augment": mode,
-            **settings,
-        }
+        {**tiny_training_settings(folder, size, epochs, seed, device), "augment": mode, **settings}
     )
     marker = run / f"PACGAN_{size}x{size}" / "stage_complete.json"
     if not (reuse and marker.is_file()):
@@ -205,116 +177,16 @@ def variant_name(mode: str, settings: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
-def training_auc(run: Path, folder: Path, size: int) -> float:
-    """The auxiliary head's AUC on the (un-augmented) training images, with the checkpoint's batch statistic."""
-    import torch
-
-    from pacgan_cli.core.models.checkpoint import load_checkpoint
-    from pacgan_cli.core.training.validation import classify_with_statistic
-
-    loaded = load_checkpoint(run / f"PACGAN_{size}x{size}" / "discriminator_last.pt")
-    images, labels = (torch.from_numpy(array) for array in stage_arrays(folder / "train", size))
-    stage = loaded.architecture.num_stages - 1
-    report, _ = classify_with_statistic(
-        loaded.model, images, labels, 1.0, stage, float(loaded.batch_statistic or 0)
-    )
-    return float(report.to_data()["auc_macro"])
-
-
 def synthetic_scores(run: Path, folder: Path, size: int, per_class: int, seed: int) -> dict[str, Any]:
     """TSTR: the evaluation package's classifiers trained on generated images with their labels, tested on
     the held-out real images; {classifier: {"auc": ..., "accuracy": ...}}."""
-    import torch
-
-    from pacgan_cli.core.models.checkpoint import load_checkpoint
-
-    loaded = load_checkpoint(run / f"PACGAN_{size}x{size}" / "generator_last.pt")
-    labels = torch.arange(2).repeat_interleave(per_class)
-    z = torch.randn(
-        len(labels), loaded.architecture.latent_size, generator=torch.Generator().manual_seed(1000 + seed)
-    )
-    with torch.no_grad():
-        images = loaded.model(z, labels, 1.0, loaded.architecture.num_stages - 1).numpy()
-    return classifier_scores(images, labels.numpy(), *stage_arrays(folder / "test", size))
+    images, labels = generate_images(run, size, per_class, 2, seed)
+    return classifier_scores(images, labels, *stage_arrays(folder / "test", size))
 
 
 def real_reference(folder: Path, size: int) -> dict[str, Any]:
     """TRTR: the same classifiers trained on the real training images."""
     return classifier_scores(*stage_arrays(folder / "train", size), *stage_arrays(folder / "test", size))
-
-
-def classifier_scores(
-    train_images: np.ndarray, train_labels: np.ndarray, test_images: np.ndarray, test_labels: np.ndarray
-) -> dict[str, Any]:
-    """ROC AUC and accuracy of each of core/metrics/tstr.py's classifiers (classifier seed 0)."""
-    from pacgan_cli.core.metrics.tstr import CLASSIFIERS, score_classifier
-
-    scores = {}
-    for name, classifier in CLASSIFIERS.items():
-        score = score_classifier(classifier, train_images, train_labels, test_images, test_labels, 2, seed=0)
-        scores[name] = {"auc": score.auc_macro, "accuracy": score.accuracy}
-    return scores
-
-
-def stage_arrays(folder: Path, size: int) -> tuple[np.ndarray, np.ndarray]:
-    from pacgan_cli.core.io.nifti import read_stack
-
-    labels = pd.read_csv(folder / "labels.csv").sort_values("ID")
-    images = read_stack(folder / f"Real{size}x{size}.nii.gz")[labels["ID"].to_numpy()]
-    return images, labels["Label"].to_numpy()
-
-
-def build_digits(folder: Path) -> None:
-    """3s (label 0) and 8s (label 1) of scikit-learn's digits at 16x16; 30 per class for training."""
-    from sklearn.datasets import load_digits
-
-    from pacgan_cli.core.cohort.pyramid import resize_stack
-
-    digits = load_digits()
-    chosen = np.isin(digits.target, (3, 8))
-    images = (digits.images[chosen] / 8 - 1).astype(np.float32)[:, None]
-    labels = (digits.target[chosen] == 8).astype(int)
-    write_split(folder, resize_stack(images, 16), labels, per_class=30)
-
-
-def build_mni(folder: Path) -> None:
-    """150 demo subjects (75 per class), the demo's ventricle slice at 32x32; 25 per class for training."""
-    from pacgan_cli import demo
-    from pacgan_cli.core.cohort.pyramid import resize_stack
-    from pacgan_cli.core.cohort.slices import SliceOptions, extract_slices
-    from pacgan_cli.core.io.intensity import scale_to_unit_range
-    from pacgan_cli.core.io.nifti import read_stack
-
-    with tempfile.TemporaryDirectory() as scratch:
-        volumes = Path(scratch) / "volumes"
-        volumes.mkdir()
-        table = demo.build_dataset(volumes, Path(scratch) / "cohort.csv", 150, seed=0)
-        options = SliceOptions(cube_size=demo.CUBE_SIZE, indices=(demo.ventricle_slice_index(),))
-        stack = extract_slices(volumes, Path(scratch) / "slices.nii.gz", options=options).stack_path
-        images = scale_to_unit_range(read_stack(stack))
-    labels = (table["Group"] == "AD").astype(int).to_numpy()
-    write_split(folder, resize_stack(images, 32), labels, per_class=25)
-
-
-def write_split(folder: Path, images: np.ndarray, labels: np.ndarray, per_class: int) -> None:
-    """train/ (`per_class` images per class, drawn with seed 0) and test/ (the rest), every stage size."""
-    from pacgan_cli.core.cohort.pyramid import pyramid_sizes, resize_pyramid
-    from pacgan_cli.core.io.nifti import write_stack
-
-    rng = np.random.default_rng(0)
-    train = np.sort(
-        np.concatenate([rng.choice(np.flatnonzero(labels == k), per_class, replace=False) for k in (0, 1)])
-    )
-    parts = {"train": train, "test": np.setdiff1d(np.arange(len(labels)), train)}
-    for part, rows in parts.items():
-        target = folder / part
-        target.mkdir(parents=True, exist_ok=True)
-        selected = np.clip(images[rows], -1, 1)
-        for size, stack in resize_pyramid(selected, pyramid_sizes(images.shape[-1])).items():
-            write_stack(target / f"Real{size}x{size}.nii.gz", stack, force=True)
-        pd.DataFrame(
-            {"ID": np.arange(len(rows)), "Label": labels[rows], "Subject_ID": [f"img-{r:04d}" for r in rows]}
-        ).to_csv(target / "labels.csv", index=False)
 
 
 def markdown_table(report: dict[str, Any]) -> str:
@@ -339,12 +211,6 @@ def markdown_table(report: dict[str, Any]) -> str:
         aucs = " | ".join(f"{reference[name]['auc']:.3f}" for name in CLASSIFIER_NAMES)
         lines.append(f"| {dataset} | (real training images, TRTR) | | | {aucs} | |")
     return "\n".join(lines)
-
-
-def summary(values: list[float]) -> str:
-    if len(values) == 1:
-        return f"{values[0]:.3f}"
-    return f"{statistics.fmean(values):.3f} ({min(values):.3f}-{max(values):.3f})"
 
 
 if __name__ == "__main__":

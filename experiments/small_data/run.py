@@ -1,0 +1,154 @@
+"""`python -m experiments.small_data.run`: the conditioning options of issue 16 on four small data sets,
+several seeds each, to decide the `small-data` preset on evidence. Writes one JSON per run under
+--results; `python -m experiments.small_data.summarize` turns them into tables (docs/small-data.md).
+
+Each run trains the augmentation study's tiny network (experiments/harness.py) in test mode for --epochs per
+stage and is scored as experiments/small_data/measures.py says. Runs go --jobs at a time, each in its own
+process with one thread. `--reuse` scores finished run folders under --runs again instead of training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from experiments.harness import tiny_training_settings, versions
+from experiments.small_data.datasets import DATASETS
+from experiments.small_data.measures import REFERENCE, measure_run, write_real_reference
+
+VARIANTS: dict[str, dict[str, Any]] = {
+    "published": {},
+    "mode-seeking": {"mode_seeking_weight": 0.3},
+    "gp-interval-4": {"gp_interval": 4},
+    "mode-seeking-0.1": {"mode_seeking_weight": 0.1},
+}
+DEFAULT_VARIANTS = ("published", "mode-seeking", "gp-interval-4")
+RESULTS = Path(__file__).parent / "results"
+SCRATCH = Path(tempfile.gettempdir()) / "pacgan-small-data"
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """One (data set, variant, seed) to train and score, and where things are."""
+
+    dataset: str
+    variant: str
+    seed: int
+    epochs: int
+    synthetic: int
+    data: Path
+    runs: Path
+    results: Path
+    device: str
+    reuse: bool
+
+    @property
+    def name(self) -> str:
+        return f"{self.dataset}-{self.variant}-seed{self.seed}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m experiments.small_data.run", description=" ".join(__doc__.split("\n\n")[0].split())
+    )
+    parser.add_argument("--datasets", nargs="+", choices=list(DATASETS), default=list(DATASETS))
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(DEFAULT_VARIANTS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=40,
+        help="epochs per stage of a 60-image set (other sets: scaled to see as many images)",
+    )
+    parser.add_argument("--synthetic", type=int, default=100, help="synthetic images per class")
+    parser.add_argument("--jobs", type=int, default=1, help="runs at a time, one thread each")
+    parser.add_argument("--data", type=Path, default=SCRATCH / "data", help="data sets (built if missing)")
+    parser.add_argument("--runs", type=Path, default=SCRATCH / "runs", help="run folders")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="one JSON per run")
+    parser.add_argument("--reuse", action="store_true", help="score finished runs under --runs, train none")
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args(argv)
+
+    for name in args.datasets:
+        if not (args.data / name / REFERENCE).is_file():
+            dataset = DATASETS[name]
+            dataset.build(args.data / name)
+            write_real_reference(args.data / name, dataset.size, dataset.num_classes)
+            print(f"built {args.data / name}", flush=True)
+    requests = [
+        RunRequest(
+            dataset,
+            variant,
+            seed,
+            args.epochs,
+            args.synthetic,
+            args.data,
+            args.runs,
+            args.results,
+            args.device,
+            args.reuse,
+        )
+        for seed in args.seeds
+        for dataset in args.datasets
+        for variant in args.variants
+    ]
+    started = time.monotonic()
+    with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
+        for path in pool.map(run_one, requests):
+            print(f"{time.monotonic() - started:7.0f} s  wrote {path}", flush=True)
+    print(f"{len(requests)} runs in {time.monotonic() - started:.0f} s", flush=True)
+    return 0
+
+
+def run_one(request: RunRequest) -> Path:
+    """Train (unless reused) and score one run in a process of its own with one thread; its JSON path."""
+    import torch
+
+    from pacgan_cli.core.config import build_config
+    from pacgan_cli.core.training.loop import train
+
+    torch.set_num_threads(1)
+    dataset = DATASETS[request.dataset]
+    folder = request.data / request.dataset
+    run = request.runs / request.name
+    settings = {
+        **tiny_training_settings(
+            folder, dataset.size, dataset.stage_epochs(request.epochs), request.seed, request.device
+        ),
+        "class_size": dataset.num_classes,
+        **VARIANTS[request.variant],
+    }
+    started = time.monotonic()
+    marker = run / f"PACGAN_{dataset.size}x{dataset.size}" / "stage_complete.json"
+    if not (request.reuse and marker.is_file()):
+        train(build_config(settings), output=run, force=True)
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    result = {
+        "dataset": request.dataset,
+        "variant": request.variant,
+        "seed": request.seed,
+        "epochs_per_stage": dataset.stage_epochs(request.epochs),
+        "synthetic_per_class": request.synthetic,
+        "variant_settings": VARIANTS[request.variant],
+        "training_seconds": sum(r["seconds"] for r in records if r["event"] == "epoch"),
+        **measure_run(run, folder, dataset.size, dataset.num_classes, request.synthetic, request.seed),
+        "wall_seconds": time.monotonic() - started,
+        "versions": versions(),
+        "request": {key: str(value) for key, value in asdict(request).items()},
+    }
+    request.results.mkdir(parents=True, exist_ok=True)
+    path = request.results / f"{request.name}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    return path
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""`python -m experiments.small_data.summarize`: one Markdown table per data set from the per-run JSON files
+of `python -m experiments.small_data.run`: mean (min-max) over seeds per variant, and the real-image
+reference row (TRTR, the real training images' same-class MS-SSIM)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from experiments.harness import CLASSIFIER_NAMES, summary
+from experiments.small_data.datasets import DATASETS
+from experiments.small_data.run import RESULTS, VARIANTS
+
+COLUMNS = (
+    "seeds",
+    "critic AUC held-out",
+    "TSTR AUC, logistic",
+    "TSTR AUC, CNN",
+    "same-class MS-SSIM",
+    "augmentation gain AUC, logistic",
+    "augmentation gain AUC, CNN",
+    "training s",
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m experiments.small_data.summarize", description=__doc__)
+    parser.add_argument("--results", type=Path, default=RESULTS, help="folder of the per-run JSON files")
+    args = parser.parse_args(argv)
+    runs = [json.loads(path.read_text()) for path in sorted(args.results.glob("*.json"))]
+    print("\n\n".join(markdown_tables(runs)))
+    return 0
+
+
+def markdown_tables(runs: list[dict[str, Any]]) -> list[str]:
+    """One table per data set (in the study's order), rows in the variants' order."""
+    tables = []
+    for dataset in DATASETS:
+        chosen = [run for run in runs if run["dataset"] == dataset]
+        if not chosen:
+            continue
+        lines = [
+            f"### {dataset}",
+            "",
+            "| variant | " + " | ".join(COLUMNS) + " |",
+            "|---" * (len(COLUMNS) + 1) + "|",
+        ]
+        for variant in VARIANTS:
+            of_variant = [run for run in chosen if run["variant"] == variant]
+            if of_variant:
+                lines.append(f"| {variant} | " + " | ".join(variant_cells(of_variant)) + " |")
+        lines.append("| real training images | | | " + " | ".join(reference_cells(chosen[0])) + " | | | |")
+        tables.append("\n".join(lines))
+    return tables
+
+
+def variant_cells(runs: list[dict[str, Any]]) -> list[str]:
+    """The COLUMNS of one variant's runs, each `mean (min-max)` over the seeds."""
+    cells = [str(len(runs)), summary([run["critic_auc_test"] for run in runs])]
+    cells += [summary([run["tstr"][name]["auc"] for run in runs]) for name in CLASSIFIER_NAMES]
+    cells.append(summary([run["diversity"]["synthetic"]["mean"] for run in runs]))
+    cells += [gain_cell([run["augmentation_gain"][name] for run in runs]) for name in CLASSIFIER_NAMES]
+    cells.append(f"{sum(run['training_seconds'] for run in runs) / len(runs):.0f}")
+    return cells
+
+
+def reference_cells(run: dict[str, Any]) -> list[str]:
+    """TRTR of both classifiers and the real training images' same-class MS-SSIM."""
+    return [f"{run['trtr'][name]['auc']:.3f}" for name in CLASSIFIER_NAMES] + [
+        f"{run['diversity']['real']['mean']:.3f}"
+    ]
+
+
+def gain_cell(gains: list[dict[str, Any]]) -> str:
+    """The AUC differences over seeds, and in how many runs the 95% interval lay wholly below or above 0
+    (a measurable loss or gain on that run's held-out images)."""
+    losses = sum(gain["auc_interval"][1] < 0 for gain in gains)
+    wins = sum(gain["auc_interval"][0] > 0 for gain in gains)
+    counted = [f"{losses} loss" + ("es" if losses > 1 else "")] if losses else []
+    counted += [f"{wins} gain" + ("s" if wins > 1 else "")] if wins else []
+    return signed_summary([gain["auc_difference"] for gain in gains]) + "".join(f"; {c}" for c in counted)
+
+
+def signed_summary(values: list[float]) -> str:
+    """`summary` with a sign on every number, for differences."""
+    if len(values) == 1:
+        return f"{values[0]:+.3f}"
+    return f"{sum(values) / len(values):+.3f} ({min(values):+.3f} to {max(values):+.3f})"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
