@@ -11,8 +11,9 @@ from pacgan_cli.core.published_config import shown
 
 PRESETS: dict[str, dict[str, Any]] = {
     "published": {},
-    # Chosen by the study in docs/small-data.md (issue 16); see there for what each setting gained.
-    "small-data": {},
+    # Chosen by the study in docs/small-data.md (issue 16): on the MNI-based sets, the images of a class
+    # became less alike and train-on-synthetic AUC rose in every seed, the critic's classifier unchanged.
+    "small-data": {"mode_seeking_weight": 0.1},
 }
 
 

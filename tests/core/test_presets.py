@@ -61,3 +61,9 @@ def test_dry_run_shows_what_the_preset_set(
     lines = out.splitlines()
     assert lines[0] == "# preset trial set: aux_head: tac, lecam_weight: 0.2"
     assert "gp_interval: 3" in lines and "aux_head: tac" in lines and "preset: trial" in lines
+
+
+def test_small_data_sets_the_study_s_mode_seeking_weight_unless_the_config_gives_one() -> None:
+    assert build_config({"preset": "small-data"}).mode_seeking_weight == 0.1
+    assert build_config({"preset": "small-data", "mode_seeking_weight": 0.0}).mode_seeking_weight == 0.0
+    assert build_config({}).mode_seeking_weight == 0.0
