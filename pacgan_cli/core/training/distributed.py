@@ -35,6 +35,16 @@ from pacgan_cli.core.errors import ConfigError, PacganError
 from pacgan_cli.core.stages import stage_size
 from pacgan_cli.core.training.data import batch_ranges
 
+if dist.is_available():
+    # Imported before any process group is joined: its functions take `group=group.WORLD` as a default
+    # argument, which is evaluated at import. torch imports this module lazily (the first optimizer imports
+    # torch._dynamo, which imports FSDP, which imports it); imported after the group is joined, the defaults
+    # hold the process group itself, for good, and destroy_process_group cannot free it. gloo's worker
+    # threads then live on into the interpreter's shutdown, where one that frees a finished collective
+    # needs the GIL, is ended by Python (pthread_exit) inside a C++ destructor and aborts the process
+    # ("terminate called without an active exception", SIGABRT) after a run that went well.
+    import torch.distributed.nn.functional
+
 
 @dataclass(frozen=True)
 class Shard:
@@ -189,10 +199,8 @@ def join_ranks(device: torch.device) -> Ranks:
 def _gather_batch(grouped: torch.Tensor, sizes: tuple[int, ...]) -> torch.Tensor:
     """[groups, this rank's n, F] -> [groups, global n, F] in rank order, differentiable: padded to the
     largest share (all-gather needs equal shapes), gathered, and cut back."""
-    from torch.distributed.nn.functional import all_gather
-
     padded = F.pad(grouped, (0, 0, 0, max(sizes) - grouped.shape[1]))
     with warnings.catch_warnings():  # deprecated for a private successor; this one differentiates twice
         warnings.simplefilter("ignore", FutureWarning)
-        parts = all_gather(padded)
+        parts = torch.distributed.nn.functional.all_gather(padded)
     return torch.cat([part[:, :size] for part, size in zip(parts, sizes, strict=True)], dim=1)

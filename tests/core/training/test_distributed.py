@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -179,3 +181,23 @@ def test_two_processes_augment_as_one_process_does(tmp_path: Path) -> None:
     assert first_two["augment_signal"] == pytest.approx(first_one["augment_signal"], abs=1e-6)
     for name in ("d_loss", "g_loss", "d_real", "d_fake", "gp"):
         assert first_two[name] == pytest.approx(first_one[name], rel=1e-4, abs=1e-5), name
+
+
+def test_leaving_the_group_frees_it_and_stops_gloo_threads(tmp_path: Path) -> None:
+    """torch imports torch.distributed.nn.functional lazily (the first optimizer does), and its functions'
+    `group=group.WORLD` defaults, evaluated then, held a group joined before: destroy_process_group could not
+    free it, and gloo's threads, alive into the interpreter's shutdown, aborted a process now and then."""
+    script = f"""
+import os, torch, torch.distributed as dist
+import pacgan_cli.core.training.distributed
+dist.init_process_group("gloo", init_method="file://{tmp_path / "store"}", rank=0, world_size=1)
+torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])  # imports torch._dynamo, FSDP, distributed.nn
+dist.destroy_process_group()
+import torch.distributed.nn.functional as functional
+print(functional.all_gather.__defaults__)
+threads = [open(f"/proc/self/task/{{t}}/comm").read() for t in os.listdir("/proc/self/task")]
+print(sum("gloo" in name for name in threads))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    defaults, gloo_threads = result.stdout.splitlines()
+    assert defaults == "(None,)" and gloo_threads == "0"
