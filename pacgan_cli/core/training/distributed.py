@@ -24,6 +24,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from typing import TypeVar, cast
 
 import torch
 import torch.distributed as dist
@@ -44,6 +45,8 @@ if dist.is_available():
     # needs the GIL, is ended by Python (pthread_exit) inside a C++ destructor and aborts the process
     # ("terminate called without an active exception", SIGABRT) after a run that went well.
     import torch.distributed.nn.functional
+
+Gathered = TypeVar("Gathered")
 
 
 @dataclass(frozen=True)
@@ -157,9 +160,16 @@ class Ranks:
         """Every rank's tensors (any sizes), rank by rank, on this rank's device."""
         if not self.active:
             return tensors
-        gathered: list[list[torch.Tensor] | None] = [None] * self.world_size
-        dist.all_gather_object(gathered, [tensor.cpu() for tensor in tensors])
-        return [tensor.to(self.device) for part in gathered for tensor in part or []]
+        parts = self.gather_objects([tensor.cpu() for tensor in tensors])
+        return [tensor.to(self.device) for part in parts for tensor in part]
+
+    def gather_objects(self, value: Gathered) -> list[Gathered]:
+        """Every rank's `value` (picklable, CPU tensors), rank by rank, on every rank."""
+        if not self.active:
+            return [value]
+        gathered: list[Gathered | None] = [None] * self.world_size
+        dist.all_gather_object(gathered, value)
+        return cast(list[Gathered], gathered)
 
     @contextlib.contextmanager
     def together(self) -> Iterator[None]:

@@ -173,9 +173,7 @@ def train_stage(
     # A fresh stage, or the state a resume checkpoint saved (random states included).
     state = StageState.fresh()
     if saved is not None:
-        state = StageState.from_data(saved, networks.device)
-        if state.totals is not None and not ranks.is_main:  # rank 0's saved sums hold every rank's share
-            state.totals = EpochTotals.start(state.totals.batches, networks.device, state.totals.sums)
+        state = StageState.from_data(saved, networks.device, ranks)
         restore_random_states(saved["random_states"], data.order)
     saver = ProgressSaver(run, networks, plan.stage, data.order)
     run.reporter.stage_started(plan.title, total=plan.steps, epochs=plan.epochs, **(run_steps or {}))

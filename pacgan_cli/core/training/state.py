@@ -180,8 +180,9 @@ class StageState:
         self.epoch += 1
         self.next_batch, self.permutation, self.totals, self.epoch_seconds = 0, None, None, 0.0
 
-    def to_data(self) -> dict[str, Any]:
-        """Plain data and CPU tensors, for a resume checkpoint loaded with `weights_only=True`."""
+    def to_data(self, ranks: Ranks) -> dict[str, Any]:
+        """Plain data and CPU tensors, for a resume checkpoint loaded with `weights_only=True`. Every rank
+        calls it: the epoch's loss sums and logits so far are every rank's own, gathered rank by rank."""
         totals = self.totals or EpochTotals({}, 0, [], [], [])
         return {
             "epoch": self.epoch,
@@ -190,30 +191,19 @@ class StageState:
             "permutation": self.permutation,
             "epoch_seconds": self.epoch_seconds,
             "epoch_records": list(self.records),
-            "totals": {
-                # Copies: the sums grow in place while a background write may still read these.
-                "sums": {name: value.detach().to("cpu", copy=True) for name, value in totals.sums.items()},
-                "batches": totals.batches,
-                "real_logits": [t.cpu() for t in totals.real_logits],
-                "fake_logits": [t.cpu() for t in totals.fake_logits],
-                "labels": [t.cpu() for t in totals.labels],
-            },
+            "totals": ranks.gather_objects(totals.to_data()),
             "best": self.best.to_data() if self.best is not None else None,
         }
 
     @classmethod
-    def from_data(cls, data: dict[str, Any], device: torch.device) -> StageState:
-        saved = data["totals"]
-        totals = EpochTotals.start(int(saved["batches"]), device)
-        totals.sums.update({name: value.to(device) for name, value in saved["sums"].items()})
-        for name in ("real_logits", "fake_logits", "labels"):
-            getattr(totals, name).extend(t.to(device) for t in saved[name])
+    def from_data(cls, data: dict[str, Any], device: torch.device, ranks: Ranks) -> StageState:
+        started = data["permutation"] is not None
         return cls(
             epoch=int(data["epoch"]),
             next_batch=int(data["next_batch"]),
             alpha=float(data["alpha"]),
             permutation=data["permutation"],
-            totals=totals if data["permutation"] is not None else None,
+            totals=EpochTotals.resumed(data["totals"], ranks, device) if started else None,
             epoch_seconds=float(data["epoch_seconds"]),
             best=NetworkSnapshot(**data["best"]) if data["best"] is not None else None,
             records=list(data["epoch_records"]),

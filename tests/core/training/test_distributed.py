@@ -114,7 +114,7 @@ def test_a_stop_on_one_rank_stops_both_with_a_checkpoint_and_resume_is_bit_ident
     runs: dict[str, Path], tmp_path: Path
 ) -> None:
     config = config_for(runs["two"].parent / "data")
-    stopped = spawn_two(tmp_path, config, "stopped", stop_after=2)  # in the first stage's first epoch
+    stopped = spawn_two(tmp_path, config, "stopped", stop_after=1)  # mid-epoch: after batch 2 of 3
     errors = sorted(path.read_text() for path in stopped.glob("error-*.txt"))
     assert len(errors) == 2 and all("TrainingInterrupted" in error for error in errors)
     assert (stopped / "run" / "resume.pt").is_file()
