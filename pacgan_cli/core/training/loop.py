@@ -13,7 +13,6 @@ import numpy as np
 import torch
 
 from pacgan_cli.core.config import LossWeights, TrainingConfig, config_to_data
-from pacgan_cli.core.errors import PacganError
 from pacgan_cli.core.io.atomic import json_ready
 from pacgan_cli.core.io.run_layout import RunLayout, record_last_run
 from pacgan_cli.core.models.checkpoint import tensor_digest
@@ -79,6 +78,7 @@ def train(
     resuming = resume or config.load_model
     point = resume_point(config, layout, resuming)
     run = open_run(config, layout, point, resuming, force, reporter or SilentReporter())
+    stopped: BaseException | None = None  # what ended the run early, if anything: see Ranks.leave
     try:
         if record_in is not None and run.ranks.is_main:
             record_last_run(layout, record_in)
@@ -91,12 +91,15 @@ def train(
                 config, run.layout, run.rows, run.devices[0], run.reporter
             )
         return result
-    except PacganError as error:
-        run.folder.log(f"stopped: {error}")
+    except BaseException as error:
+        stopped = error
+        run.folder.log_stop(error)
         raise
     finally:
-        run.folder.close()
-        run.ranks.leave()
+        try:
+            run.folder.close()
+        finally:
+            run.ranks.leave(stopped)
 
 
 def _train_stages(run: RunContext, point: ResumePoint) -> TrainResult:

@@ -191,6 +191,14 @@ class RunFolder:
         with self.layout.log_path.open("a", encoding="utf-8") as handle:
             handle.write(f"{_now()} {text}\n")
 
+    @_written()
+    def log_stop(self, error: BaseException) -> None:
+        """Why the run stopped early: a PacganError's message, or an unexpected error's type and message."""
+        cause = (
+            str(error) if isinstance(error, PacganError) else f"unexpected {type(error).__name__}: {error}"
+        )
+        self.log(f"stopped: {cause}")
+
     def logged(self, reporter: Reporter) -> Reporter:
         """`reporter`, with what it is told also written to `train.log`."""
         return _LoggedReporter(reporter, self)
