@@ -63,6 +63,13 @@ class TrainingDiverged(PacganError):
     """A loss became NaN or infinite; nothing of that epoch is saved."""
 
 
+class AnotherProcessStopped(PacganError):
+    """Another process of a distributed run failed or was stopped, so this one cannot go on."""
+
+    def __init__(self) -> None:
+        super().__init__("another training process stopped; its message says why")
+
+
 def did_you_mean(name: str, choices: tuple[str, ...]) -> str:
     """`; did you mean X?` with the closest valid name, for an error line; nothing when none is close."""
     close = difflib.get_close_matches(name.lower(), choices, n=1, cutoff=0.5)

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any, TypeVar, cast
 
 import torch
 import torch.distributed as dist
@@ -31,9 +31,27 @@ import torch.nn.functional as F
 from torch import nn
 from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
-from pacgan_cli.core.errors import ConfigError, PacganError
+from pacgan_cli.core.errors import (
+    AnotherProcessStopped,
+    ConfigError,
+    PacganError,
+    TrainingDiverged,
+    TrainingInterrupted,
+)
 from pacgan_cli.core.stages import stage_size
 from pacgan_cli.core.training.data import batch_ranges
+
+if dist.is_available():
+    # Imported before any process group is joined, though pacgan does not call it: its functions take
+    # `group=group.WORLD` as a default argument, evaluated at import. torch imports it lazily (the first
+    # optimizer imports torch._dynamo, which imports FSDP, which imports it); imported after the group is
+    # joined, the defaults hold the process group itself, for good, and destroy_process_group cannot free
+    # it. gloo's worker threads then live on into the interpreter's shutdown, where one that frees a
+    # finished collective needs the GIL, is ended by Python (pthread_exit) inside a C++ destructor and
+    # aborts the process ("terminate called without an active exception", SIGABRT) after a good run.
+    import torch.distributed.nn.functional
+
+Gathered = TypeVar("Gathered")
 
 
 @dataclass(frozen=True)
@@ -112,7 +130,8 @@ class Ranks:
         if not gradients:
             return
         flat = _flatten_dense_tensors(gradients)
-        dist.all_reduce(flat)
+        with _collective():
+            dist.all_reduce(flat)
         flat /= self.world_size
         for gradient, averaged in zip(gradients, _unflatten_dense_tensors(flat, gradients), strict=True):
             gradient.copy_(averaged)
@@ -134,22 +153,32 @@ class Ranks:
         if not self.active:
             return flag
         value = torch.tensor([1.0 if flag else 0.0], device=self.device)
-        dist.all_reduce(value, op=dist.ReduceOp.MAX)
-        return bool(value.item())
+        with _collective():
+            dist.all_reduce(value, op=dist.ReduceOp.MAX)
+            return bool(value.item())
 
     def sum(self, tensor: torch.Tensor) -> torch.Tensor:
         if self.active:
             tensor = tensor.clone()
-            dist.all_reduce(tensor)
+            with _collective():
+                dist.all_reduce(tensor)
         return tensor
 
     def gather(self, tensors: list[torch.Tensor]) -> list[torch.Tensor]:
         """Every rank's tensors (any sizes), rank by rank, on this rank's device."""
         if not self.active:
             return tensors
-        gathered: list[list[torch.Tensor] | None] = [None] * self.world_size
-        dist.all_gather_object(gathered, [tensor.cpu() for tensor in tensors])
-        return [tensor.to(self.device) for part in gathered for tensor in part or []]
+        parts = self.gather_objects([tensor.cpu() for tensor in tensors])
+        return [tensor.to(self.device) for part in parts for tensor in part]
+
+    def gather_objects(self, value: Gathered) -> list[Gathered]:
+        """Every rank's `value` (picklable, CPU tensors), rank by rank, on every rank."""
+        if not self.active:
+            return [value]
+        gathered: list[Gathered | None] = [None] * self.world_size
+        with _collective():
+            dist.all_gather_object(gathered, value)
+        return cast(list[Gathered], gathered)
 
     @contextlib.contextmanager
     def together(self) -> Iterator[None]:
@@ -161,12 +190,21 @@ class Ranks:
         except PacganError as error:
             failure = error
         if self.any(failure is not None):
-            raise failure or PacganError("another training process stopped; its message says why")
+            raise failure or AnotherProcessStopped()
 
-    def leave(self) -> None:
-        """Wait for every rank to finish, then leave the process group this run joined."""
-        if self.owns_group:
-            dist.barrier()
+    def leave(self, error: BaseException | None = None) -> None:
+        """Leave the process group this run joined. After success, or a stop every rank raised together once
+        they agreed on it (a signal, a divergence), wait for the others first. After an `error` of this rank
+        alone leave at once: a barrier would wait for ranks that wait in their next collective for this one,
+        for good; instead that collective fails within seconds (gloo) or this process's exit ends them
+        (torchrun), and they stop with AnotherProcessStopped."""
+        if not self.owns_group:
+            return
+        try:
+            if error is None or isinstance(error, (TrainingInterrupted, TrainingDiverged)):
+                with _collective():
+                    dist.barrier()
+        finally:
             dist.destroy_process_group()
 
 
@@ -186,13 +224,55 @@ def join_ranks(device: torch.device) -> Ranks:
     return Ranks(dist.get_rank(), world_size, local_rank, device, owns_group=not initialized)
 
 
+@contextlib.contextmanager
+def _collective() -> Iterator[None]:
+    """Around every exchange between the processes: it fails when another process has left the run (an
+    error of its own, a kill), and this process then stops with one line that points to that process's
+    message, which says why."""
+    try:
+        yield
+    except RuntimeError as error:  # torch.distributed's errors (DistError) are RuntimeErrors, as gloo's are
+        raise AnotherProcessStopped() from error
+
+
 def _gather_batch(grouped: torch.Tensor, sizes: tuple[int, ...]) -> torch.Tensor:
     """[groups, this rank's n, F] -> [groups, global n, F] in rank order, differentiable: padded to the
     largest share (all-gather needs equal shapes), gathered, and cut back."""
-    from torch.distributed.nn.functional import all_gather
-
     padded = F.pad(grouped, (0, 0, 0, max(sizes) - grouped.shape[1]))
-    with warnings.catch_warnings():  # deprecated for a private successor; this one differentiates twice
-        warnings.simplefilter("ignore", FutureWarning)
-        parts = all_gather(padded)
+    parts = _AllGather.apply(padded)
     return torch.cat([part[:, :size] for part, size in zip(parts, sizes, strict=True)], dim=1)
+
+
+class _AllGather(torch.autograd.Function):
+    """Every rank's tensor, rank by rank; the gradient of each rank's tensor comes from every rank.
+
+    Our own rather than torch.distributed.nn.functional's, so that its exchanges, in the backward pass too,
+    stop with AnotherProcessStopped when another process has left."""
+
+    @staticmethod
+    def forward(ctx: Any, tensor: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
+        with _collective():
+            dist.all_gather(parts, tensor.contiguous())
+        return tuple(parts)
+
+    @staticmethod
+    def backward(ctx: Any, *gradients: torch.Tensor) -> torch.Tensor:
+        return _SumOwnPart.apply(*gradients)
+
+
+class _SumOwnPart(torch.autograd.Function):
+    """The gradient of `_AllGather`: this rank's part summed over every rank (a reduce-scatter, written as an
+    all-reduce, which every backend has); its own gradient is an all-gather, so that the gradient penalty,
+    which differentiates the critic's input gradient, can differentiate through it again."""
+
+    @staticmethod
+    def forward(ctx: Any, *gradients: torch.Tensor) -> torch.Tensor:
+        stacked = torch.stack(gradients)
+        with _collective():
+            dist.all_reduce(stacked)
+        return stacked[dist.get_rank()].clone()
+
+    @staticmethod
+    def backward(ctx: Any, gradient: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return _AllGather.apply(gradient)

@@ -13,13 +13,13 @@ import numpy as np
 import torch
 
 from pacgan_cli.core.config import LossWeights, TrainingConfig, config_to_data
-from pacgan_cli.core.errors import PacganError, StorageError
+from pacgan_cli.core.errors import StorageError
 from pacgan_cli.core.io.atomic import json_ready
 from pacgan_cli.core.io.digest import tensor_digest
 from pacgan_cli.core.io.run_layout import RunLayout, record_last_run
 from pacgan_cli.core.models.discriminator import measure_batch_statistic
 from pacgan_cli.core.progress import Reporter, SilentReporter
-from pacgan_cli.core.runtime import describe_threads, seed_everything
+from pacgan_cli.core.runtime import seed_everything
 from pacgan_cli.core.stages import stage_size
 from pacgan_cli.core.training import records
 from pacgan_cli.core.training.data import load_stage
@@ -81,6 +81,7 @@ def train(
     resuming = resume or config.load_model
     point = resume_point(config, layout, resuming)
     run = open_run(config, layout, point, resuming, force, reporter or SilentReporter())
+    stopped: BaseException | None = None  # what ended the run early, if anything: see Ranks.leave
     try:
         if record_in is not None and run.ranks.is_main:
             record_last_run(layout, record_in)
@@ -96,13 +97,17 @@ def train(
                     )
         return result
     except StorageError as error:  # nothing more can be logged on a full disk
+        stopped = error
         raise error.going_on_with(layout.how_to_go_on(config.num_stages)) from error
-    except PacganError as error:
-        run.folder.log(f"stopped: {error}")
+    except BaseException as error:
+        stopped = error
+        run.folder.log_stop(error)
         raise
     finally:
-        run.folder.close()
-        run.ranks.leave()
+        try:
+            run.folder.close()
+        finally:
+            run.ranks.leave(stopped)
 
 
 def _train_stages(run: RunContext, point: ResumePoint) -> TrainResult:
@@ -115,7 +120,7 @@ def _train_stages(run: RunContext, point: ResumePoint) -> TrainResult:
         run.reporter.message(point.note)
     if point.stage >= run.config.num_stages:
         return result
-    run.reporter.message(_first_line(run, point))
+    run.reporter.message(run.first_line(point.stage))
     plans = [run.plan(stage) for stage in range(point.stage, run.config.num_stages)]
     saved = point.progress
     for index, plan in enumerate(plans):
@@ -146,18 +151,6 @@ def _starting_networks(run: RunContext, point: ResumePoint) -> Networks:
     return networks
 
 
-def _first_line(run: RunContext, point: ResumePoint) -> str:
-    """Where and how the run trains: devices or processes, threads, mode and stages."""
-    devices = run.devices
-    where = ", ".join(str(d) for d in devices) + f" with {describe_threads()}"
-    if run.ranks.active:
-        each = "one GPU" if devices[0].type == "cuda" else describe_threads()
-        where = f"{run.ranks.world_size} processes ({each} each)"
-    elif len(devices) > 1:
-        where += " (one process, DataParallel as published; `torchrun --nproc_per_node=N` scales better)"
-    return f"training on {where} in {run.mode} mode, stages {stage_size(point.stage)}..{run.config.max_size}"
-
-
 def train_stage(
     run: RunContext,
     plan: StagePlan,
@@ -180,9 +173,7 @@ def train_stage(
     # A fresh stage, or the state a resume checkpoint saved (random states included).
     state = StageState.fresh()
     if saved is not None:
-        state = StageState.from_data(saved, networks.device)
-        if state.totals is not None and not ranks.is_main:  # rank 0's saved sums hold every rank's share
-            state.totals = EpochTotals.start(state.totals.batches, networks.device, state.totals.sums)
+        state = StageState.from_data(saved, networks.device, ranks)
         restore_random_states(saved["random_states"], data.order)
     saver = ProgressSaver(run, networks, plan.stage, data.order)
     run.reporter.stage_started(plan.title, total=plan.steps, epochs=plan.epochs, **(run_steps or {}))

@@ -51,6 +51,46 @@ class EpochTotals:
         self.fake_logits.append(fake_logits.detach())
         self.labels.append(labels)
 
+    def to_data(self) -> dict[str, Any]:
+        """Plain data and CPU tensors, for a resume checkpoint loaded with `weights_only=True`."""
+        return {
+            # Copies: the sums grow in place while a background write may still read these.
+            "sums": {name: value.detach().to("cpu", copy=True) for name, value in self.sums.items()},
+            "batches": self.batches,
+            "real_logits": [t.cpu() for t in self.real_logits],
+            "fake_logits": [t.cpu() for t in self.fake_logits],
+            "labels": [t.cpu() for t in self.labels],
+        }
+
+    @classmethod
+    def merged(cls, entries: list[dict[str, Any]], device: torch.device) -> EpochTotals:
+        """Saved totals (`to_data`, one or more, with the same terms) as one: the sums added in order, the
+        logits one after another; a single entry comes back exactly as saved."""
+        first, rest = entries[0], entries[1:]
+        totals = cls.start(int(first["batches"]), device)
+        totals.sums.update({name: value.to(device) for name, value in first["sums"].items()})
+        for entry in rest:
+            for name, value in entry["sums"].items():
+                totals.sums[name] = totals.sums[name] + value.to(device)
+        for name in ("real_logits", "fake_logits", "labels"):
+            getattr(totals, name).extend(t.to(device) for entry in entries for t in entry[name])
+        return totals
+
+    @classmethod
+    def resumed(
+        cls, saved: list[dict[str, Any]] | dict[str, Any], ranks: Ranks, device: torch.device
+    ) -> EpochTotals:
+        """This rank's totals from a resume checkpoint, which holds every rank's own (rank by rank): each
+        rank goes on from its own sums, so the resumed epoch adds up in the order of an uninterrupted one and
+        its metrics line is the same to the last digit. With another number of processes (or a checkpoint
+        written before, whose one entry holds every rank's sums combined) rank 0 takes them all and the
+        others start from zero for the same terms."""
+        entries = saved if isinstance(saved, list) else [saved]
+        if len(entries) == ranks.world_size:
+            return cls.merged(entries[ranks.rank : ranks.rank + 1], device)
+        totals = cls.merged(entries, device)
+        return totals if ranks.is_main else cls.start(totals.batches, device, totals.sums)
+
     def combined(self, ranks: Ranks) -> EpochTotals:
         """Every rank's sums and logits so far, on every rank (these totals themselves in one process)."""
         if not ranks.active:

@@ -10,7 +10,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -117,13 +117,14 @@ class ProgressSaver:
         """Everything needed to continue from `state` bit for bit: the state itself (with every rank's loss
         sums and logits so far), both networks and their optimisers, and every random state. The snapshot is
         taken here; the file is written in the background unless the run is about to stop."""
+        saved_state = state.to_data(self.run.ranks)
         if state.totals is not None:
-            state = replace(state, totals=state.totals.combined(self.run.ranks))
-            stop_if_diverged(state.totals, self.stage, state.epoch, self.run.config)
+            every_rank = EpochTotals.merged(saved_state["totals"], torch.device("cpu"))
+            stop_if_diverged(every_rank, self.stage, state.epoch, self.run.config)
         data = {
             "format": PROGRESS_FORMAT,
             "stage": self.stage,
-            **state.to_data(),
+            **saved_state,
             "networks": take_snapshot(self.networks, state.epoch, state.alpha).to_data(),
             "metrics_lines": self.run.folder.metrics_lines,
             "random_states": capture_random_states(self.order),

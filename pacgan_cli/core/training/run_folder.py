@@ -200,6 +200,14 @@ class RunFolder:
     def log(self, text: str) -> None:
         append_text(self.layout.log_path, f"{_now()} {text}\n")
 
+    @_written()
+    def log_stop(self, error: BaseException) -> None:
+        """Why the run stopped early: a PacganError's message, or an unexpected error's type and message."""
+        cause = (
+            str(error) if isinstance(error, PacganError) else f"unexpected {type(error).__name__}: {error}"
+        )
+        self.log(f"stopped: {cause}")
+
     def logged(self, reporter: Reporter) -> Reporter:
         """`reporter`, with what it is told also written to `train.log`."""
         return _LoggedReporter(reporter, self)

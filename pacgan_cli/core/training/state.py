@@ -19,7 +19,7 @@ from pacgan_cli.core.io.run_layout import RunLayout
 from pacgan_cli.core.io.stage_folder import StageFolder
 from pacgan_cli.core.models.checkpoint import read_checkpoint_file
 from pacgan_cli.core.progress import Reporter, SilentReporter
-from pacgan_cli.core.runtime import resolve_device, training_devices
+from pacgan_cli.core.runtime import describe_threads, resolve_device, training_devices
 from pacgan_cli.core.stages import stage_size
 from pacgan_cli.core.training.data import batch_ranges, load_stage, open_data_folder
 from pacgan_cli.core.training.distributed import Ranks, join_ranks
@@ -60,6 +60,17 @@ class RunContext:
     def training_images(self) -> int:
         """Images each epoch trains on (the training part of the folds in validation mode)."""
         return len(self.rows[0]) if self.rows is not None else self.data.image_count
+
+    def first_line(self, stage: int) -> str:
+        """Where and how the run trains from `stage` on: devices or processes, threads, mode and stages."""
+        devices = self.devices
+        where = ", ".join(str(d) for d in devices) + f" with {describe_threads()}"
+        if self.ranks.active:
+            each = "one GPU" if devices[0].type == "cuda" else describe_threads()
+            where = f"{self.ranks.world_size} processes ({each} each)"
+        elif len(devices) > 1:
+            where += " (one process, DataParallel as published; `torchrun --nproc_per_node=N` scales better)"
+        return f"training on {where} in {self.mode} mode, stages {stage_size(stage)}..{self.config.max_size}"
 
     def plan(self, stage: int) -> StagePlan:
         schedule = self.config.schedule(stage)
@@ -180,8 +191,9 @@ class StageState:
         self.epoch += 1
         self.next_batch, self.permutation, self.totals, self.epoch_seconds = 0, None, None, 0.0
 
-    def to_data(self) -> dict[str, Any]:
-        """Plain data and CPU tensors, for a resume checkpoint loaded with `weights_only=True`."""
+    def to_data(self, ranks: Ranks) -> dict[str, Any]:
+        """Plain data and CPU tensors, for a resume checkpoint loaded with `weights_only=True`. Every rank
+        calls it: the epoch's loss sums and logits so far are every rank's own, gathered rank by rank."""
         totals = self.totals or EpochTotals({}, 0, [], [], [])
         return {
             "epoch": self.epoch,
@@ -190,30 +202,19 @@ class StageState:
             "permutation": self.permutation,
             "epoch_seconds": self.epoch_seconds,
             "epoch_records": list(self.records),
-            "totals": {
-                # Copies: the sums grow in place while a background write may still read these.
-                "sums": {name: value.detach().to("cpu", copy=True) for name, value in totals.sums.items()},
-                "batches": totals.batches,
-                "real_logits": [t.cpu() for t in totals.real_logits],
-                "fake_logits": [t.cpu() for t in totals.fake_logits],
-                "labels": [t.cpu() for t in totals.labels],
-            },
+            "totals": ranks.gather_objects(totals.to_data()),
             "best": self.best.to_data() if self.best is not None else None,
         }
 
     @classmethod
-    def from_data(cls, data: dict[str, Any], device: torch.device) -> StageState:
-        saved = data["totals"]
-        totals = EpochTotals.start(int(saved["batches"]), device)
-        totals.sums.update({name: value.to(device) for name, value in saved["sums"].items()})
-        for name in ("real_logits", "fake_logits", "labels"):
-            getattr(totals, name).extend(t.to(device) for t in saved[name])
+    def from_data(cls, data: dict[str, Any], device: torch.device, ranks: Ranks) -> StageState:
+        started = data["permutation"] is not None
         return cls(
             epoch=int(data["epoch"]),
             next_batch=int(data["next_batch"]),
             alpha=float(data["alpha"]),
             permutation=data["permutation"],
-            totals=totals if data["permutation"] is not None else None,
+            totals=EpochTotals.resumed(data["totals"], ranks, device) if started else None,
             epoch_seconds=float(data["epoch_seconds"]),
             best=NetworkSnapshot(**data["best"]) if data["best"] is not None else None,
             records=list(data["epoch_records"]),

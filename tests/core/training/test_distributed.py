@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 import torch
 import torch.multiprocessing as mp
 
-from helpers import TINY_NETWORK, epochs, train_as_rank, write_data_folder
+from helpers import TINY_NETWORK, epochs, train_as_rank, write_config, write_data_folder
 from pacgan_cli.core.config import build_config
 from pacgan_cli.core.training.data import batch_ranges
 from pacgan_cli.core.training.distributed import Ranks, Shard
@@ -112,7 +118,7 @@ def test_a_stop_on_one_rank_stops_both_with_a_checkpoint_and_resume_is_bit_ident
     runs: dict[str, Path], tmp_path: Path
 ) -> None:
     config = config_for(runs["two"].parent / "data")
-    stopped = spawn_two(tmp_path, config, "stopped", stop_after=2)  # in the first stage's first epoch
+    stopped = spawn_two(tmp_path, config, "stopped", stop_after=1)  # mid-epoch: after batch 2 of 3
     errors = sorted(path.read_text() for path in stopped.glob("error-*.txt"))
     assert len(errors) == 2 and all("TrainingInterrupted" in error for error in errors)
     assert (stopped / "run" / "resume.pt").is_file()
@@ -132,6 +138,71 @@ def test_a_run_folder_refused_on_rank_0_stops_every_rank(runs: dict[str, Path], 
     first, second = ((tmp_path / "taken" / f"error-{rank}.txt").read_text() for rank in (0, 1))
     assert "already holds a training run" in first
     assert "another training process stopped" in second
+
+
+def test_a_failed_write_on_rank_0_alone_stops_every_process_within_seconds_with_its_cause_printed_once(
+    runs: dict[str, Path], tmp_path: Path
+) -> None:
+    """Issue 18 item 9: two `pacgan train` processes with torchrun's variables (each joins the group itself,
+    as under torchrun); rank 0's files may not exceed 4 KiB, so its first sample grid fails to be written
+    while rank 1 trains on. Rank 0 used to wait in leave()'s barrier and rank 1 in its next all-reduce, until
+    gloo's 30-minute timeout, and nothing was printed."""
+    config = write_config(tmp_path / "config.yaml", config_for(runs["two"].parent / "data"))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    processes = []
+    for rank in range(2):
+        variables = {"RANK": rank, "LOCAL_RANK": rank, "WORLD_SIZE": 2, "MASTER_PORT": port}
+        environment = {**os.environ, "MASTER_ADDR": "127.0.0.1", **{k: str(v) for k, v in variables.items()}}
+        with (tmp_path / f"stderr-{rank}.txt").open("w") as stderr:
+            processes.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "pacgan_cli",
+                        "train",
+                        "-c",
+                        str(config),
+                        "-o",
+                        str(tmp_path / "run"),
+                    ],
+                    env=environment,
+                    stdout=subprocess.DEVNULL,
+                    stderr=stderr,
+                    preexec_fn=limit_file_size if rank == 0 else None,
+                )
+            )
+    ended = wait_for_exits(processes, seconds=300)
+    assert None not in ended, "the processes still ran after 300 s"
+    assert abs(ended[1] - ended[0]) < 20
+    first, second = ((tmp_path / f"stderr-{rank}.txt").read_text() for rank in (0, 1))
+    assert [process.returncode for process in processes] == [1, 1]
+    assert (first + second).count("File too large") == 1
+    assert "error: unexpected OSError: [Errno 27] File too large" in first
+    assert "error: another training process stopped; its message says why" in second
+
+
+def limit_file_size() -> None:
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+
+def wait_for_exits(processes: list[subprocess.Popen[bytes]], seconds: float) -> list[float | None]:
+    """When each process ended (time.monotonic()), waiting at most `seconds`; those still running are killed
+    and have None."""
+    ended: list[float | None] = [None] * len(processes)
+    deadline = time.monotonic() + seconds
+    while None in ended and time.monotonic() < deadline:
+        for index, process in enumerate(processes):
+            if ended[index] is None and process.poll() is not None:
+                ended[index] = time.monotonic()
+        time.sleep(0.1)
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return ended
 
 
 def test_shards_split_a_batch_evenly_and_draw_the_global_random_numbers() -> None:
@@ -179,3 +250,23 @@ def test_two_processes_augment_as_one_process_does(tmp_path: Path) -> None:
     assert first_two["augment_signal"] == pytest.approx(first_one["augment_signal"], abs=1e-6)
     for name in ("d_loss", "g_loss", "d_real", "d_fake", "gp"):
         assert first_two[name] == pytest.approx(first_one[name], rel=1e-4, abs=1e-5), name
+
+
+def test_leaving_the_group_frees_it_and_stops_gloo_threads(tmp_path: Path) -> None:
+    """torch imports torch.distributed.nn.functional lazily (the first optimizer does), and its functions'
+    `group=group.WORLD` defaults, evaluated then, held a group joined before: destroy_process_group could not
+    free it, and gloo's threads, alive into the interpreter's shutdown, aborted a process now and then."""
+    script = f"""
+import os, torch, torch.distributed as dist
+import pacgan_cli.core.training.distributed
+dist.init_process_group("gloo", init_method="file://{tmp_path / "store"}", rank=0, world_size=1)
+torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])  # imports torch._dynamo, FSDP, distributed.nn
+dist.destroy_process_group()
+import torch.distributed.nn.functional as functional
+print(functional.all_gather.__defaults__)
+threads = [open(f"/proc/self/task/{{t}}/comm").read() for t in os.listdir("/proc/self/task")]
+print(sum("gloo" in name for name in threads))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    defaults, gloo_threads = result.stdout.splitlines()
+    assert defaults == "(None,)" and gloo_threads == "0"
