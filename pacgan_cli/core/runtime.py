@@ -25,9 +25,21 @@ def forward_precision(device: torch.device | str, precision: str) -> contextlib.
     return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
 
 
-def compile_module(module: torch.nn.Module, enabled: bool) -> torch.nn.Module:
-    """`torch.compile` the module when asked; a changing fade-in alpha becomes a graph input after one recompile."""
-    return torch.compile(module) if enabled else module  # type: ignore[return-value]
+GRAPHS_PER_STAGE = 8  # torch's default recompile limit, which one stage of training can nearly fill
+
+
+def compile_module(module: torch.nn.Module, enabled: bool, stages: int = 1) -> torch.nn.Module:
+    """`torch.compile` the module when asked; a changing fade-in alpha becomes a graph input after one recompile.
+
+    Training traces several graphs per stage (its resolution, with and without gradients, a last smaller
+    batch), and past torch's recompile limit (8 per function) it would run the later stages eagerly with
+    only a warning, so the limit grows with the `stages` one run trains.
+    """
+    if not enabled:
+        return module
+    limit = GRAPHS_PER_STAGE * stages
+    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, limit)
+    return torch.compile(module)  # type: ignore[return-value]
 
 
 def resolve_device(name: str) -> torch.device:

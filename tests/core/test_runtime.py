@@ -5,7 +5,9 @@ import torch
 
 from pacgan_cli.core.errors import ConfigError
 from pacgan_cli.core.runtime import (
+    GRAPHS_PER_STAGE,
     THREADS_VARIABLE,
+    compile_module,
     count_physical_cores,
     default_threads,
     physical_cores,
@@ -107,3 +109,16 @@ def test_threads_come_from_the_option_then_the_variable_then_the_default(
             use_threads(None)
     with pytest.raises(ConfigError, match="at least 1"):
         use_threads(0)
+
+
+def test_compiling_for_a_run_raises_the_recompile_limit_with_its_stages(monkeypatch) -> None:
+    """Past torch's limit the later stages would run eagerly with only a warning (seen at the third stage)."""
+    import torch._dynamo.config as dynamo_config
+
+    monkeypatch.setattr(dynamo_config, "recompile_limit", 8)
+    module = torch.nn.Linear(2, 2)
+    assert compile_module(module, False, stages=7) is module and dynamo_config.recompile_limit == 8
+    compiled = compile_module(module, True, stages=7)
+    assert compiled is not module and dynamo_config.recompile_limit == GRAPHS_PER_STAGE * 7
+    compile_module(module, True, stages=1)  # never lowered by a later, shorter run
+    assert dynamo_config.recompile_limit == GRAPHS_PER_STAGE * 7
