@@ -26,25 +26,9 @@ def tiny_training_settings(
 ) -> dict[str, Any]:
     """Config keys of a short test-mode run of the tiny network (32 base channels, latent 32, batch 16) on a
     data set folder; no validation, no image writing, the held-out fold scored at the end of each stage."""
-    return {
-        "data_train_directory": str(folder / "train"),
-        "label_train_directory": str(folder / "train" / "labels.csv"),
-        "data_test_directory": str(folder / "test"),
-        "label_test_directory": str(folder / "test" / "labels.csv"),
-        "in_channels": 32,
-        "z_dim": 32,
-        "factors": FACTORS[size],
-        "batch_sizes": 16,
-        "critic_iterations": 1,
-        "progressive_epochs": epochs,
-        "validate": False,
-        "testing": True,
-        "test_using_best_model": False,
-        "generate": False,
-        "disp_every_n_epochs": epochs,
-        "device": device,
-        "seed": seed,
-    }
+    from pacgan_cli.demo import tiny_network_settings
+
+    return {**tiny_network_settings(folder, epochs, seed, device), "factors": FACTORS[size]}
 
 
 def versions() -> dict[str, Any]:

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -220,18 +221,17 @@ def ventricle_slice_index() -> int:
     return z + (CUBE_SIZE - depth) // 2
 
 
-def write_demo_config(path: Path, data: Path, epochs: list[int], seed: int, device: str = "auto") -> Path:
-    """A small network and a short schedule that train on 2 CPU cores in a few minutes."""
-    stages = len(epochs)
-    config = {
+def tiny_network_settings(data: Path, epochs: int | list[int], seed: int, device: str) -> dict[str, Any]:
+    """A tiny network (32 base channels, latent 32, batch 16) in test mode on a split data folder (train/ and
+    test/), without validation or image writing: a few minutes on 2 CPU cores. The demo and the studies in
+    experiments/ train with it."""
+    return {
         "data_train_directory": str(data / "train"),
         "label_train_directory": str(data / "train" / "labels.csv"),
         "data_test_directory": str(data / "test"),
         "label_test_directory": str(data / "test" / "labels.csv"),
         "in_channels": 32,
         "z_dim": 32,
-        "embedding_dim": 3,
-        "factors": [1.0, 1.0, 1.0, 0.5, 0.25][:stages],
         "batch_sizes": 16,
         "critic_iterations": 1,
         "progressive_epochs": epochs,
@@ -239,9 +239,18 @@ def write_demo_config(path: Path, data: Path, epochs: list[int], seed: int, devi
         "testing": True,
         "test_using_best_model": False,
         "generate": False,
-        "disp_every_n_epochs": max(epochs),
+        "disp_every_n_epochs": max(epochs) if isinstance(epochs, list) else epochs,
         "device": device,
         "seed": seed,
+    }
+
+
+def write_demo_config(path: Path, data: Path, epochs: list[int], seed: int, device: str = "auto") -> Path:
+    """A small network and a short schedule that train on 2 CPU cores in a few minutes."""
+    config = {
+        **tiny_network_settings(data, epochs, seed, device),
+        "embedding_dim": 3,
+        "factors": [1.0, 1.0, 1.0, 0.5, 0.25][: len(epochs)],
         "class_names": ["CN", "AD"],  # `pacgan split` labels the controls 0 and the patients 1
         "generator_padding": "replicate",  # with zeros (published) a corner pixel stays bright
         "preset": "small-data",  # a class's images less alike on small sets (docs/small-data.md)
