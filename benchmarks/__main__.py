@@ -63,6 +63,9 @@ def main() -> None:
     )
     parser.add_argument("--whole-run-channels", type=int, default=512)
     parser.add_argument(
+        "--whole-run-variants", nargs="+", choices=whole_run.CHOICES, default=list(whole_run.VARIANTS)
+    )
+    parser.add_argument(
         "--output", type=Path, help="JSON file (default benchmarks/results/<date>-<host>.json)"
     )
     args = parser.parse_args()
@@ -93,7 +96,8 @@ def main() -> None:
     if args.compile:
         rows += show(compilation.measure(device, size=args.compile_size))
     if args.whole_run:
-        rows += show(whole_run.measure(args.whole_run_channels, batch=args.batch))
+        variants = tuple(args.whole_run_variants)
+        rows += show(whole_run.measure(args.whole_run_channels, batch=args.batch, variants=variants))
     memory["peak RSS MiB"] = peak_rss_mib()
     memory["peak CUDA MiB"] = peak_cuda_mib(device)
     seconds = time.perf_counter() - started

@@ -109,7 +109,9 @@ def measure(
 ) -> list[Row]:
     """images/s of each variant at each size; ratios against the published step."""
     factors = list(DEFAULT_FACTORS[: len(sizes)])  # blocks beyond the largest size are never run
-    config = build_config({"in_channels": channels, "factors": factors, "device": "cpu"})
+    # The published layout; the channels-last variants say so in their names.
+    settings = {"in_channels": channels, "factors": factors, "device": "cpu", "memory_format": "contiguous"}
+    config = build_config(settings)
     variants = {}
     for name in VARIANTS:
         torch.manual_seed(0)  # the same initial weights for every variant

@@ -22,6 +22,9 @@ from typing import Any
 
 from benchmarks.common import Row
 
+# Named by what they run, as the step's variants are; "published" is benchmarks/published_loop.py.
+VARIANTS = ("published", "ours fp32", "ours bf16", "ours fp32 gp_interval 4")
+CHOICES = (*VARIANTS, "ours fp32 channels-last", "ours bf16 gp_interval 4")
 TESTS = Path(__file__).resolve().parents[1] / "tests"
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,7 +34,7 @@ def measure(
     images: int = 128,
     batch: int = 32,
     max_size: int = 16,
-    variants: tuple[str, ...] = ("published", "ours fp32", "ours bf16", "ours fp32 gp_interval 4"),
+    variants: tuple[str, ...] = VARIANTS,
     rounds: int = 2,
     work: Path | None = None,
 ) -> list[Row]:
@@ -125,6 +128,7 @@ def _write_config(
         "device": "cpu",
         "precision": "bf16" if "bf16" in variant else "fp32",
         "gp_interval": 4 if "gp_interval 4" in variant else 1,
+        "memory_format": "channels_last" if "channels-last" in variant else "contiguous",
     }
     path.write_text(yaml.safe_dump(config))
     return path

@@ -90,6 +90,7 @@ class TrainingConfig:
     class_names: tuple[str, ...] = ()
     generator_padding: str = "zeros"
     precision: str = "fp32"
+    memory_format: str = "auto"
     compile: bool = False
     checkpoint_every_epochs: int = 0
     checkpoint_every_minutes: float = 10.0
@@ -103,6 +104,7 @@ class TrainingConfig:
     classifier_data: str = "real_and_fake"
     conditioning_ramp: float = 0.0
     mode_seeking_weight: float = 0.0
+    mode_seeking_mask: bool = False
     lecam_weight: float = 0.0
     lecam_decay: float = 0.99
     gp_interval: int = 1
@@ -168,6 +170,7 @@ class TrainingConfig:
             mode_seeking_weight=self.mode_seeking_weight,
             lecam_weight=self.lecam_weight,
             lecam_decay=self.lecam_decay,
+            mode_seeking_mask=self.mode_seeking_mask,
         )
 
     def schedule(self, stage: int) -> StageSchedule:
@@ -215,15 +218,15 @@ class ConditioningSettings:
     """How strongly and where the class conditions training, beyond the auxiliary head's shape (see
     training/conditioning.py): which images train the critic's classifier, a ramp of the classification
     weights from 0 over the first `ramp_stages` stages, the mode-seeking term's weight and LeCam
-    regularisation's weight and moving-average decay."""
+    regularisation's weight and moving-average decay, and whether mode seeking counts image differences only
+    where the training images vary."""
 
     classifier_data: str = "real_and_fake"
     ramp_stages: float = 0.0
     mode_seeking_weight: float = 0.0
     lecam_weight: float = 0.0
     lecam_decay: float = 0.99
-    gp_interval: int = 1
-    preset: str = "published"
+    mode_seeking_mask: bool = False
 
 
 FIELD_TYPES = {f.name: f.type for f in fields(TrainingConfig)}

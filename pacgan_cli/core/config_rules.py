@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 PER_STAGE_KEYS = ("batch_sizes", "critic_iterations", "progressive_epochs")
 STAGE_HANDOVERS = ("last", "best")
 PRECISIONS = ("fp32", "bf16")
+MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
 AUGMENT_MODES = ("none", "diffaugment", "ada")  # none: published; see core/training/augment.py
 CLASSIFIER_DATA = ("real_and_fake", "real")  # what trains the critic's classifier; real_and_fake: published
 AUGMENT_TRANSFORMS = ("translation", "cutout", "brightness", "contrast", "saturation")
@@ -134,6 +135,11 @@ def _run_problems(config: TrainingConfig) -> list[str]:
         f"`checkpoint_every_minutes` must be positive; got {config.checkpoint_every_minutes}",
     )
     check(config.precision in PRECISIONS, f"`precision` must be fp32 or bf16; got {shown(config.precision)}")
+    check(
+        config.memory_format in MEMORY_FORMATS,
+        f"`memory_format` must be auto, channels_last or contiguous; got {shown(config.memory_format)}"
+        + did_you_mean(config.memory_format, MEMORY_FORMATS),
+    )
     check(
         config.generator_padding in GENERATOR_PADDINGS,
         f"`generator_padding` must be zeros (published) or replicate; got {shown(config.generator_padding)}",

@@ -25,6 +25,39 @@ def forward_precision(device: torch.device | str, precision: str) -> contextlib.
     return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
 
 
+def precision_warning(device: torch.device, precision: str) -> str:
+    """A line for bf16 on a CPU without bf16 instructions (AVX-512 BF16 or AMX), where torch emulates it:
+    measured two orders of magnitude slower than fp32 (a 2-core EPYC: 0.9 against 154 GFLOP/s). A warning,
+    not an error, because the results are still right."""
+    if precision != "bf16" or device.type != "cpu" or cpu_has_bf16():
+        return ""
+    return (
+        "warning: this CPU has no bf16 instructions (AVX-512 BF16 or AMX), so bf16 is emulated and about "
+        "100x slower than fp32; use --precision fp32 here"
+    )
+
+
+def cpu_has_bf16() -> bool:
+    """Whether oneDNN finds bf16 instructions on this CPU (a function, so that tests can pretend either)."""
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+# Base channels up to which channels-last trains faster on a CPU: measured 1.24-1.29x at 32, 1.12-1.21x at 64,
+# 1.02-1.14x at 128, and slower at 512 (0.70-0.92x); 256 is unmeasured.
+CHANNELS_LAST_UP_TO = 128
+
+
+def training_memory_format(setting: str, device: torch.device, base_channels: int) -> torch.memory_format:
+    """The layout of the training networks and batches: as configured, or with `auto` channels-last on a CPU
+    for networks of up to CHANNELS_LAST_UP_TO base channels, where oneDNN's channels-last convolutions measured
+    faster (BENCHMARKS.md, "Channels-last training"); elsewhere unmeasured, so the published layout stays."""
+    if setting == "auto":
+        setting = (
+            "channels_last" if device.type == "cpu" and base_channels <= CHANNELS_LAST_UP_TO else "contiguous"
+        )
+    return torch.channels_last if setting == "channels_last" else torch.contiguous_format
+
+
 GRAPHS_PER_STAGE = 8  # torch's default recompile limit, which one stage of training can nearly fill
 
 

@@ -9,6 +9,7 @@ import typer
 
 from helpers import make_separable_images, run_cli, tiny_config, write_config, write_data_folder
 from pacgan_cli.cli.app import app
+from pacgan_cli.core import runtime
 from pacgan_cli.core.io.nifti import write_stack
 from pacgan_cli.core.io.tables import write_synthetic_labels
 from pacgan_cli.core.models.checkpoint import (
@@ -106,3 +107,25 @@ def test_waiting_openmp_threads_sleep_unless_the_user_chose_otherwise(
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
     assert run_cli(["--version"], capsys)[0] == 0
     assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+
+
+@pytest.mark.parametrize("has_bf16", [False, True])
+def test_bf16_on_a_cpu_without_bf16_instructions_is_warned_of_after_the_first_line(
+    has_bf16: bool,
+    tiny_data: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(runtime, "cpu_has_bf16", lambda: has_bf16)
+    config = write_config(tmp_path / "config.yaml", tiny_config(tiny_data, factors=[1]))
+    train = ["train", "-c", str(config), "-o", str(tmp_path / "run"), "-q", "--precision", "bf16"]
+    generate = ["generate", "-m", str(checkpoint(tmp_path, GENERATOR)), "--total", "2", "-q"]
+    for arguments in (train, [*generate, "-o", str(tmp_path / "x.nii.gz"), "--precision", "bf16"]):
+        code, _, err = run_cli(arguments, capsys)
+        assert code == 0, err
+        warnings = [line for line in err.splitlines() if "no bf16 instructions" in line]
+        assert warnings == ([] if has_bf16 else [err.splitlines()[1]])
+        assert has_bf16 or "--precision fp32" in warnings[0]
+    code, _, err = run_cli([*generate, "-o", str(tmp_path / "y.nii.gz")], capsys)  # fp32: never a warning
+    assert code == 0 and "bf16" not in err

@@ -187,3 +187,8 @@ def test_a_data_folder_given_alone_brings_its_labels() -> None:
     assert config.label_test_directory == str(Path("mine/test") / "labels.csv")
     explicit = build_config({"data_train_directory": "mine/train", "label_train_directory": "other.csv"})
     assert explicit.label_train_directory == "other.csv"
+
+
+def test_an_unknown_memory_format_is_named_with_the_closest_one() -> None:
+    with pytest.raises(ConfigError, match=r"`memory_format` must be auto, .*did you mean channels_last"):
+        build_config({"memory_format": "channel_last"})

@@ -13,6 +13,7 @@ from pacgan_cli.core.runtime import (
     physical_cores,
     resolve_device,
     training_devices,
+    training_memory_format,
     use_threads,
 )
 
@@ -122,3 +123,13 @@ def test_compiling_for_a_run_raises_the_recompile_limit_with_its_stages(monkeypa
     assert compiled is not module and dynamo_config.recompile_limit == GRAPHS_PER_STAGE * 7
     compile_module(module, True, stages=1)  # never lowered by a later, shorter run
     assert dynamo_config.recompile_limit == GRAPHS_PER_STAGE * 7
+
+
+def test_auto_layout_is_channels_last_only_for_small_networks_on_a_cpu() -> None:
+    cpu, gpu = torch.device("cpu"), torch.device("cuda")
+    assert training_memory_format("auto", cpu, 64) == torch.channels_last
+    assert training_memory_format("auto", cpu, 128) == torch.channels_last
+    assert training_memory_format("auto", cpu, 512) == torch.contiguous_format
+    assert training_memory_format("auto", gpu, 64) == torch.contiguous_format  # unmeasured there
+    assert training_memory_format("channels_last", gpu, 512) == torch.channels_last
+    assert training_memory_format("contiguous", cpu, 8) == torch.contiguous_format

@@ -13,7 +13,7 @@ from pacgan_cli.core.errors import InputError
 from pacgan_cli.core.io.intensity import check_unit_range
 from pacgan_cli.core.models.checkpoint import LoadedCheckpoint, load_checkpoint
 from pacgan_cli.core.progress import FirstLinesReporter, Reporter
-from pacgan_cli.core.runtime import resolve_device, use_threads
+from pacgan_cli.core.runtime import precision_warning, resolve_device, use_threads
 from pacgan_cli.core.stages import size_to_stage, stage_size
 
 MAX_STAGES = 16  # stage folders looked for in a run folder: sizes 4 .. 4 * 2**15
@@ -41,7 +41,8 @@ def start_on_device(
     which device and threads (`generating on cpu with 1 CPU thread`) just before the work's first event."""
     device = resolve_device(str(settings.device))
     threads = use_threads(settings.threads, checkpoint.architecture.base_channels)
-    return device, FirstLinesReporter(reporter, note, f"{doing} on {device} with {threads}")
+    lines = (note, f"{doing} on {device} with {threads}", precision_warning(device, settings.precision))
+    return device, FirstLinesReporter(reporter, *lines)
 
 
 def find_model(path: str | os.PathLike[str] | LoadedCheckpoint | None, kind: str) -> tuple[Path, str]:

@@ -17,6 +17,9 @@ that conditioning causes on small data sets. With the defaults every step comput
 - **Mode seeking** (`mode_seeking_weight`, Mao et al. 2019, MSGAN): the generator draws a second latent
   batch for the same labels and adds weight / (mean|G(z1) - G(z2)| / mean|z1 - z2| + 1e-5), so two latents
   of a class that give near-identical images cost it.
+  With `mode_seeking_mask` each pixel's difference is weighted by how much the training images vary there
+  (mean weight 1), so that differences in a constant background, which the critic lets through cheaply,
+  earn nothing (unmasked, the demo's generator drew specks into its empty corners).
 - **LeCam** (`lecam_weight`, `lecam_decay`; Tseng et al. 2021): the critic adds
   weight * (E[(D(x) - m_fake)^2] + E[(D(G(z)) - m_real)^2]), with m_real and m_fake moving averages of its
   mean real and fake scores, which keeps its scores from drifting apart on a small training set. The averages
@@ -48,6 +51,19 @@ class Conditioning:
     settings: ConditioningSettings = field(default_factory=ConditioningSettings)
     lecam_real: torch.Tensor | None = None  # moving average of the mean real score (None before the first)
     lecam_fake: torch.Tensor | None = None
+    # With `mode_seeking_mask`: how much the stage's training images vary at each pixel, mean 1 (derived
+    # from the data at each stage's start, so not state).
+    pixel_weights: torch.Tensor | None = None
+
+    def start_stage(self, images: torch.Tensor) -> None:
+        """Mode seeking's pixel weights for a stage whose training images are `images` [N, C, H, W]: each
+        pixel's standard deviation over the images, over its mean, so that a pixel where every real image
+        is alike (a constant background) earns the generator nothing for differing."""
+        if not self.settings.mode_seeking_mask:
+            return
+        spread = images.float().std(dim=0, keepdim=True)
+        mean = spread.mean()
+        self.pixel_weights = spread / mean if mean > 0 else torch.ones_like(spread)
 
     def weights(self, weights: LossWeights, progress: float) -> LossWeights:
         """The classification weights at `progress` (stages since the start of training, fractional), on
@@ -114,9 +130,13 @@ class Conditioning:
         images: tuple[torch.Tensor, torch.Tensor],
         latents: tuple[torch.Tensor, torch.Tensor],
     ) -> dict[str, torch.Tensor]:
-        """MSGAN's term for two generated batches of the same labels from two latent batches."""
+        """MSGAN's term for two generated batches of the same labels from two latent batches (their pixel
+        differences weighted by `pixel_weights` with the mask)."""
         first, second = images
-        ratio = (first - second).abs().mean() / (latents[0] - latents[1]).abs().mean()
+        difference = (first - second).abs()
+        if self.pixel_weights is not None:
+            difference = difference * self.pixel_weights
+        ratio = difference.mean() / (latents[0] - latents[1]).abs().mean()
         terms["g_mode_seeking"] = 1 / (ratio.float() + MODE_SEEKING_EPSILON)
         terms["g_loss"] = terms["g_loss"] + self.settings.mode_seeking_weight * terms["g_mode_seeking"]
         return terms

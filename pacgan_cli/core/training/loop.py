@@ -19,7 +19,7 @@ from pacgan_cli.core.io.digest import tensor_digest
 from pacgan_cli.core.io.run_layout import RunLayout, record_last_run
 from pacgan_cli.core.models.discriminator import measure_batch_statistic
 from pacgan_cli.core.progress import Reporter, SilentReporter
-from pacgan_cli.core.runtime import seed_everything
+from pacgan_cli.core.runtime import precision_warning, seed_everything
 from pacgan_cli.core.stages import stage_size
 from pacgan_cli.core.training import records
 from pacgan_cli.core.training.data import load_stage
@@ -121,6 +121,8 @@ def _train_stages(run: RunContext, point: ResumePoint) -> TrainResult:
     if point.stage >= run.config.num_stages:
         return result
     run.reporter.message(run.first_line(point.stage))
+    if warning := precision_warning(run.devices[0], run.config.precision):
+        run.reporter.message(warning)
     plans = [run.plan(stage) for stage in range(point.stage, run.config.num_stages)]
     saved = point.progress
     for index, plan in enumerate(plans):
@@ -168,6 +170,7 @@ def train_stage(
     # Each stage has its own seed, so a resumed stage draws what an uninterrupted run draws.
     seed_everything(config.seed * 1000 + plan.stage)
     data = StageData.load(run, plan, networks.device)
+    networks.conditioning.start_stage(data.images.to(networks.device))
     run.folder.start_stage(plan.size)
 
     # A fresh stage, or the state a resume checkpoint saved (random states included).
@@ -223,7 +226,8 @@ def _train_batches(
         begin, end = data.batches[batch_index]
         shard = ranks.shard(end - begin)  # this process's images of the batch (all of them in one)
         selected = state.permutation[begin + shard.begin : begin + shard.end].to(data.images.device)
-        real, labels = data.images[selected].to(device), data.labels[selected].to(device)
+        real = data.images[selected].to(device).contiguous(memory_format=networks.memory_format)
+        labels = data.labels[selected].to(device)
         # The classification weights at this point of the run (on the conditioning ramp, if any).
         progress = plan.stage + ((state.epoch - 1) * plan.batches + batch_index) / plan.steps
         weights = networks.conditioning.weights(config.loss_weights, progress)

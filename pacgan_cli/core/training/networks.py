@@ -24,7 +24,7 @@ from pacgan_cli.core.models.checkpoint import (
 )
 from pacgan_cli.core.models.discriminator import Discriminator, measure_batch_statistic
 from pacgan_cli.core.models.generator import Generator
-from pacgan_cli.core.runtime import compile_module, forward_precision
+from pacgan_cli.core.runtime import compile_module, forward_precision, training_memory_format
 from pacgan_cli.core.training.augment import Augmentation
 from pacgan_cli.core.training.conditioning import Conditioning
 from pacgan_cli.core.training.distributed import Ranks
@@ -49,6 +49,7 @@ class Networks:
     critic_step_module: nn.Module
     penalty_module: nn.Module
     precision: str = "fp32"
+    memory_format: torch.memory_format = torch.contiguous_format  # of the weights and the training batches
     ranks: Ranks = field(default_factory=Ranks)  # the processes of a distributed run; one by default
     augmentation: Augmentation = field(default_factory=Augmentation)
     conditioning: Conditioning = field(default_factory=Conditioning)
@@ -106,8 +107,9 @@ def build_networks(
     """
     device = devices[0]
     architecture = config.architecture
-    generator = architecture.build(GENERATOR).to(device)
-    discriminator = architecture.build(DISCRIMINATOR).to(device)
+    memory_format = training_memory_format(config.memory_format, device, architecture.base_channels)
+    generator = architecture.build(GENERATOR).to(device, memory_format=memory_format)
+    discriminator = architecture.build(DISCRIMINATOR).to(device, memory_format=memory_format)
     betas = (config.adam_betas[0], config.adam_betas[1])
     # One fused kernel per optimiser step on a GPU instead of a loop of small ones.
     adam = {"lr": config.learning_rate, "betas": betas, "fused": True if device.type == "cuda" else None}
@@ -125,6 +127,7 @@ def build_networks(
         critic_step_module=compile_module(critic_module, config.compile, config.num_stages),
         penalty_module=critic_module,
         precision=config.precision,
+        memory_format=memory_format,
         ranks=ranks or Ranks(device=device),
         augmentation=Augmentation.from_settings(config.augmentation),
         conditioning=Conditioning(config.aux_head, config.class_size, config.conditioning),

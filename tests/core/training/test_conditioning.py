@@ -28,6 +28,7 @@ EVERY_OPTION = {
     "classifier_data": "real",
     "conditioning_ramp": 2,
     "mode_seeking_weight": 0.5,
+    "mode_seeking_mask": True,
     "lecam_weight": 0.3,
     "lecam_decay": 0.9,
     "augment": "diffaugment",
@@ -90,7 +91,7 @@ def reference_critic_loss(
 
 
 def reference_generator_loss(
-    networks: Networks, labels: torch.Tensor, settings: Any, ramp: float
+    networks: Networks, labels: torch.Tensor, settings: Any, ramp: float, real: torch.Tensor
 ) -> torch.Tensor:
     classes = settings.class_size
     z = torch.randn(labels.shape[0], settings.z_dim)
@@ -109,7 +110,11 @@ def reference_generator_loss(
     if settings.mode_seeking_weight > 0:
         second_z = torch.randn(labels.shape[0], settings.z_dim)
         second = networks.generator(second_z, labels, ALPHA, STAGE)
-        ratio = (fake - second).abs().mean() / (z - second_z).abs().mean()
+        difference = (fake - second).abs()
+        if settings.mode_seeking_mask:  # each pixel weighted by the real images' spread there, mean 1
+            spread = real.std(dim=0, keepdim=True)
+            difference = difference * spread / spread.mean()
+        ratio = difference.mean() / (z - second_z).abs().mean()
         loss = loss + settings.mode_seeking_weight / (ratio + 1e-5)
     return loss
 
@@ -129,6 +134,7 @@ def step_reference(networks: Networks, loss: torch.Tensor, optimizer: torch.opti
         {"aux_head": "adc"},
         {"conditioning_ramp": 2.5},
         {"mode_seeking_weight": 0.7},
+        {"mode_seeking_weight": 0.7, "mode_seeking_mask": True},
         {"lecam_weight": 0.3, "lecam_decay": 0.8},
     ],
     ids=lambda changes: "-".join(f"{k}={v}" for k, v in changes.items()),
@@ -137,6 +143,8 @@ def test_each_option_changes_the_losses_as_defined(changes: dict[str, Any]) -> N
     settings = config(**changes)
     ours, reference = networks_for(**changes), networks_for(**changes)
     real, labels = torch.rand(9, 1, 16, 16) * 2 - 1, torch.arange(9) % 3
+    real[:, :, :4] = -1  # a constant background strip, where the mask gives no weight
+    ours.conditioning.start_stage(real)
     progress = 1.0  # stages done: on a ramp of r stages the classification weights are at 1/r
     ramp = min(1.0, progress / settings.conditioning_ramp) if settings.conditioning_ramp else 1.0
     weights = ours.conditioning.weights(settings.loss_weights, progress)
@@ -149,7 +157,7 @@ def test_each_option_changes_the_losses_as_defined(changes: dict[str, Any]) -> N
         expected = reference_critic_loss(reference, real, labels, settings, ramp, averages)
         step_reference(reference, expected, reference.critic_optimizer)
         reference.discriminator.requires_grad_(False)
-        expected_generator = reference_generator_loss(reference, labels, settings, ramp)
+        expected_generator = reference_generator_loss(reference, labels, settings, ramp, real)
         step_reference(reference, expected_generator, reference.generator_optimizer)
         reference.discriminator.requires_grad_(True)
         torch.testing.assert_close(terms["d_loss"], expected, rtol=1e-5, atol=1e-5)

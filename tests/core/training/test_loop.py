@@ -208,3 +208,19 @@ def test_validation_testing_evaluation_and_classify_never_augment(
     )
     assert code == 0, err
     assert len(calls) == during_training  # classify never augments
+
+
+def test_channels_last_training_follows_contiguous_training(tiny_data: Path, tmp_path: Path) -> None:
+    """The layout changes only the order of float additions: same seed, same losses to float rounding, and
+    the networks and batches really are in the layout asked for."""
+    losses = {}
+    for layout in ("contiguous", "channels_last"):
+        config = build_config(tiny_config(tiny_data, progressive_epochs=2, memory_format=layout, seed=2))
+        networks = build_networks(config, [torch.device("cpu")])
+        weight = next(p for p in networks.discriminator.parameters() if p.ndim == 4 and p.shape[-1] == 3)
+        expected = torch.channels_last if layout == "channels_last" else torch.contiguous_format
+        assert weight.is_contiguous(memory_format=expected)
+        train(config, output=tmp_path / layout)
+        losses[layout] = epoch_losses(tmp_path / layout)
+    scale = np.abs(losses["contiguous"]).max(axis=0)
+    assert np.all(np.abs(losses["channels_last"] - losses["contiguous"]) <= 1e-3 * scale), losses
