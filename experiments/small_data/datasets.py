@@ -4,6 +4,7 @@
 - digits10: all ten digits (label = digit) at 16x16, 30 per class for training.
 - mni-demo: the demo's subjects (CN 0, AD 1), its axial slice through the ventricles at 16x16 (the
   augmentation study's 32x32 run took over 3 minutes on one shared thread), 25 per class.
+- mni-demo-32: mni-demo at the demo's 32x32, to confirm a recipe chosen at 16x16 (about 4x the steps' cost).
 - mni-heights: the same subjects, one axial slice each at 16x16: label 0 through the ventricles, label 1
   `HEIGHT_STEP_SLICES` slices (4 mm each) lower; each height holds CN and AD subjects alike (the height
   alternates every two subjects, the group every subject), 25 per class for training.
@@ -57,4 +58,5 @@ DATASETS: dict[str, SmallDataSet] = {
     "digits10": SmallDataSet(16, 10, 30, partial(build_digits, digits=tuple(range(10)))),
     "mni-demo": SmallDataSet(16, 2, 25, partial(build_mni, size=16)),
     "mni-heights": SmallDataSet(16, 2, 25, build_mni_heights),
+    "mni-demo-32": SmallDataSet(32, 2, 25, partial(build_mni, size=32)),
 }

@@ -7,6 +7,12 @@
 - diversity: mean MS-SSIM of random same-class pairs (core/metrics/diversity.py, up to 1000 pairs per
   class, seed 0) of the synthetic images, and of the real training images as the reference; lower is
   more diverse;
+- precision, recall, density and coverage (core/metrics/prdc.py, k = 5) per class in pixel space (no
+  InceptionV3 weights are available offline), of the synthetic images against the held-out real images, as
+  many of each as there are real training images of the class (random subsets, seed 0), mean over classes;
+  the real training images against the same held-out images are the reference;
+- artifact pixels: pixels where the mean synthetic image lies outside every real value (training and
+  held-out images), as `pacgan evaluate`'s artifacts check counts them (core/metrics/artifacts.py);
 - augmentation gain: the same classifiers trained on the real training images plus every synthetic image,
   minus trained on the real ones alone, macro AUC on the held-out images, with the paired bootstrap
   interval of core/metrics/bootstrap.py (1000 resamples, seed 0).
@@ -21,8 +27,11 @@ from typing import Any
 import numpy as np
 
 from experiments.harness import classifier_scores, generate_images, stage_arrays, training_auc
+from pacgan_cli.core.metrics.artifacts import pixel_artifacts
 
 DIVERSITY_PAIRS = 1000
+PRDC_K = 5
+PRDC_SCORES = ("precision", "recall", "density", "coverage")
 BOOTSTRAP_RESAMPLES = 1000
 REFERENCE = "real_reference.json"  # in a data set's folder: TRTR and the real training images' diversity
 REAL_PROBABILITIES = "real_probabilities.npz"  # held-out probabilities of the classifiers trained on real
@@ -46,6 +55,13 @@ def measure_run(run: Path, folder: Path, size: int, num_classes: int, synthetic:
         "diversity": {
             "synthetic": same_class_ms_ssim(fake_images, fake_labels, num_classes),
             "real": reference["diversity"],
+        },
+        "artifact_pixels": len(
+            pixel_artifacts(fake_images, np.concatenate([train_images, test_images])).flagged
+        ),
+        "prdc": {
+            "synthetic": pixel_prdc((test_images, test_labels), (fake_images, fake_labels), train_labels),
+            "real": reference["prdc"],
         },
         "augmentation_gain": augmentation_gain(
             real_probabilities,
@@ -72,8 +88,10 @@ def write_real_reference(folder: Path, size: int, num_classes: int) -> None:
         score = score_probabilities(len(train_labels), probability, test_labels)
         trtr[name] = {"auc": score.auc_macro, "accuracy": score.accuracy}
     diversity = same_class_ms_ssim(train_images, train_labels, num_classes)
+    prdc = pixel_prdc((test_images, test_labels), (train_images, train_labels), train_labels)
     np.savez(folder / REAL_PROBABILITIES, **probabilities)
-    (folder / REFERENCE).write_text(json.dumps({"trtr": trtr, "diversity": diversity}, indent=2) + "\n")
+    reference = {"trtr": trtr, "diversity": diversity, "prdc": prdc}
+    (folder / REFERENCE).write_text(json.dumps(reference, indent=2) + "\n")
 
 
 def same_class_ms_ssim(images: np.ndarray, labels: np.ndarray, num_classes: int) -> dict[str, Any]:
@@ -82,6 +100,27 @@ def same_class_ms_ssim(images: np.ndarray, labels: np.ndarray, num_classes: int)
 
     scores = same_class_pair_ms_ssim(images, labels, num_classes, pairs_per_class=DIVERSITY_PAIRS, seed=0)
     return {"mean": scores.mean, "per_class": list(scores.mean_per_class)}
+
+
+def pixel_prdc(
+    held_out: tuple[np.ndarray, np.ndarray], compared: tuple[np.ndarray, np.ndarray], train_labels: np.ndarray
+) -> dict[str, float]:
+    """The four scores of `compared` (images, labels) against the `held_out` real images, class by class on
+    flattened pixels, each side subsampled to the class's count of real training images (or fewer, if a side has fewer) so that synthetic
+    and real sets are scored at the same sample size (the scores depend on it); mean over classes."""
+    from pacgan_cli.core.metrics.prdc import precision_recall_density_coverage
+
+    rng = np.random.default_rng(0)
+    per_class = []
+    for label in np.unique(train_labels):
+        sides = [images[labels == label] for images, labels in (held_out, compared)]
+        count = min(int(np.sum(train_labels == label)), *(len(side) for side in sides))
+        real, other = (side[np.sort(rng.choice(len(side), count, replace=False))] for side in sides)
+        scores = precision_recall_density_coverage(
+            real.reshape(count, -1), other.reshape(count, -1), k=PRDC_K
+        )
+        per_class.append([getattr(scores, name) for name in PRDC_SCORES])
+    return dict(zip(PRDC_SCORES, np.mean(per_class, axis=0).tolist(), strict=True))
 
 
 def augmentation_gain(

@@ -20,7 +20,9 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from experiments.harness import tiny_training_settings, versions
+import numpy as np
+
+from experiments.harness import generate_images, stage_arrays, tiny_training_settings, versions
 from experiments.small_data.datasets import DATASETS
 from experiments.small_data.measures import REFERENCE, measure_run, write_real_reference
 
@@ -29,9 +31,20 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "mode-seeking": {"mode_seeking_weight": 0.3},
     "gp-interval-4": {"gp_interval": 4},
     "mode-seeking-0.1": {"mode_seeking_weight": 0.1},
+    "mode-seeking-0.1-mask": {"mode_seeking_weight": 0.1, "mode_seeking_mask": True},
+    "classifier-real": {"classifier_data": "real"},
+    "tac": {"aux_head": "tac"},
+    "adc": {"aux_head": "adc"},
+    "ramp-2": {"conditioning_ramp": 2},
+    "lecam-0.1": {"lecam_weight": 0.1},
+    "diffaugment-0.3": {"augment": "diffaugment", "augment_p": 0.3},
+    "gp-interval-2": {"gp_interval": 2},
+    "gp-interval-8": {"gp_interval": 8},
 }
 DEFAULT_VARIANTS = ("published", "mode-seeking", "gp-interval-4")
+DEFAULT_DATASETS = ("digits2", "digits10", "mni-demo", "mni-heights")  # the screen; mni-demo-32 confirms
 RESULTS = Path(__file__).parent / "results"
+GRID_COLUMNS = 8
 SCRATCH = Path(tempfile.gettempdir()) / "pacgan-small-data"
 
 
@@ -59,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m experiments.small_data.run", description=" ".join(__doc__.split("\n\n")[0].split())
     )
-    parser.add_argument("--datasets", nargs="+", choices=list(DATASETS), default=list(DATASETS))
+    parser.add_argument("--datasets", nargs="+", choices=list(DATASETS), default=list(DEFAULT_DATASETS))
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(DEFAULT_VARIANTS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument(
@@ -147,7 +160,29 @@ def run_one(request: RunRequest) -> Path:
     request.results.mkdir(parents=True, exist_ok=True)
     path = request.results / f"{request.name}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
+    if request.seed == 0:
+        save_grids(request, run, folder)
     return path
+
+
+def save_grids(request: RunRequest, run: Path, folder: Path) -> None:
+    """Seed 0's sample grid (GRID_COLUMNS images per class, one row per class) under results/grids/, and
+    the data set's real training images beside it once."""
+    from pacgan_cli.core.figures import save_sample_grid
+
+    dataset = DATASETS[request.dataset]
+    grids = request.results / "grids"
+    grids.mkdir(exist_ok=True)
+    real = grids / f"{request.dataset}-real.png"
+    if not real.is_file():
+        images, labels = stage_arrays(folder / "train", dataset.size)
+        order = np.concatenate(
+            [np.flatnonzero(labels == k)[:GRID_COLUMNS] for k in range(dataset.num_classes)]
+        )
+        save_sample_grid(images[order], dataset.num_classes, real, f"{request.dataset}: real training images")
+    fake, _ = generate_images(run, dataset.size, GRID_COLUMNS, dataset.num_classes, request.seed)
+    title = f"{request.dataset}: {request.variant}, seed {request.seed}"
+    save_sample_grid(fake, dataset.num_classes, grids / f"{request.name}.png", title)
 
 
 if __name__ == "__main__":

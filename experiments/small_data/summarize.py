@@ -14,6 +14,7 @@ from experiments.harness import CLASSIFIER_NAMES, summary
 from experiments.small_data.datasets import DATASETS
 from experiments.small_data.run import RESULTS, VARIANTS
 
+PRDC_SHOWN = ("precision", "recall", "coverage")  # density is in the JSON files
 COLUMNS = (
     "seeds",
     "critic AUC held-out",
@@ -22,6 +23,8 @@ COLUMNS = (
     "same-class MS-SSIM",
     "augmentation gain AUC, logistic",
     "augmentation gain AUC, CNN",
+    *(f"{score}, pixels" for score in PRDC_SHOWN),
+    "artifact pixels",
     "training s",
 )
 
@@ -52,7 +55,10 @@ def markdown_tables(runs: list[dict[str, Any]]) -> list[str]:
             of_variant = [run for run in chosen if run["variant"] == variant]
             if of_variant:
                 lines.append(f"| {variant} | " + " | ".join(variant_cells(of_variant)) + " |")
-        lines.append("| real training images | | | " + " | ".join(reference_cells(chosen[0])) + " | | | |")
+        measured = [run for run in chosen if "prdc" in run]
+        reference = " | ".join(reference_cells(chosen[0]))
+        prdc = [f"{measured[0]['prdc']['real'][name]:.3f}" if measured else "" for name in PRDC_SHOWN]
+        lines.append(f"| real training images | | | {reference} | | | {' | '.join(prdc)} | | |")
         tables.append("\n".join(lines))
     return tables
 
@@ -63,15 +69,21 @@ def variant_cells(runs: list[dict[str, Any]]) -> list[str]:
     cells += [summary([run["tstr"][name]["auc"] for run in runs]) for name in CLASSIFIER_NAMES]
     cells.append(summary([run["diversity"]["synthetic"]["mean"] for run in runs]))
     cells += [gain_cell([run["augmentation_gain"][name] for run in runs]) for name in CLASSIFIER_NAMES]
+    scored = [
+        run["prdc"]["synthetic"] for run in runs if "prdc" in run
+    ]  # runs before it was measured lack it
+    cells += [summary([scores[name] for scores in scored]) if scored else "" for name in PRDC_SHOWN]
+    counted = [run["artifact_pixels"] for run in runs if "artifact_pixels" in run]
+    cells.append(f"{sum(counted) / len(counted):.1f} ({min(counted)}-{max(counted)})" if counted else "")
     cells.append(f"{sum(run['training_seconds'] for run in runs) / len(runs):.0f}")
     return cells
 
 
 def reference_cells(run: dict[str, Any]) -> list[str]:
     """TRTR of both classifiers and the real training images' same-class MS-SSIM."""
-    return [f"{run['trtr'][name]['auc']:.3f}" for name in CLASSIFIER_NAMES] + [
-        f"{run['diversity']['real']['mean']:.3f}"
-    ]
+    cells = [f"{run['trtr'][name]['auc']:.3f}" for name in CLASSIFIER_NAMES]
+    cells.append(f"{run['diversity']['real']['mean']:.3f}")
+    return cells
 
 
 def gain_cell(gains: list[dict[str, Any]]) -> str:

@@ -24,6 +24,15 @@ def test_one_run_writes_its_scores_and_the_summary_tables_them(
     assert set(scores["tstr"]) == set(scores["trtr"]) == {"logistic_regression", "small_cnn"}
     assert 0 < scores["diversity"]["real"]["mean"] < 1
     assert len(scores["diversity"]["synthetic"]["per_class"]) == 2
+    assert {path.name for path in (results / "grids").iterdir()} == {
+        "digits2-real.png",
+        "digits2-mode-seeking-seed0.png",
+    }
+    assert scores["artifact_pixels"] >= 0
+    for side in ("synthetic", "real"):
+        prdc = scores["prdc"][side]
+        assert set(prdc) == {"precision", "recall", "density", "coverage"}
+        assert all(0 <= prdc[name] <= 1 for name in ("precision", "recall", "coverage"))
     gain = scores["augmentation_gain"]["small_cnn"]
     assert gain["auc_difference"] == pytest.approx(gain["auc_augmented"] - gain["auc_real"])
     assert gain["auc_real"] == pytest.approx(scores["trtr"]["small_cnn"]["auc"])
@@ -34,3 +43,4 @@ def test_one_run_writes_its_scores_and_the_summary_tables_them(
     assert "### digits2" in table
     assert "| mode-seeking | 1 |" in table
     assert "| real training images |" in table
+    assert "coverage, pixels" in table.splitlines()[2]
