@@ -42,8 +42,8 @@ def cpu_has_bf16() -> bool:
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
-# Base channels up to which channels-last trains faster on a CPU: measured 1.24-1.29x at 32, 1.12-1.21x at 64,
-# 1.02-1.14x at 128, and slower at 512 (0.70-0.92x); 256 is unmeasured.
+# Base channels up to which channels-last trains faster on a CPU: measured 1.22-1.29x at 32, 1.14-1.20x at 64,
+# 1.02-1.14x at 128, and slower at 512 (0.71-0.91x); 256 is unmeasured.
 CHANNELS_LAST_UP_TO = 128
 
 
