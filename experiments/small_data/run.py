@@ -38,6 +38,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "ramp-2": {"conditioning_ramp": 2},
     "lecam-0.1": {"lecam_weight": 0.1},
     "diffaugment-0.3": {"augment": "diffaugment", "augment_p": 0.3},
+    # Combinations of what helped alone (docs/small-data.md).
+    "mode-seeking-0.1-real": {"mode_seeking_weight": 0.1, "classifier_data": "real"},
+    "mode-seeking-0.1-mask-real": {
+        "mode_seeking_weight": 0.1,
+        "mode_seeking_mask": True,
+        "classifier_data": "real",
+    },
     "gp-interval-2": {"gp_interval": 2},
     "gp-interval-8": {"gp_interval": 8},
 }
