@@ -122,8 +122,12 @@ def main(argv: list[str] | None = None) -> int:
     ]
     started = time.monotonic()
     with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
-        for path in pool.map(run_one, requests):
-            print(f"{time.monotonic() - started:7.0f} s  wrote {path}", flush=True)
+        try:
+            for path in pool.map(run_one, requests):
+                print(f"{time.monotonic() - started:7.0f} s  wrote {path}", flush=True)
+        except BaseException:  # a failed run or Ctrl-C: the runs not yet started do not start
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
     print(f"{len(requests)} runs in {time.monotonic() - started:.0f} s", flush=True)
     return 0
 

@@ -63,7 +63,24 @@ def test_dry_run_shows_what_the_preset_set(
     assert "gp_interval: 3" in lines and "aux_head: tac" in lines and "preset: trial" in lines
 
 
-def test_small_data_sets_the_study_s_mode_seeking_weight_unless_the_config_gives_one() -> None:
-    assert build_config({"preset": "small-data"}).mode_seeking_weight == 0.1
-    assert build_config({"preset": "small-data", "mode_seeking_weight": 0.0}).mode_seeking_weight == 0.0
-    assert build_config({}).mode_seeking_weight == 0.0
+def test_small_data_sets_the_study_s_recipe_unless_the_config_gives_a_key() -> None:
+    chosen = build_config({"preset": "small-data"})
+    assert (chosen.mode_seeking_weight, chosen.mode_seeking_mask, chosen.classifier_data) == (
+        0.1,
+        True,
+        "real",
+    )
+    own = build_config(
+        {"preset": "small-data", "mode_seeking_weight": 0.0, "classifier_data": "real_and_fake"}
+    )
+    assert (own.mode_seeking_weight, own.mode_seeking_mask, own.classifier_data) == (
+        0.0,
+        True,
+        "real_and_fake",
+    )
+    published = build_config({})
+    assert (published.mode_seeking_weight, published.mode_seeking_mask, published.classifier_data) == (
+        0.0,
+        False,
+        "real_and_fake",
+    )
