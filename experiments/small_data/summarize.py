@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +35,67 @@ COLUMNS = (
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m experiments.small_data.summarize", description=__doc__)
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder of the per-run JSON files")
+    parser.add_argument(
+        "--targets", metavar="VARIANT", help="instead: issue 16's targets for VARIANT against published"
+    )
     args = parser.parse_args(argv)
     runs = [json.loads(path.read_text()) for path in sorted(args.results.glob("*.json"))]
-    print("\n\n".join(markdown_tables(runs)))
+    print(targets_table(runs, args.targets) if args.targets else "\n\n".join(markdown_tables(runs)))
     return 0
+
+
+def targets_table(runs: list[dict[str, Any]], variant: str) -> str:
+    """Per data set with runs of both: `variant` / published on each of issue 16's targets (means over seeds),
+    the threshold in brackets and whether `variant` meets it."""
+    lines = [
+        "| data set | same-class MS-SSIM (real + 0.03) | TSTR logistic (0.9 x TRTR) | TSTR CNN (0.9 x TRTR) | "
+        "augmentation gain, logistic / CNN | critic held-out AUC (published - 0.02) |",
+        "|---" * 6 + "|",
+    ]
+    for dataset in DATASETS:
+        ours, published = (
+            [r for r in runs if r["dataset"] == dataset and r["variant"] == v] for v in (variant, "published")
+        )
+        if not ours or not published:
+            continue
+        reference = ours[0]
+        cells = [
+            _target(ours, published, diversity, reference["diversity"]["real"]["mean"] + 0.03, at_most=True),
+            *(
+                _target(ours, published, partial(tstr, name=name), 0.9 * reference["trtr"][name]["auc"])
+                for name in CLASSIFIER_NAMES
+            ),
+            " / ".join(
+                gain_cell([run["augmentation_gain"][name] for run in ours]) for name in CLASSIFIER_NAMES
+            ),
+            _target(ours, published, critic, statistics.fmean(map(critic, published)) - 0.02),
+        ]
+        lines.append(f"| {dataset} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _target(
+    ours: list[dict[str, Any]],
+    published: list[dict[str, Any]],
+    measure: Callable[[dict[str, Any]], float],
+    threshold: float,
+    at_most: bool = False,
+) -> str:
+    mean, before = statistics.fmean(map(measure, ours)), statistics.fmean(map(measure, published))
+    met = mean <= threshold if at_most else mean >= threshold
+    return f"{mean:.3f} / {before:.3f} ({threshold:.3f}): {'met' if met else 'missed'}"
+
+
+def diversity(run: dict[str, Any]) -> float:
+    return run["diversity"]["synthetic"]["mean"]
+
+
+def tstr(run: dict[str, Any], name: str) -> float:
+    return run["tstr"][name]["auc"]
+
+
+def critic(run: dict[str, Any]) -> float:
+    return run["critic_auc_test"]
 
 
 def markdown_tables(runs: list[dict[str, Any]]) -> list[str]:

@@ -44,3 +44,9 @@ def test_one_run_writes_its_scores_and_the_summary_tables_them(
     assert "| mode-seeking | 1 |" in table
     assert "| real training images |" in table
     assert "coverage, pixels" in table.splitlines()[2]
+
+    published = {**scores, "variant": "published"}  # the same run as its own baseline: every delta is 0
+    row = summarize.targets_table([scores, published], "mode-seeking").splitlines()[2]
+    critic = scores["critic_auc_test"]
+    assert row.startswith("| digits2 | ")
+    assert row.endswith(f"| {critic:.3f} / {critic:.3f} ({critic - 0.02:.3f}): met |")
