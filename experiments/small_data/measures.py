@@ -106,8 +106,9 @@ def pixel_prdc(
     held_out: tuple[np.ndarray, np.ndarray], compared: tuple[np.ndarray, np.ndarray], train_labels: np.ndarray
 ) -> dict[str, float]:
     """The four scores of `compared` (images, labels) against the `held_out` real images, class by class on
-    flattened pixels, each side subsampled to the class's count of real training images (or fewer, if a side has fewer) so that synthetic
-    and real sets are scored at the same sample size (the scores depend on it); mean over classes."""
+    flattened pixels, each side subsampled to the class's count of real training images (fewer if a side has
+    fewer), so that synthetic and real sets are scored at the same sample size (the scores depend on it);
+    mean over classes."""
     from pacgan_cli.core.metrics.prdc import precision_recall_density_coverage
 
     rng = np.random.default_rng(0)

@@ -125,13 +125,12 @@ def markdown_tables(runs: list[dict[str, Any]]) -> list[str]:
 
 def variant_cells(runs: list[dict[str, Any]]) -> list[str]:
     """The COLUMNS of one variant's runs, each `mean (min-max)` over the seeds."""
-    cells = [str(len(runs)), summary([run["critic_auc_test"] for run in runs])]
-    cells += [summary([run["tstr"][name]["auc"] for run in runs]) for name in CLASSIFIER_NAMES]
-    cells.append(summary([run["diversity"]["synthetic"]["mean"] for run in runs]))
+    cells = [str(len(runs)), summary([critic(run) for run in runs])]
+    cells += [summary([tstr(run, name) for run in runs]) for name in CLASSIFIER_NAMES]
+    cells.append(summary([diversity(run) for run in runs]))
     cells += [gain_cell([run["augmentation_gain"][name] for run in runs]) for name in CLASSIFIER_NAMES]
-    scored = [
-        run["prdc"]["synthetic"] for run in runs if "prdc" in run
-    ]  # runs before it was measured lack it
+    # Runs scored before precision, recall and the artifact count were measured lack them.
+    scored = [run["prdc"]["synthetic"] for run in runs if "prdc" in run]
     cells += [summary([scores[name] for scores in scored]) if scored else "" for name in PRDC_SHOWN]
     counted = [run["artifact_pixels"] for run in runs if "artifact_pixels" in run]
     cells.append(f"{sum(counted) / len(counted):.1f} ({min(counted)}-{max(counted)})" if counted else "")
