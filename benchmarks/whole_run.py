@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import Row
+from pacgan_cli.core.config import DEFAULT_FACTORS
 
 # Named by what they run, as the step's variants are; "published" is benchmarks/published_loop.py.
 VARIANTS = ("published", "ours fp32", "ours bf16", "ours fp32 gp_interval 4")
@@ -38,11 +39,17 @@ def measure(
     rounds: int = 2,
     work: Path | None = None,
 ) -> list[Row]:
-    """Interleaved rounds of every variant at 1 and 3 epochs per stage; the faster of the rounds counts."""
+    """Interleaved rounds of every variant at 1 and 3 epochs per stage; the faster of the rounds counts.
+
+    The share between epochs is taken per round from the same two processes: their wall-clock difference
+    less the difference of their epochs' own seconds, over the latter. A slower or faster machine moves both
+    alike, so what is left is the work outside the epochs that two more epochs per stage add (metrics lines,
+    checkpoint decisions, and one sample grid per stage, drawn at every stage's first and last epoch).
+    """
     work = work or Path(tempfile.mkdtemp(prefix="pacgan-whole-run-"))
     data = _write_data(work / "data", images, max_size)
     seconds: dict[str, dict[int, list[float]]] = {name: {1: [], 3: []} for name in variants}
-    inside: dict[str, list[float]] = {name: [] for name in variants}
+    inside: dict[str, dict[int, list[float]]] = {name: {1: [], 3: []} for name in variants}
     for _ in range(rounds):
         for epochs in (1, 3):
             for name in variants:
@@ -52,8 +59,8 @@ def measure(
                 run = work / "run"
                 shutil.rmtree(run, ignore_errors=True)
                 seconds[name][epochs].append(_timed(_command(name, config, run)))
-                if epochs == 3 and name != "published":
-                    inside[name].append(_epoch_seconds(run / "metrics.jsonl"))
+                if name != "published":
+                    inside[name][epochs].append(_epoch_seconds(run / "metrics.jsonl"))
     case = f"C={channels} 4..{max_size} px, N={images}, batch {batch}"
     per_epoch = {name: (min(s[3]) - min(s[1])) / 2 for name, s in seconds.items()}
     reference = per_epoch.get("published")
@@ -61,9 +68,13 @@ def measure(
     for name in variants:
         whole = per_epoch[name]
         note = ""
-        if inside[name]:
-            epochs_only = min(inside[name]) / 2
-            note = f"epochs alone {epochs_only:.2f} s; between epochs {100 * (whole - epochs_only) / epochs_only:+.1f} %"
+        if inside[name][3]:
+            pairs = zip(seconds[name][1], seconds[name][3], inside[name][1], inside[name][3], strict=True)
+            shares = sorted((t3 - t1 - (e3 - e1)) / (e3 - e1) for t1, t3, e1, e3 in pairs)
+            epochs_only = min(e3 - e1 for e1, e3 in zip(inside[name][1], inside[name][3], strict=True)) / 2
+            note = f"epochs alone {epochs_only:.2f} s; between epochs " + " / ".join(
+                f"{100 * share:+.1f} %" for share in shares
+            )
         ratio = None if reference is None or name == "published" else reference / whole
         rows.append(
             Row(
@@ -95,9 +106,9 @@ def _timed(command: list[str]) -> float:
 
 
 def _epoch_seconds(metrics: Path) -> float:
-    """Epochs 2 and 3 of every stage: their own seconds, summed."""
+    """Every epoch's own seconds, summed over the run."""
     lines = [json.loads(line) for line in metrics.read_text().splitlines()]
-    return sum(line["seconds"] for line in lines if line.get("event") == "epoch" and line["epoch"] > 1)
+    return sum(line["seconds"] for line in lines if line.get("event") == "epoch")
 
 
 def _write_data(folder: Path, images: int, max_size: int) -> Path:
@@ -119,7 +130,7 @@ def _write_config(
         "data_test_directory": str(data),
         "label_test_directory": str(data / "labels.csv"),
         "in_channels": channels,
-        "factors": [1.0, 1.0, 1.0, 0.5, 0.25, 0.125, 0.0625][:stages],
+        "factors": list(DEFAULT_FACTORS[:stages]),  # the default architecture's blocks
         "batch_sizes": batch,
         "critic_iterations": 1,
         "progressive_epochs": epochs,
