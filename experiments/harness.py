@@ -65,13 +65,15 @@ def training_auc(run: Path, folder: Path, size: int) -> float:
 def generate_images(
     run: Path, size: int, per_class: int, num_classes: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """`per_class` images of each class from the run's final generator (latents drawn with 1000 + seed):
-    `[N, C, S, S]` float32 in [-1, 1] and their labels `[N]`."""
+    """`per_class` images of each class from the run's final generator (its moving average where the run kept
+    one; latents drawn with 1000 + seed): `[N, C, S, S]` float32 in [-1, 1] and their labels `[N]`."""
     import torch
 
     from pacgan_cli.core.models.checkpoint import load_checkpoint
 
-    loaded = load_checkpoint(run / f"PACGAN_{size}x{size}" / "generator_last.pt")
+    stage = run / f"PACGAN_{size}x{size}"
+    average = stage / "generator_last_ema.pt"
+    loaded = load_checkpoint(average if average.is_file() else stage / "generator_last.pt")
     labels = torch.arange(num_classes).repeat_interleave(per_class)
     z = torch.randn(
         len(labels), loaded.architecture.latent_size, generator=torch.Generator().manual_seed(1000 + seed)
