@@ -415,7 +415,10 @@ def _finish_stage(
         best = best.with_statistic(snapshot_batch_statistic(networks, best, images, plan.stage))
     config_data = config_to_data(config)
     paths = folder.save_snapshot(networks, last, plan.stage, "last", config_data)
-    paths |= folder.save_snapshot(networks, best or last, plan.stage, "best", config_data)
+    if best is None:  # no best epoch of its own: the last one is the best
+        paths |= folder.copy_snapshot(plan.stage, "last", "best")
+    else:
+        paths |= folder.save_snapshot(networks, best, plan.stage, "best", config_data)
     if config.stage_handover == "best" and best is not None:
         restore_snapshot(networks, best)
     folder.save_curves(plan.size, state.records, best.epoch if best is not None else None)

