@@ -416,7 +416,7 @@ def _finish_stage(
     config_data = config_to_data(config)
     paths = folder.save_snapshot(networks, last, plan.stage, "last", config_data)
     if best is None:  # no best epoch of its own: the last one is the best
-        paths |= folder.copy_snapshot(plan.stage, "last", "best")
+        paths |= folder.copy_snapshot(plan.stage, paths, "last", "best")
     else:
         paths |= folder.save_snapshot(networks, best, plan.stage, "best", config_data)
     if config.stage_handover == "best" and best is not None:

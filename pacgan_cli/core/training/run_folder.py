@@ -198,16 +198,15 @@ class RunFolder:
         return {_snapshot_name(network, tag): str(path) for network, path in written.items()}
 
     @_written(dict)
-    def copy_snapshot(self, stage: int, source: str, tag: str) -> dict[str, str]:
-        """The stage's `source` checkpoints, copied byte for byte under `tag`: where a stage has no best epoch
-        of its own, its `best` files are its `last` ones, and a copy costs a fraction of serialising and
-        digesting them again (1.4 s per stage end at the default architecture)."""
-        size = stage_size(stage)
+    def copy_snapshot(self, stage: int, written: dict[str, str], source: str, tag: str) -> dict[str, str]:
+        """The `source` checkpoints just `written` (save_snapshot's result), copied byte for byte under `tag`:
+        where a stage has no best epoch of its own, its `best` files are its `last` ones, and a copy costs a
+        fraction of serialising and digesting them again (1.4 s per stage end at the default architecture)."""
         copied = {}
         for network in ("generator", "discriminator", "ema"):
-            original = self.layout.checkpoint(size, network, source)
-            if original.is_file():
-                target = self.layout.checkpoint(size, network, tag)
+            original = written.get(_snapshot_name(network, source))
+            if original is not None:
+                target = self.layout.checkpoint(stage_size(stage), network, tag)
                 with atomic_path(target) as temporary:
                     shutil.copyfile(original, temporary)
                 copied[_snapshot_name(network, tag)] = str(target)
