@@ -43,7 +43,7 @@ def cpu_has_bf16() -> bool:
 
 
 # Base channels up to which channels-last trains faster on a CPU: measured 1.22-1.29x at 32, 1.14-1.20x at 64,
-# 1.02-1.14x at 128, and slower at 512 (0.71-0.91x); 256 is unmeasured.
+# 1.02-1.14x at 128, and slower at 512 (0.71-0.98x); 256 is unmeasured.
 CHANNELS_LAST_UP_TO = 128
 
 

@@ -170,7 +170,7 @@ def train_stage(
     # Each stage has its own seed, so a resumed stage draws what an uninterrupted run draws.
     seed_everything(config.seed * 1000 + plan.stage)
     data = StageData.load(run, plan, networks.device)
-    networks.conditioning.start_stage(data.images.to(networks.device))
+    networks.conditioning.start_stage(data.images)  # on the training device already
     run.folder.start_stage(plan.size)
 
     # A fresh stage, or the state a resume checkpoint saved (random states included).

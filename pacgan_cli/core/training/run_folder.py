@@ -203,10 +203,9 @@ class RunFolder:
         where a stage has no best epoch of its own, its `best` files are its `last` ones, and a copy costs a
         fraction of serialising and digesting them again (1.4 s per stage end at the default architecture)."""
         copied = {}
-        for network in ("generator", "discriminator", "ema"):
+        for network, target in vars(self.layout.checkpoints(stage_size(stage), tag)).items():
             original = written.get(_snapshot_name(network, source))
             if original is not None:
-                target = self.layout.checkpoint(stage_size(stage), network, tag)
                 with atomic_path(target) as temporary:
                     shutil.copyfile(original, temporary)
                 copied[_snapshot_name(network, tag)] = str(target)
