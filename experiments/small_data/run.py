@@ -25,6 +25,7 @@ import numpy as np
 from experiments.harness import generate_images, stage_arrays, tiny_training_settings, versions
 from experiments.small_data.datasets import DATASETS
 from experiments.small_data.measures import REFERENCE, measure_run, write_real_reference
+from pacgan_cli.core.presets import PRESETS
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "published": {},
@@ -48,13 +49,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "gp-interval-2": {"gp_interval": 2},
     "gp-interval-8": {"gp_interval": 8},
     # The preset with a moving average of the generator, which the measures then sample from.
-    "preset-ema-0.99": {
-        "mode_seeking_weight": 0.1,
-        "mode_seeking_mask": True,
-        "classifier_data": "real",
-        "ema": True,
-        "ema_decay": 0.99,
-    },
+    "preset-ema-0.99": {**PRESETS["small-data"], "ema": True, "ema_decay": 0.99},
 }
 DEFAULT_VARIANTS = ("published", "mode-seeking", "gp-interval-4")
 DEFAULT_DATASETS = ("digits2", "digits10", "mni-demo", "mni-heights")  # the screen; mni-demo-32 confirms
